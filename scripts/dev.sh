@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The local stack for development, without Docker:
+#   bash scripts/dev.sh          install what is missing, start, print a dev token
+#   bash scripts/dev.sh stop     stop Postgres and the gateway
+#   bash scripts/dev.sh token [email] [--admin]   print a token for another user
+source "$(dirname "$0")/lib.sh"
+
+API_PORT=54321
+DB_PORT=54322
+
+case "${1:-up}" in
+stop)
+  stack_down dev "$API_PORT" "$DB_PORT"
+  log "stopped"
+  ;;
+token)
+  stack_env dev "$API_PORT" "$DB_PORT"
+  shift
+  "$DENO" run -A "$ROOT/scripts/local/dev-user.ts" "$@"
+  ;;
+up)
+  ensure_tools
+  stack_up dev "$API_PORT" "$DB_PORT"
+  token=$("$DENO" run -A "$ROOT/scripts/local/dev-user.ts" dev@example.com)
+  cat <<MSG
+
+  Oprina local stack is up (no Docker).
+    API        $SUPABASE_URL/functions/v1/<fn>   (sessions)
+    Database   $SUPABASE_DB_URL
+    Logs       .local/dev/gateway.log, .local/dev/pg/log
+    Anon key   $SUPABASE_ANON_KEY
+
+  Dev user dev@example.com, token valid 24 h:
+    export TOKEN=$token
+
+  Try it:
+    curl -s -X POST $SUPABASE_URL/functions/v1/sessions \\
+      -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -d '{"title":"Hello"}'
+    curl -s $SUPABASE_URL/functions/v1/sessions -H "Authorization: Bearer \$TOKEN"
+
+  Stop with: bash scripts/dev.sh stop
+MSG
+  ;;
+*)
+  echo "usage: bash scripts/dev.sh [up|stop|token [email] [--admin]]" >&2
+  exit 2
+  ;;
+esac

@@ -1,0 +1,116 @@
+# Shared by the stack scripts: tool installation and the project-owned
+# Postgres cluster. Sourced, never run.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DENO_VERSION=2.9.6
+PG_BIN=/usr/lib/postgresql/15/bin
+DENO="$ROOT/.tools/node_modules/.bin/deno"
+export DENO_NO_UPDATE_CHECK=1
+
+log() { printf '\033[1m[oprina]\033[0m %s\n' "$*" >&2; }
+
+# Installs what the stack needs when it is missing; never touches what exists.
+ensure_tools() {
+  local missing=()
+  [ -x "$PG_BIN/postgres" ] || missing+=(postgresql-15)
+  [ -f /usr/share/postgresql/15/extension/pg_cron.control ] || missing+=(postgresql-15-cron)
+  [ -f /usr/share/postgresql/15/extension/pgtap.control ] || missing+=(postgresql-15-pgtap)
+  command -v pg_prove >/dev/null || missing+=(postgresql-15-pgtap)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing ${missing[*]} with apt"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if ! "$DENO" --version 2>/dev/null | grep -q "deno $DENO_VERSION"; then
+    log "installing deno $DENO_VERSION into .tools/"
+    npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools" "deno@$DENO_VERSION" >/dev/null
+  fi
+  (cd "$ROOT" && "$DENO" install --quiet >/dev/null)
+}
+
+# pg_start DIR PORT: creates (once) and starts a cluster owned by the postgres
+# user, listening on 127.0.0.1:PORT with its socket inside DIR.
+pg_start() {
+  local dir="$1" port="$2"
+  mkdir -p "$dir"
+  # The postgres user must be able to reach the cluster directory.
+  local d="$dir"
+  while [ "$d" != "/" ]; do chmod o+x "$d" 2>/dev/null || true; d="$(dirname "$d")"; done
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    mkdir -p "$dir/data" "$dir/sock"
+    chown -R postgres:postgres "$dir"
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust \
+      -E UTF8 --locale=C.UTF-8 >/dev/null
+    cat >>"$dir/data/postgresql.conf" <<CONF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir/sock'
+shared_preload_libraries = 'pg_cron'
+cron.database_name = 'postgres'
+max_connections = 200
+${PG_EXTRA_CONF:-}
+CONF
+  fi
+  if ! runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start >/dev/null
+  fi
+  psql "postgresql://postgres@127.0.0.1:$port/postgres" -qtAc \
+    "alter user postgres password 'postgres'" >/dev/null
+}
+
+pg_stop() {
+  local dir="$1"
+  [ -f "$dir/data/PG_VERSION" ] || return 0
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# wait_http URL: waits up to 30 s for a 200.
+wait_http() {
+  for _ in $(seq 1 150); do
+    if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  log "timed out waiting for $1"
+  return 1
+}
+
+# stack_env NAME API_PORT DB_PORT: the environment the functions read, with
+# the same well-known local values as `supabase start`.
+stack_env() {
+  STACK_DIR="$ROOT/.local/$1"
+  export SUPABASE_URL="http://127.0.0.1:$2"
+  export SUPABASE_DB_URL="postgresql://postgres:postgres@127.0.0.1:$3/postgres"
+  export SUPABASE_JWT_SECRET="super-secret-jwt-token-with-at-least-32-characters-long"
+  export SUPABASE_ANON_KEY="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0"
+  export SUPABASE_SERVICE_ROLE_KEY="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU"
+  export GATEWAY_PORT="$2"
+  export SIGNING_KEY_FILE="$STACK_DIR/signing-key.json"
+}
+
+# stack_up NAME API_PORT DB_PORT: Postgres with the platform stand-in and all
+# migrations, then the gateway in the background.
+stack_up() {
+  stack_env "$@"
+  mkdir -p "$STACK_DIR"
+  pg_start "$STACK_DIR/pg" "$3"
+  DB_URL="$SUPABASE_DB_URL" "$DENO" run -A "$ROOT/scripts/migrate.ts" --platform
+  stack_gateway_stop
+  nohup "$DENO" run -A "$ROOT/scripts/gateway.ts" >"$STACK_DIR/gateway.log" 2>&1 &
+  echo $! >"$STACK_DIR/gateway.pid"
+  wait_http "$SUPABASE_URL/health"
+}
+
+stack_gateway_stop() {
+  if [ -f "$STACK_DIR/gateway.pid" ]; then
+    kill "$(cat "$STACK_DIR/gateway.pid")" 2>/dev/null || true
+    rm -f "$STACK_DIR/gateway.pid"
+  fi
+}
+
+stack_down() {
+  stack_env "$@"
+  stack_gateway_stop
+  pg_stop "$STACK_DIR/pg"
+}

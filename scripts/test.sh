@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every test against a throwaway stack on its own ports and data
+# directory (so it works while the dev stack is up), then removes it.
+#   bash scripts/test.sh [deno test args, e.g. tests/sessions]
+source "$(dirname "$0")/lib.sh"
+
+API_PORT=55321
+DB_PORT=55322
+NAME=test
+
+ensure_tools
+stack_env "$NAME" "$API_PORT" "$DB_PORT"
+cleanup() {
+  stack_down "$NAME" "$API_PORT" "$DB_PORT"
+  rm -rf "$STACK_DIR"
+}
+trap cleanup EXIT
+cleanup
+PG_EXTRA_CONF="fsync = off
+synchronous_commit = off
+full_page_writes = off" stack_up "$NAME" "$API_PORT" "$DB_PORT"
+
+out="$STACK_DIR/results"
+mkdir -p "$out"
+
+log "pgTAP: supabase/tests/database"
+pg_prove --verbose -d "$SUPABASE_DB_URL" "$ROOT"/supabase/tests/database/*.sql >"$out/pgtap.txt" 2>&1 || true
+tap_pass=$(grep -cE '^ok [0-9]+' "$out/pgtap.txt" || true)
+tap_fail=$(grep -cE '^not ok [0-9]+' "$out/pgtap.txt" || true)
+# A file that dies before its plan completes fails as a whole.
+if ! grep -q '^Result: PASS' "$out/pgtap.txt"; then
+  grep -E '^(not ok|#|.*Failed|.*Dubious|psql:)' "$out/pgtap.txt" | head -40 >&2 || true
+  [ "$tap_fail" -gt 0 ] || tap_fail=1
+fi
+log "pgTAP: $tap_pass passed, $tap_fail failed"
+
+log "deno: tests/"
+set +e
+(cd "$ROOT" && "$DENO" test -A --parallel "${@:-tests/}") 2>&1 | tee "$out/deno.txt"
+set -e
+summary=$(grep -E '^(ok|FAILED) \| ' "$out/deno.txt" | tail -1 | sed 's/\x1b\[[0-9;]*m//g')
+deno_pass=$(echo "$summary" | sed -nE 's/.*\| ([0-9]+) passed.*/\1/p')
+deno_fail=$(echo "$summary" | sed -nE 's/.*\| ([0-9]+) failed.*/\1/p')
+if [ -z "$summary" ]; then deno_pass=0; deno_fail=1; log "deno test produced no summary"; fi
+
+passed=$((tap_pass + ${deno_pass:-0}))
+failed=$((tap_fail + ${deno_fail:-0}))
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,154 @@
+// The app factory every function starts from: base path, request id, one log
+// line per request, CORS, body limit, the error envelope for every failure
+// (including 404 and 405), health, OpenAPI document and docs page.
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { swaggerUI } from "@hono/swagger-ui";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { config } from "../config.ts";
+import { db } from "../db/client.ts";
+import type { AppEnv } from "./context.ts";
+import { AppError, errorBody, toAppError } from "./errors.ts";
+import { log } from "./log.ts";
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export type App = OpenAPIHono<AppEnv>;
+
+export function createApp(fn: string, description: string): App {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalid }).basePath(`/${fn}`) as App;
+
+  app.use("*", async (c, next) => {
+    const given = c.req.header("X-Request-Id");
+    const requestId = given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    c.set("requestId", requestId);
+    c.set("fn", fn);
+    const started = performance.now();
+    await next();
+    c.header("X-Request-Id", requestId);
+    log(c.res.status >= 500 ? "error" : "info", "request", {
+      request_id: requestId,
+      fn,
+      method: c.req.method,
+      route: c.req.routePath,
+      status: c.res.status,
+      ms: Math.round((performance.now() - started) * 100) / 100,
+      user_id: c.get("user")?.userId,
+    });
+  });
+  app.use(
+    "*",
+    cors({
+      origin: config().CORS_ORIGINS,
+      allowHeaders: [
+        "Authorization",
+        "Content-Type",
+        "X-Api-Key",
+        "X-Request-Id",
+        "Idempotency-Key",
+        "apikey",
+        "x-client-info",
+      ],
+      allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+      exposeHeaders: [
+        "X-Request-Id",
+        "Retry-After",
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+      ],
+      maxAge: 600,
+    }),
+  );
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new AppError("payload_too_large", `the body exceeds ${MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  );
+
+  app.onError((err, c) => respondError(c, err));
+  app.notFound((c) => respondError(c, routeMiss(app, c)));
+
+  app.get("/health", async (c) => {
+    const started = performance.now();
+    try {
+      await db()`select 1`;
+      return c.json({
+        status: "ok",
+        function: fn,
+        version: config().APP_VERSION,
+        db: { ok: true, ms: Math.round(performance.now() - started) },
+      });
+    } catch (err) {
+      log("error", "health check failed", { fn, error: String((err as Error)?.message ?? err) });
+      return c.json(
+        { status: "degraded", function: fn, version: config().APP_VERSION, db: { ok: false } },
+        503,
+      );
+    }
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "A Supabase Auth access token.",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: `Oprina ${fn}`, version: config().APP_VERSION, description },
+    servers: [{ url: "/functions/v1" }],
+  });
+  app.get("/docs", swaggerUI({ url: "openapi.json", title: `Oprina ${fn} API` }));
+  return app;
+}
+
+function respondError(c: Context<AppEnv>, err: unknown) {
+  const appError = toAppError(err);
+  if (appError.code === "internal") {
+    log("error", "unhandled error", {
+      request_id: c.get("requestId"),
+      fn: c.get("fn"),
+      route: c.req.routePath,
+      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      stack: err instanceof Error ? err.stack : undefined,
+    });
+  }
+  for (const [name, value] of Object.entries(appError.headers ?? {})) c.header(name, value);
+  c.header("X-Request-Id", c.get("requestId"));
+  return c.json(errorBody(appError, c.get("requestId") ?? "unknown"), appError.status);
+}
+
+// zod-openapi's validation hook: every schema failure is a 400 with the
+// offending paths, never a 500 and never a silent default.
+function rejectInvalid(
+  result: { success: boolean; error?: { issues: Array<{ path: PropertyKey[]; message: string }> } },
+) {
+  if (result.success) return;
+  const issues = (result.error?.issues ?? []).map((i) => ({
+    path: i.path.map(String).join("."),
+    message: i.message,
+  }));
+  throw new AppError("validation_failed", "the request is invalid", { issues });
+}
+
+// A miss is a 405 when the path exists under another method.
+function routeMiss(app: App, c: Context<AppEnv>): AppError {
+  const allowed = new Set<string>();
+  for (const r of app.routes) {
+    if (r.method === "ALL") continue;
+    const pattern = new RegExp(`^${r.path.replace(/:[^/]+/g, "[^/]+")}/?$`);
+    if (pattern.test(c.req.path)) allowed.add(r.method);
+  }
+  if (allowed.size > 0) {
+    return new AppError("method_not_allowed", `${c.req.method} is not allowed here`, undefined, {
+      Allow: [...allowed].join(", "),
+    });
+  }
+  return new AppError("not_found", "no such route");
+}

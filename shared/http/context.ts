@@ -1,0 +1,10 @@
+import type { UserPrincipal } from "../auth/principal.ts";
+
+// Hono context variables shared by every function.
+export type AppEnv = {
+  Variables: {
+    requestId: string;
+    fn: string;
+    user: UserPrincipal;
+  };
+};

@@ -1,0 +1,107 @@
+// The one error type of the API and its wire format:
+// {"error":{"code","message","details"?,"request_id"}}.
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export const errorStatus = {
+  validation_failed: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  insufficient_scope: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal: 500,
+  service_unavailable: 503,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof errorStatus;
+
+export class AppError extends Error {
+  readonly status: ContentfulStatusCode;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+    this.name = "AppError";
+    this.status = errorStatus[code];
+  }
+}
+
+export type ErrorBody = {
+  error: { code: ErrorCode; message: string; details?: unknown; request_id: string };
+};
+
+export function errorBody(err: AppError, requestId: string): ErrorBody {
+  const error: ErrorBody["error"] = { code: err.code, message: err.message, request_id: requestId };
+  if (err.details !== undefined) error.details = err.details;
+  return { error };
+}
+
+export const notFound = (what: string) => new AppError("not_found", `${what} not found`);
+
+// postgres.js connection failures: the database is unreachable, not the request wrong.
+const UNAVAILABLE = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "57P01", // admin_shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now
+  "53300", // too_many_connections
+]);
+
+// SQLSTATEs that only bad input can cause.
+const BAD_INPUT: Record<string, string> = {
+  "22001": "a value is too long",
+  "22003": "a number is out of range",
+  "22007": "a date or time is malformed",
+  "22P02": "a value has the wrong format",
+  "23502": "a required value is missing",
+  "23503": "a referenced record does not exist",
+  "23514": "a value is not allowed",
+};
+
+// Maps anything thrown below a route to the envelope's vocabulary. Unknown
+// errors become "internal" and keep their text out of the response.
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === "string") {
+    if (UNAVAILABLE.has(code)) {
+      return new AppError(
+        "service_unavailable",
+        "the database is unavailable, retry shortly",
+        undefined,
+        {
+          "Retry-After": "1",
+        },
+      );
+    }
+    if (code in BAD_INPUT) {
+      const constraint = (err as { constraint_name?: string }).constraint_name;
+      return new AppError(
+        "validation_failed",
+        BAD_INPUT[code],
+        constraint ? { constraint } : undefined,
+      );
+    }
+    if (code === "23505") return new AppError("conflict", "the record already exists");
+  }
+  const status = (err as { status?: unknown })?.status;
+  if (typeof status === "number" && status >= 400 && status < 500) {
+    // Hono's HTTPException for malformed bodies and similar client faults.
+    const byStatus = Object.entries(errorStatus).find(([, s]) => s === status)?.[0] as ErrorCode;
+    return new AppError(byStatus ?? "validation_failed", (err as Error).message || "bad request");
+  }
+  return new AppError("internal", "internal error");
+}

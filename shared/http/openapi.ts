@@ -1,0 +1,44 @@
+// Pieces every route definition uses: the error envelope's schema and the
+// standard error responses, so the document lists what a route can answer.
+import { z } from "@hono/zod-openapi";
+
+export const ErrorEnvelope = z.object({
+  error: z.object({
+    code: z.string().openapi({ example: "not_found" }),
+    message: z.string(),
+    details: z.unknown().optional(),
+    request_id: z.string(),
+  }),
+}).openapi("Error");
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: "Invalid input (validation_failed)",
+  401: "Missing, invalid or expired token (unauthorized)",
+  403: "Authenticated but not allowed (forbidden, insufficient_scope)",
+  404: "No such resource for this caller (not_found)",
+  409: "Conflicts with the resource's state (conflict)",
+  413: "Body over 1 MiB (payload_too_large)",
+  429: "Too many requests (rate_limited)",
+  503: "A dependency is unavailable (service_unavailable)",
+};
+
+export function errorResponses(...statuses: number[]) {
+  return Object.fromEntries(
+    statuses.map((s) => [
+      s,
+      { description: DESCRIPTIONS[s], content: { "application/json": { schema: ErrorEnvelope } } },
+    ]),
+  );
+}
+
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  content: { "application/json": { schema } },
+});
+
+export const jsonResponse = <T extends z.ZodType>(description: string, schema: T) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+export const userAuth = [{ bearer: [] }];

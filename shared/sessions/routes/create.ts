@@ -1,0 +1,29 @@
+import { createRoute } from "@hono/zod-openapi";
+import { requireUser } from "../../auth/middleware.ts";
+import { asUser } from "../../db/client.ts";
+import type { App } from "../../http/app.ts";
+import { errorResponses, jsonBody, jsonResponse, userAuth } from "../../http/openapi.ts";
+import { CreateSession, Session } from "../schemas.ts";
+import { createSession } from "../store.ts";
+
+export const route = createRoute({
+  method: "post",
+  path: "/",
+  summary: "Create a chat session",
+  tags: ["sessions"],
+  security: userAuth,
+  middleware: [requireUser] as const,
+  request: { body: jsonBody(CreateSession) },
+  responses: {
+    201: jsonResponse("The new session", Session),
+    ...errorResponses(400, 401, 413),
+  },
+});
+
+export function register(app: App) {
+  app.openapi(route, async (c) => {
+    const input = c.req.valid("json");
+    const session = await asUser(c.get("user"), (tx) => createSession(tx, input));
+    return c.json(session, 201);
+  });
+}

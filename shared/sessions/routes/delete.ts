@@ -1,0 +1,31 @@
+import { createRoute } from "@hono/zod-openapi";
+import { requireUser } from "../../auth/middleware.ts";
+import { asUser } from "../../db/client.ts";
+import type { App } from "../../http/app.ts";
+import { notFound } from "../../http/errors.ts";
+import { errorResponses, userAuth } from "../../http/openapi.ts";
+import { SessionId } from "../schemas.ts";
+import { deleteSession } from "../store.ts";
+
+export const route = createRoute({
+  method: "delete",
+  path: "/{id}",
+  summary: "Delete a session and its messages",
+  tags: ["sessions"],
+  security: userAuth,
+  middleware: [requireUser] as const,
+  request: { params: SessionId },
+  responses: {
+    204: { description: "Deleted" },
+    ...errorResponses(400, 401, 404),
+  },
+});
+
+export function register(app: App) {
+  app.openapi(route, async (c) => {
+    const { id } = c.req.valid("param");
+    const deleted = await asUser(c.get("user"), (tx) => deleteSession(tx, id));
+    if (!deleted) throw notFound("session");
+    return c.body(null, 204);
+  });
+}

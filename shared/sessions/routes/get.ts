@@ -1,0 +1,31 @@
+import { createRoute } from "@hono/zod-openapi";
+import { requireUser } from "../../auth/middleware.ts";
+import { asUser } from "../../db/client.ts";
+import type { App } from "../../http/app.ts";
+import { notFound } from "../../http/errors.ts";
+import { errorResponses, jsonResponse, userAuth } from "../../http/openapi.ts";
+import { Session, SessionId } from "../schemas.ts";
+import { getSession } from "../store.ts";
+
+export const route = createRoute({
+  method: "get",
+  path: "/{id}",
+  summary: "Get a session",
+  tags: ["sessions"],
+  security: userAuth,
+  middleware: [requireUser] as const,
+  request: { params: SessionId },
+  responses: {
+    200: jsonResponse("The session", Session),
+    ...errorResponses(400, 401, 404),
+  },
+});
+
+export function register(app: App) {
+  app.openapi(route, async (c) => {
+    const { id } = c.req.valid("param");
+    const session = await asUser(c.get("user"), (tx) => getSession(tx, id));
+    if (!session) throw notFound("session");
+    return c.json(session, 200);
+  });
+}

@@ -1,0 +1,40 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { requireUser } from "../../auth/middleware.ts";
+import { asUser } from "../../db/client.ts";
+import type { App } from "../../http/app.ts";
+import { errorResponses, jsonResponse, userAuth } from "../../http/openapi.ts";
+import { decodeCursor, page } from "../../http/pagination.ts";
+import { ListSessionsQuery, SessionPage } from "../schemas.ts";
+import { listSessions } from "../store.ts";
+
+const SessionCursor = z.tuple([z.string().regex(/^-?\d{1,19}$/), z.uuid()]);
+
+export const route = createRoute({
+  method: "get",
+  path: "/",
+  summary: "List sessions, newest activity first",
+  tags: ["sessions"],
+  security: userAuth,
+  middleware: [requireUser] as const,
+  request: { query: ListSessionsQuery },
+  responses: {
+    200: jsonResponse("A page of sessions", SessionPage),
+    ...errorResponses(400, 401),
+  },
+});
+
+export function register(app: App) {
+  app.openapi(route, async (c) => {
+    const q = c.req.valid("query");
+    const after = q.cursor ? decodeCursor(q.cursor, SessionCursor) : undefined;
+    const rows = await asUser(c.get("user"), (tx) =>
+      listSessions(tx, {
+        status: q.status,
+        includeArchived: q.include_archived === "true",
+        limit: q.limit,
+        after: after && { activityUs: after[0], id: after[1] },
+      }));
+    const result = page(rows, q.limit, (r) => [r.activity_us, r.id]);
+    return c.json({ ...result, data: result.data.map(({ activity_us: _, ...s }) => s) }, 200);
+  });
+}

@@ -1,0 +1,30 @@
+import { createRoute } from "@hono/zod-openapi";
+import { requireUser } from "../../auth/middleware.ts";
+import { asUser } from "../../db/client.ts";
+import type { App } from "../../http/app.ts";
+import { errorResponses, jsonResponse, userAuth } from "../../http/openapi.ts";
+import { SessionStats } from "../schemas.ts";
+import { sessionStats } from "../store.ts";
+
+export const route = createRoute({
+  method: "get",
+  path: "/stats",
+  summary: "Totals over the caller's sessions",
+  tags: ["sessions"],
+  security: userAuth,
+  middleware: [requireUser] as const,
+  responses: {
+    200: jsonResponse("Session statistics", SessionStats),
+    ...errorResponses(401),
+  },
+});
+
+export function register(app: App) {
+  app.openapi(route, async (c) => {
+    const { total, active, paused, ended, archived, ...totals } = await asUser(
+      c.get("user"),
+      sessionStats,
+    );
+    return c.json({ total, by_status: { active, paused, ended, archived }, ...totals }, 200);
+  });
+}
