@@ -20,8 +20,8 @@ PG_EXTRA_CONF="fsync = off
 synchronous_commit = off
 full_page_writes = off" stack_up "$NAME" "$API_PORT" "$DB_PORT"
 
-out="$STACK_DIR/results"
-mkdir -p "$out"
+out="$ROOT/.local/test-results"
+rm -rf "$out" && mkdir -p "$out"
 
 log "pgTAP: supabase/tests/database"
 pg_prove --verbose -d "$SUPABASE_DB_URL" "$ROOT"/supabase/tests/database/*.sql >"$out/pgtap.txt" 2>&1 || true
@@ -36,9 +36,9 @@ log "pgTAP: $tap_pass passed, $tap_fail failed"
 
 log "deno: tests/"
 set +e
-(cd "$ROOT" && "$DENO" test -A --parallel "${@:-tests/}") 2>&1 | tee "$out/deno.txt"
+(cd "$ROOT" && NO_COLOR=1 "$DENO" test -A --parallel "${@:-tests/}") 2>&1 | tee "$out/deno.txt"
 set -e
-summary=$(grep -E '^(ok|FAILED) \| ' "$out/deno.txt" | tail -1 | sed 's/\x1b\[[0-9;]*m//g')
+summary=$(sed 's/\x1b\[[0-9;]*m//g' "$out/deno.txt" | grep -E '^(ok|FAILED) \| ' | tail -1 || true)
 deno_pass=$(echo "$summary" | sed -nE 's/.*\| ([0-9]+) passed.*/\1/p')
 deno_fail=$(echo "$summary" | sed -nE 's/.*\| ([0-9]+) failed.*/\1/p')
 if [ -z "$summary" ]; then deno_pass=0; deno_fail=1; log "deno test produced no summary"; fi

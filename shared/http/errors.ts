@@ -96,6 +96,7 @@ export function toAppError(err: unknown): AppError {
       );
     }
     if (code === "23505") return new AppError("conflict", "the record already exists");
+    if (code === "55000") return new AppError("conflict", "the record's state does not allow this");
   }
   const status = (err as { status?: unknown })?.status;
   if (typeof status === "number" && status >= 400 && status < 500) {

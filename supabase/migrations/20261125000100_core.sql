@@ -74,6 +74,7 @@ create index user_activities_user_type on public.user_activities (user_id, activ
 alter table public.user_activities enable row level security;
 revoke all on public.user_activities from anon, authenticated;
 grant select on public.user_activities to authenticated;
+revoke all on sequence public.user_activities_id_seq from anon, authenticated;
 create policy "user_activities: owner reads" on public.user_activities
   for select to authenticated using (user_id = (select auth.uid()));
 

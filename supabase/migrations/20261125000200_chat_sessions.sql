@@ -42,14 +42,14 @@ create trigger chat_sessions_updated_at before update on public.chat_sessions
 create or replace function private.chat_sessions_track_status() returns trigger
 language plpgsql set search_path = '' as $$
 begin
-  if new.status = 'archived' and old.status <> 'archived' then
-    new.archived_at := now();
-  elsif new.status <> 'archived' then
+  if new.status <> 'archived' then
     new.archived_at := null;
+  elsif tg_op = 'INSERT' or old.status <> 'archived' then
+    new.archived_at := now();
   end if;
   return new;
 end $$;
-create trigger chat_sessions_track_status before update of status on public.chat_sessions
+create trigger chat_sessions_track_status before insert or update of status on public.chat_sessions
   for each row execute function private.chat_sessions_track_status();
 
 create or replace function private.chat_sessions_audit() returns trigger
@@ -135,8 +135,11 @@ create trigger messages_updated_at before update on public.messages
 
 -- Takes the next index under the session's row lock, so concurrent inserts
 -- into one session serialize and the sequence has no gaps or duplicates.
+-- Archived and ended sessions take no new messages.
 create or replace function private.messages_before_insert() returns trigger
 language plpgsql security definer set search_path = '' as $$
+declare
+  current_status text;
 begin
   update public.chat_sessions s
      set last_message_index = s.last_message_index + 1,
@@ -145,10 +148,16 @@ begin
          estimated_cost = s.estimated_cost + coalesce(new.estimated_cost, 0),
          last_activity_at = now()
    where s.id = new.session_id and s.user_id = new.user_id
+     and s.status not in ('archived', 'ended')
   returning s.last_message_index into new.message_index;
   if new.message_index is null then
-    raise exception 'chat session % not found', new.session_id
-      using errcode = 'foreign_key_violation';
+    select s.status into current_status from public.chat_sessions s
+     where s.id = new.session_id and s.user_id = new.user_id;
+    if current_status is null then
+      raise exception 'chat session % not found', new.session_id using errcode = 'foreign_key_violation';
+    end if;
+    raise exception 'chat session % is %', new.session_id, current_status
+      using errcode = 'object_not_in_prerequisite_state';
   end if;
   return new;
 end $$;

@@ -50,7 +50,10 @@ export async function badTokens(user: TestUser): Promise<Record<string, string |
     "HS256 keyed with the public JWK": await hs256(claims(user), publicJwk),
     "tampered payload": `${h}.${b64(claims(user, { sub: crypto.randomUUID() }))}.${s}`,
     "ES256 from an unknown key": await new SignJWT(claims(user))
-      .setProtectedHeader({ alg: "ES256", kid: (await exportJWK(stranger.publicKey)).kid ?? "stranger" })
+      .setProtectedHeader({
+        alg: "ES256",
+        kid: (await exportJWK(stranger.publicKey)).kid ?? "stranger",
+      })
       .sign(stranger.privateKey),
     "oversize": await hs256(claims(user, { pad: "x".repeat(10_000) })),
     "anon key": ANON_KEY,
@@ -61,5 +64,10 @@ export async function badTokens(user: TestUser): Promise<Record<string, string |
 
 // A valid user token signed with the stack's asymmetric key (found via JWKS).
 export async function es256Token(user: TestUser): Promise<string> {
-  return await userToken({ userId: user.id, email: user.email, apiUrl: API_URL, signingKey: await stackSigningKey() });
+  return await userToken({
+    userId: user.id,
+    email: user.email,
+    apiUrl: API_URL,
+    signingKey: await stackSigningKey(),
+  });
 }

@@ -65,7 +65,11 @@ const badPatches: Array<[string, unknown]> = [
 
 for (const [name, body] of badPatches) {
   test(`update rejects ${name} with 400 and changes nothing`, async () => {
-    assertError(await call("PATCH", `/sessions/${session.id}`, { token, body }), 400, "validation_failed");
+    assertError(
+      await call("PATCH", `/sessions/${session.id}`, { token, body }),
+      400,
+      "validation_failed",
+    );
     const after = await call("GET", `/sessions/${session.id}`, { token });
     assert.equal(after.body.title, "Keep me");
     assert.deepEqual(after.body.context_data, { keep: 1 });
@@ -90,21 +94,37 @@ for (const q of badQueries) {
 
 test("messages reject a bad cursor and a bad order with 400", async () => {
   for (const q of ["?cursor=%%%", "?order=sideways", "?cursor=WyJ4Il0"]) {
-    assertError(await call("GET", `/sessions/${session.id}/messages${q}`, { token }), 400, "validation_failed");
+    assertError(
+      await call("GET", `/sessions/${session.id}/messages${q}`, { token }),
+      400,
+      "validation_failed",
+    );
   }
 });
 
-for (const [method, suffix] of [["GET", ""], ["PATCH", ""], ["DELETE", ""], ["POST", "/archive"], ["POST", "/restore"], ["GET", "/messages"]]) {
+for (
+  const [method, suffix] of [["GET", ""], ["PATCH", ""], ["DELETE", ""], ["POST", "/archive"], [
+    "POST",
+    "/restore",
+  ], ["GET", "/messages"]]
+) {
   test(`${method} /sessions/{id}${suffix} with a non-UUID id is 400`, async () => {
     const body = method === "PATCH" ? { title: "x" } : undefined;
     for (const id of ["123", "not-a-uuid", "' or 1=1 --"]) {
-      const res = await call(method, `/sessions/${encodeURIComponent(id)}${suffix}`, { token, body });
+      const res = await call(method, `/sessions/${encodeURIComponent(id)}${suffix}`, {
+        token,
+        body,
+      });
       assertError(res, 400, "validation_failed");
     }
   });
   test(`${method} /sessions/{id}${suffix} with an unknown id is 404`, async () => {
     const body = method === "PATCH" ? { title: "x" } : undefined;
-    assertError(await call(method, `/sessions/${crypto.randomUUID()}${suffix}`, { token, body }), 404, "not_found");
+    assertError(
+      await call(method, `/sessions/${crypto.randomUUID()}${suffix}`, { token, body }),
+      404,
+      "not_found",
+    );
   });
 }
 

@@ -10,7 +10,9 @@ const intruder = await createUser("intruder");
 const doc = (await call("GET", "/sessions/openapi.json")).body;
 
 type Op = { method: string; path: string; secured: boolean };
-const ops: Op[] = Object.entries(doc.paths as Record<string, Record<string, { security?: unknown[] }>>)
+const ops: Op[] = Object.entries(
+  doc.paths as Record<string, Record<string, { security?: unknown[] }>>,
+)
   .flatMap(([path, methods]) =>
     Object.entries(methods).map(([method, op]) => ({
       method: method.toUpperCase(),
@@ -29,7 +31,9 @@ async function freshSession(): Promise<string> {
 
 function request(op: Op, id: string, token?: string) {
   const path = op.path.replace("{id}", id);
-  const body = op.path === "/sessions/{id}/restore" || op.path.endsWith("/archive") ? undefined : BODIES[op.method];
+  const body = op.path === "/sessions/{id}/restore" || op.path.endsWith("/archive")
+    ? undefined
+    : BODIES[op.method];
   return call(op.method, path, { token, body });
 }
 
@@ -63,7 +67,9 @@ for (const op of secured) {
 
   test(`${op.method} ${op.path}: a valid ES256 token from the JWKS is accepted`, async () => {
     const id = await freshSession();
-    if (op.path.endsWith("/restore")) await call("POST", `/sessions/${id}/archive`, { token: owner.token });
+    if (op.path.endsWith("/restore")) {
+      await call("POST", `/sessions/${id}/archive`, { token: owner.token });
+    }
     const res = await request(op, id, await es256Token(owner));
     assert.ok(res.status >= 200 && res.status < 300, `${res.status} ${JSON.stringify(res.body)}`);
   });
@@ -88,7 +94,8 @@ test("another user's list and stats show none of the owner's sessions", async ()
   assert.ok(list.body.data.every((s: { user_id: string }) => s.user_id === intruder.id));
   assert.ok(!list.body.data.some((s: { user_id: string }) => s.user_id === owner.id));
   const stats = await call("GET", "/sessions/stats", { token: intruder.token });
-  const [{ n }] = await sql`select count(*)::int as n from public.chat_sessions where user_id = ${intruder.id}`;
+  const [{ n }] =
+    await sql`select count(*)::int as n from public.chat_sessions where user_id = ${intruder.id}`;
   assert.equal(stats.body.total, n);
 });
 
@@ -97,7 +104,9 @@ test("the same isolation holds in SQL as authenticated", async () => {
   await call("POST", "/sessions", { token: intruder.token, body: { title: "mine too" } });
   const rows = await sql.begin(async (tx) => {
     await tx`select set_config('role', 'authenticated', true),
-                    set_config('request.jwt.claims', ${JSON.stringify({ sub: intruder.id, role: "authenticated" })}, true)`;
+                    set_config('request.jwt.claims', ${
+      JSON.stringify({ sub: intruder.id, role: "authenticated" })
+    }, true)`;
     return await tx`select user_id from public.chat_sessions
                     union all select user_id from public.messages`;
   });

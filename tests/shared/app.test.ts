@@ -12,7 +12,9 @@ test("an unexpected error is a 500 envelope without internals", async () => {
   const res = await app.request("/probe/boom", { headers: { "X-Request-Id": "boom-1" } });
   const body = await res.json();
   assert.equal(res.status, 500);
-  assert.deepEqual(body, { error: { code: "internal", message: "internal error", request_id: "boom-1" } });
+  assert.deepEqual(body, {
+    error: { code: "internal", message: "internal error", request_id: "boom-1" },
+  });
 });
 
 test("404 and 405 use the envelope", async () => {

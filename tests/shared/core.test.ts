@@ -15,24 +15,32 @@ const base = {
 Deno.test("config names the missing variable", () => {
   assert.throws(() => parseConfig({ SUPABASE_URL: base.SUPABASE_URL }), /SUPABASE_DB_URL/);
   assert.throws(() => parseConfig({ ...base, SUPABASE_URL: "not a url" }), /SUPABASE_URL/);
-  assert.throws(() => parseConfig({ ...base, SUPABASE_JWT_SECRET: "short" }), /SUPABASE_JWT_SECRET/);
+  assert.throws(
+    () => parseConfig({ ...base, SUPABASE_JWT_SECRET: "short" }),
+    /SUPABASE_JWT_SECRET/,
+  );
 });
 
 Deno.test("config derives the JWKS URL and issuers from the project URL", () => {
   const c = parseConfig({ ...base, SUPABASE_URL: "https://abc.supabase.co/" });
   assert.equal(c.JWKS_URL.href, "https://abc.supabase.co/auth/v1/.well-known/jwks.json");
   assert.ok(c.JWT_ISSUERS.includes("https://abc.supabase.co/auth/v1"));
-  assert.deepEqual(parseConfig({ ...base, CORS_ORIGINS: "https://a.app, https://b.app" }).CORS_ORIGINS, [
-    "https://a.app",
-    "https://b.app",
-  ]);
+  assert.deepEqual(
+    parseConfig({ ...base, CORS_ORIGINS: "https://a.app, https://b.app" }).CORS_ORIGINS,
+    [
+      "https://a.app",
+      "https://b.app",
+    ],
+  );
 });
 
 Deno.test("database errors map to client errors or 503, never leak", () => {
   assert.equal(toAppError({ code: "23514", constraint_name: "c" }).code, "validation_failed");
   assert.equal(toAppError({ code: "22P02" }).status, 400);
   assert.equal(toAppError({ code: "23505" }).code, "conflict");
-  const down = toAppError(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }));
+  const down = toAppError(
+    Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }),
+  );
   assert.equal(down.code, "service_unavailable");
   assert.equal(down.headers?.["Retry-After"], "1");
   const hidden = toAppError(new Error("relation secret_table does not exist"));
@@ -48,12 +56,18 @@ Deno.test("cursors round-trip and reject anything else", () => {
   for (const bad of ["", "!!!", encodeCursor(["x"]), encodeCursor([1, 2])]) {
     assert.throws(() => decodeCursor(bad, shape), (e: AppError) => e.code === "validation_failed");
   }
-  assert.deepEqual(page([1, 2, 3], 2, (n) => [n]), { data: [1, 2], next_cursor: encodeCursor([2]) });
+  assert.deepEqual(page([1, 2, 3], 2, (n) => [n]), {
+    data: [1, 2],
+    next_cursor: encodeCursor([2]),
+  });
   assert.deepEqual(page([1, 2], 2, (n) => [n]), { data: [1, 2], next_cursor: null });
 });
 
 Deno.test("an unreachable JWKS is a 503, not a 401", async () => {
-  const verify = createVerifier({ jwksUrl: new URL("http://127.0.0.1:9/jwks.json"), issuers: ["x"] });
+  const verify = createVerifier({
+    jwksUrl: new URL("http://127.0.0.1:9/jwks.json"),
+    issuers: ["x"],
+  });
   const { privateKey } = await generateKeyPair("ES256");
   const token = await new SignJWT({ sub: "s" }).setProtectedHeader({ alg: "ES256", kid: "k" })
     .setIssuer("x").setExpirationTime("1h").sign(privateKey);
@@ -61,7 +75,10 @@ Deno.test("an unreachable JWKS is a 503, not a 401", async () => {
 });
 
 Deno.test("HS256 tokens are refused when no secret is configured", async () => {
-  const verify = createVerifier({ jwksUrl: new URL("http://127.0.0.1:9/jwks.json"), issuers: ["x"] });
+  const verify = createVerifier({
+    jwksUrl: new URL("http://127.0.0.1:9/jwks.json"),
+    issuers: ["x"],
+  });
   const token = await new SignJWT({ sub: "s" }).setProtectedHeader({ alg: "HS256" }).setIssuer("x")
     .setExpirationTime("1h").sign(new TextEncoder().encode("x".repeat(40)));
   await assert.rejects(verify(token), (e: AppError) => e.code === "unauthorized");

@@ -2,7 +2,16 @@
 import assert from "node:assert/strict";
 import { createClient } from "@supabase/supabase-js";
 import { anonKey, serviceRoleKey } from "../../scripts/local/keys.ts";
-import { ANON_KEY, API_URL, call, createUser, FUNCTIONS_URL, SERVICE_ROLE_KEY, sql, test } from "../helpers/stack.ts";
+import {
+  ANON_KEY,
+  API_URL,
+  call,
+  createUser,
+  FUNCTIONS_URL,
+  SERVICE_ROLE_KEY,
+  sql,
+  test,
+} from "../helpers/stack.ts";
 
 const user = await createUser("stack");
 const stackDir = new URL(".", `file://${Deno.env.get("SIGNING_KEY_FILE")}`);
@@ -13,8 +22,10 @@ test("demo keys are the Supabase CLI's well-known local keys", async () => {
 });
 
 test("every migration is applied and recorded, and a second run applies none", async () => {
-  const files = [...Deno.readDirSync("supabase/migrations")].map((e) => e.name.split("_")[0]).sort();
-  const rows = await sql`select version from supabase_migrations.schema_migrations order by version`;
+  const files = [...Deno.readDirSync("supabase/migrations")].map((e) => e.name.split("_")[0])
+    .sort();
+  const rows =
+    await sql`select version from supabase_migrations.schema_migrations order by version`;
   assert.deepEqual(rows.map((r) => r.version), files);
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "scripts/migrate.ts"],
@@ -29,7 +40,9 @@ test("supabase-js functions.invoke reaches a function with the user's token", as
     global: { headers: { Authorization: `Bearer ${user.token}` } },
     auth: { persistSession: false, autoRefreshToken: false },
   });
-  const { data, error } = await client.functions.invoke("sessions", { body: { title: "From supabase-js" } });
+  const { data, error } = await client.functions.invoke("sessions", {
+    body: { title: "From supabase-js" },
+  });
   assert.equal(error, null);
   assert.equal(data.title, "From supabase-js");
   assert.equal(data.user_id, user.id);
@@ -53,11 +66,15 @@ test("health does a database round trip and reports the version", async () => {
 });
 
 test("a request id is echoed when valid and generated otherwise", async () => {
-  const given = await call("GET", "/sessions/health", { headers: { "X-Request-Id": "req-123.abc" } });
+  const given = await call("GET", "/sessions/health", {
+    headers: { "X-Request-Id": "req-123.abc" },
+  });
   assert.equal(given.headers.get("x-request-id"), "req-123.abc");
   const generated = await call("GET", "/sessions/health");
   assert.match(generated.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
-  const hostile = await call("GET", "/sessions/health", { headers: { "X-Request-Id": "a b\u00e9<script>" } });
+  const hostile = await call("GET", "/sessions/health", {
+    headers: { "X-Request-Id": "a b\u00e9<script>" },
+  });
   assert.match(hostile.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
 });
 
@@ -94,7 +111,10 @@ test("openapi.json and the docs page are served", async () => {
 
 test("each request logs one JSON line with its id and no token", async () => {
   const requestId = `log-${crypto.randomUUID()}`;
-  await call("GET", "/sessions/stats", { token: user.token, headers: { "X-Request-Id": requestId } });
+  await call("GET", "/sessions/stats", {
+    token: user.token,
+    headers: { "X-Request-Id": requestId },
+  });
   let line: Record<string, unknown> | undefined;
   for (let i = 0; i < 20 && !line; i++) {
     const text = await Deno.readTextFile(new URL("gateway.log", stackDir));
