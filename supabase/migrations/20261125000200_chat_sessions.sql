@@ -205,7 +205,9 @@ grant update (has_voice_response, voice_response_url, has_avatar_response, avata
 
 create policy "messages: owner reads" on public.messages
   for select to authenticated using (user_id = (select auth.uid()));
-create policy "messages: owner writes into own sessions" on public.messages
-  for insert to authenticated with check (user_id = (select auth.uid()));
+-- Clients write their own words only; assistant, system and tool messages come
+-- from the chat service.
+create policy "messages: owner writes user messages" on public.messages
+  for insert to authenticated with check (user_id = (select auth.uid()) and role = 'user');
 create policy "messages: owner updates" on public.messages
   for update to authenticated using (user_id = (select auth.uid())) with check (user_id = (select auth.uid()));
