@@ -1,12 +1,17 @@
 // Who is calling, once authenticated. Every handler works from this, never
 // from raw headers.
 import type { Claims } from "./jwt.ts";
+import type { RateClass, Scope } from "./scopes.ts";
 
 export type UserPrincipal = {
   kind: "user";
   userId: string;
   isAdmin: boolean;
   claims: Claims;
+  // What the route asked for; the database layer enforces the rate limit in
+  // the request's own transaction.
+  scope?: Scope;
+  rateClass?: RateClass;
 };
 
 export type ServicePrincipal = { kind: "service"; claims: Claims };

@@ -1,4 +1,4 @@
-import type { UserPrincipal } from "../auth/principal.ts";
+import type { Principal, UserPrincipal } from "../auth/principal.ts";
 
 // Hono context variables shared by every function.
 export type AppEnv = {
@@ -6,5 +6,6 @@ export type AppEnv = {
     requestId: string;
     fn: string;
     user: UserPrincipal;
+    principal: Principal;
   };
 };

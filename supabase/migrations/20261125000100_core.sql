@@ -87,3 +87,4 @@ returns void language sql security definer set search_path = '' as $$
   where exists (select 1 from auth.users u where u.id = p_user)
 $$;
 revoke all on function private.record_activity(uuid, text, jsonb) from public, anon, authenticated;
+grant execute on function private.record_activity(uuid, text, jsonb) to service_role;

@@ -13,7 +13,7 @@ export const archiveRoute = createRoute({
   summary: "Archive a session (idempotent)",
   tags: ["sessions"],
   security: userAuth,
-  middleware: [requireUser] as const,
+  middleware: [requireUser("sessions:write")] as const,
   request: { params: SessionId },
   responses: {
     200: jsonResponse("The archived session", Session),
@@ -27,7 +27,7 @@ export const restoreRoute = createRoute({
   summary: "Restore an archived session to active",
   tags: ["sessions"],
   security: userAuth,
-  middleware: [requireUser] as const,
+  middleware: [requireUser("sessions:write")] as const,
   request: { params: SessionId },
   responses: {
     200: jsonResponse("The restored session", Session),

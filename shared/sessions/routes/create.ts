@@ -12,7 +12,7 @@ export const route = createRoute({
   summary: "Create a chat session",
   tags: ["sessions"],
   security: userAuth,
-  middleware: [requireUser] as const,
+  middleware: [requireUser("sessions:write")] as const,
   request: { body: jsonBody(CreateSession) },
   responses: {
     201: jsonResponse("The new session", Session),

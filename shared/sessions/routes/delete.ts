@@ -13,7 +13,7 @@ export const route = createRoute({
   summary: "Delete a session and its messages",
   tags: ["sessions"],
   security: userAuth,
-  middleware: [requireUser] as const,
+  middleware: [requireUser("sessions:write")] as const,
   request: { params: SessionId },
   responses: {
     204: { description: "Deleted" },

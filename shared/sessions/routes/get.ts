@@ -13,7 +13,7 @@ export const route = createRoute({
   summary: "Get a session",
   tags: ["sessions"],
   security: userAuth,
-  middleware: [requireUser] as const,
+  middleware: [requireUser("sessions:read")] as const,
   request: { params: SessionId },
   responses: {
     200: jsonResponse("The session", Session),

@@ -15,7 +15,7 @@ export const route = createRoute({
   summary: "List sessions, newest activity first",
   tags: ["sessions"],
   security: userAuth,
-  middleware: [requireUser] as const,
+  middleware: [requireUser("sessions:read")] as const,
   request: { query: ListSessionsQuery },
   responses: {
     200: jsonResponse("A page of sessions", SessionPage),

@@ -16,7 +16,7 @@ export const route = createRoute({
   summary: "List a session's messages in order",
   tags: ["sessions"],
   security: userAuth,
-  middleware: [requireUser] as const,
+  middleware: [requireUser("sessions:read")] as const,
   request: { params: SessionId, query: ListMessagesQuery },
   responses: {
     200: jsonResponse("A page of messages", MessagePage),

@@ -12,7 +12,7 @@ export const route = createRoute({
   summary: "Totals over the caller's sessions",
   tags: ["sessions"],
   security: userAuth,
-  middleware: [requireUser] as const,
+  middleware: [requireUser("sessions:read")] as const,
   responses: {
     200: jsonResponse("Session statistics", SessionStats),
     ...errorResponses(401),

@@ -13,7 +13,7 @@ export const route = createRoute({
   summary: "Change a session's title, status, agent settings or context",
   tags: ["sessions"],
   security: userAuth,
-  middleware: [requireUser] as const,
+  middleware: [requireUser("sessions:write")] as const,
   request: { params: SessionId, body: jsonBody(UpdateSession) },
   responses: {
     200: jsonResponse("The updated session", Session),

@@ -1,0 +1,16 @@
+// Permissions an API key can carry. A user's own JWT holds all of them; a
+// key holds the ones it was created with. Every route names the one it needs.
+export const SCOPES = [
+  "sessions:read",
+  "sessions:write",
+  "chat:write",
+  "tokens:read",
+  "tokens:write",
+  "account:read",
+  "account:write",
+] as const;
+
+export type Scope = (typeof SCOPES)[number];
+
+// Route classes share a rate-limit bucket per caller (see shared/http/rate-limit).
+export type RateClass = "default" | "auth" | "chat" | "heygen";
