@@ -10,6 +10,9 @@ NAME=test
 
 ensure_tools
 stack_env "$NAME" "$API_PORT" "$DB_PORT"
+# Limits high enough for the suites, low enough that the rate-limit test can
+# exhaust one window quickly; the tests read them from here.
+export RATE_LIMIT_DEFAULT=600/60 RATE_LIMIT_AUTH=300/60 RATE_LIMIT_CHAT=600/60 RATE_LIMIT_HEYGEN=60/60
 cleanup() {
   stack_down "$NAME" "$API_PORT" "$DB_PORT"
   rm -rf "$STACK_DIR"

@@ -1,11 +1,13 @@
 // Route middleware: authenticates the caller and puts the principal on the
-// context. A route that needs a user lists requireUser in its definition.
+// context. A user route names the scope an API key needs and its rate class.
 import { createMiddleware } from "hono/factory";
 import { config } from "../config.ts";
 import { AppError } from "../http/errors.ts";
 import type { AppEnv } from "../http/context.ts";
+import { rateHeaders } from "../http/rate-limit.ts";
+import { looksLikeApiKey, resolveApiKey } from "./api-keys.ts";
 import { createVerifier } from "./jwt.ts";
-import { type Principal, principalFromClaims } from "./principal.ts";
+import { type Principal, principalFromClaims, type UserPrincipal } from "./principal.ts";
 import type { RateClass, Scope } from "./scopes.ts";
 
 let verify: ReturnType<typeof createVerifier> | undefined;
@@ -24,45 +26,110 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
-async function authenticate(header: string | undefined): Promise<Principal | null> {
-  const token = bearerToken(header);
-  if (!token) {
-    throw new AppError("unauthorized", "a bearer token is required", undefined, {
-      "WWW-Authenticate": "Bearer",
-    });
-  }
-  return principalFromClaims(await verifier()(token));
-}
-
 function refuse(message: string): AppError {
   return new AppError("unauthorized", message, undefined, { "WWW-Authenticate": "Bearer" });
 }
 
-// A signed-in user acting for themselves. `scope` is the permission an API key
-// needs for this route; `rateClass` picks the rate-limit bucket.
-export function requireUser(scope: Scope, rateClass: RateClass = "default") {
+type Credentials = { jwt?: string; apiKey?: string };
+
+// A key may come as X-API-Key or as a bearer token that is not a JWT.
+function credentials(
+  authorization: string | undefined,
+  apiKeyHeader: string | undefined,
+): Credentials {
+  const bearer = bearerToken(authorization);
+  if (authorization !== undefined && bearer === undefined) {
+    throw refuse("the Authorization header is malformed");
+  }
+  const bearerIsKey = bearer !== undefined && looksLikeApiKey(bearer);
+  if (bearerIsKey && apiKeyHeader !== undefined) throw refuse("send one API key, not two");
+  return { jwt: bearerIsKey ? undefined : bearer, apiKey: bearerIsKey ? bearer : apiKeyHeader };
+}
+
+async function userFromKey(key: string): Promise<UserPrincipal> {
+  const resolved = await resolveApiKey(key);
+  if (!resolved) throw refuse("the API key is invalid, expired or revoked");
+  return {
+    kind: "user",
+    userId: resolved.userId,
+    isAdmin: false, // keys never carry admin rights
+    apiKeyId: resolved.id,
+    scopes: resolved.scopes,
+    claims: {
+      sub: resolved.userId,
+      role: "authenticated",
+      aud: "authenticated",
+      email: resolved.email ?? undefined,
+      api_key_id: resolved.id,
+    },
+  };
+}
+
+// Both given: both must be valid and name the same user; the key's scopes apply.
+async function authenticate(
+  c: { req: { header(name: string): string | undefined } },
+): Promise<Principal | null> {
+  const { jwt, apiKey } = credentials(c.req.header("Authorization"), c.req.header("X-API-Key"));
+  if (!jwt && !apiKey) throw refuse("a bearer token or an API key is required");
+  const fromJwt = jwt ? principalFromClaims(await verifier()(jwt)) : undefined;
+  if (!apiKey) return fromJwt ?? null;
+  if (jwt && fromJwt?.kind !== "user") throw refuse("the token does not name a user");
+  const fromKey = await userFromKey(apiKey);
+  if (fromJwt && fromJwt.kind === "user" && fromJwt.userId !== fromKey.userId) {
+    throw refuse("the token and the API key belong to different users");
+  }
+  return fromKey;
+}
+
+export type UserRouteOptions = {
+  // Routes that manage credentials or the account itself refuse API keys.
+  sessionOnly?: boolean;
+};
+
+export function requireUser(
+  scope: Scope,
+  rateClass: RateClass = "default",
+  opts: UserRouteOptions = {},
+) {
   return createMiddleware<AppEnv>(async (c, next) => {
-    const principal = await authenticate(c.req.header("Authorization"));
+    const principal = await authenticate(c);
     if (principal?.kind !== "user") throw refuse("this route needs a signed-in user's token");
+    if (principal.apiKeyId && opts.sessionOnly) {
+      throw new AppError(
+        "forbidden",
+        "this route needs the user's own session token, not an API key",
+      );
+    }
+    if (principal.scopes && !principal.scopes.includes(scope)) {
+      throw new AppError("insufficient_scope", `this API key lacks the ${scope} scope`, {
+        required: scope,
+      });
+    }
     principal.scope = scope;
     principal.rateClass = rateClass;
     c.set("user", principal);
     c.set("principal", principal);
     await next();
+    if (principal.rate) {
+      for (const [name, value] of Object.entries(rateHeaders(principal.rate))) {
+        c.header(name, value);
+      }
+    }
   });
 }
 
 // Machine routes: the service_role key (pg_cron, workers), or also an admin
-// user when `admins` is set.
+// user when `admins` is set. API keys never reach these.
 export function requireService(opts: { admins?: boolean } = {}) {
   return createMiddleware<AppEnv>(async (c, next) => {
-    const principal = await authenticate(c.req.header("Authorization"));
+    const principal = await authenticate(c);
     if (!principal) throw refuse("this route needs a service or admin token");
-    const allowed = principal.kind === "service" || (opts.admins === true && principal.isAdmin);
+    const allowed = principal.kind === "service" ||
+      (opts.admins === true && principal.isAdmin && !principal.apiKeyId);
     if (!allowed) {
       throw new AppError(
         "forbidden",
-        "this route is for the service" + (opts.admins ? " or admins" : ""),
+        `this route is for the service${opts.admins ? " or admins" : ""}`,
       );
     }
     c.set("principal", principal);

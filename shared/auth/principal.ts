@@ -12,6 +12,11 @@ export type UserPrincipal = {
   // the request's own transaction.
   scope?: Scope;
   rateClass?: RateClass;
+  // Set when the caller authenticated with an API key: its id and scopes.
+  apiKeyId?: string;
+  scopes?: readonly Scope[];
+  // Filled by the database layer once the request has been counted.
+  rate?: { limit: number; remaining: number; reset: number };
 };
 
 export type ServicePrincipal = { kind: "service"; claims: Claims };

@@ -5,6 +5,7 @@
 import postgres from "postgres";
 import { config } from "../config.ts";
 import type { UserPrincipal } from "../auth/principal.ts";
+import { bucketOf, rateLimits } from "../http/rate-limit.ts";
 
 export type Tx = postgres.TransactionSql;
 export type Sql = postgres.Sql;
@@ -36,18 +37,39 @@ const jsonSafeTypes = {
   },
 };
 
-async function inRole<T>(role: string, claims: object, work: (tx: Tx) => Promise<T>): Promise<T> {
+async function inRole<T>(
+  role: string,
+  claims: object,
+  work: (tx: Tx) => Promise<T>,
+  user?: UserPrincipal,
+): Promise<T> {
   return await db().begin(async (tx) => {
+    // Pipelined in order: the rate-limit hit (it raises when exhausted, which
+    // aborts everything after it), the role and claims, then the work.
+    const limited = user && countRequest(tx, user);
     const setup = tx`select set_config('role', ${role}, true),
                             set_config('request.jwt.claims', ${JSON.stringify(claims)}, true)`
       .execute();
-    const [, result] = await Promise.all([setup, work(tx)]);
+    const [, , result] = await Promise.all([limited, setup, work(tx)]);
     return result;
   }) as T;
 }
 
+// Counts the request once, on its first transaction.
+function countRequest(tx: Tx, user: UserPrincipal): Promise<void> | undefined {
+  if (!user.rateClass || user.rate) return undefined;
+  const { limit, windowSeconds } = rateLimits()[user.rateClass];
+  const query = tx<{ rate_limit: number; remaining: number; reset_seconds: number }[]>`
+    select rate_limit, remaining, reset_seconds
+      from private.rate_limit_hit(${bucketOf(user)}, ${user.rateClass}, ${limit}, ${windowSeconds})`
+    .execute();
+  return query.then(([r]) => {
+    user.rate = { limit: r.rate_limit, remaining: r.remaining, reset: r.reset_seconds };
+  });
+}
+
 export function asUser<T>(user: UserPrincipal, work: (tx: Tx) => Promise<T>): Promise<T> {
-  return inRole("authenticated", user.claims, work);
+  return inRole("authenticated", user.claims, work, user);
 }
 
 // Service work (cron, workers, callbacks after their own checks): bypasses RLS

@@ -99,6 +99,12 @@ export function createApp(fn: string, description: string): App {
     bearerFormat: "JWT",
     description: "A Supabase Auth access token.",
   });
+  app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
+    type: "apiKey",
+    in: "header",
+    name: "X-API-Key",
+    description: "An Oprina API key; the operation lists the scope it needs.",
+  });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: { title: `Oprina ${fn}`, version: config().APP_VERSION, description },

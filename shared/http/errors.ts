@@ -95,6 +95,7 @@ export function toAppError(err: unknown): AppError {
         constraint ? { constraint } : undefined,
       );
     }
+    if (code === "RL429") return rateLimited(String((err as { detail?: string }).detail ?? ""));
     if (code === "23505") return new AppError("conflict", "the record already exists");
     if (code === "55000") return new AppError("conflict", "the record's state does not allow this");
   }
@@ -105,4 +106,15 @@ export function toAppError(err: unknown): AppError {
     return new AppError(byStatus ?? "validation_failed", (err as Error).message || "bad request");
   }
   return new AppError("internal", "internal error");
+}
+
+// The database's rate-limit refusal carries "limit,reset_seconds".
+function rateLimited(detail: string): AppError {
+  const [limit, reset] = detail.split(",");
+  return new AppError("rate_limited", "too many requests, retry later", undefined, {
+    "Retry-After": reset || "60",
+    "RateLimit-Limit": limit || "0",
+    "RateLimit-Remaining": "0",
+    "RateLimit-Reset": reset || "60",
+  });
 }

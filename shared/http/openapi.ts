@@ -1,6 +1,8 @@
 // Pieces every route definition uses: the error envelope's schema and the
 // standard error responses, so the document lists what a route can answer.
 import { z } from "@hono/zod-openapi";
+import { requireUser, type UserRouteOptions } from "../auth/middleware.ts";
+import type { RateClass, Scope } from "../auth/scopes.ts";
 
 export const ErrorEnvelope = z.object({
   error: z.object({
@@ -41,4 +43,18 @@ export const jsonResponse = <T extends z.ZodType>(description: string, schema: T
   content: { "application/json": { schema } },
 });
 
-export const userAuth = [{ bearer: [] }];
+// Security and middleware of a user route from one declaration, so the
+// document always states the scope the route enforces.
+export function userAccess(
+  scope: Scope,
+  rateClass: RateClass = "default",
+  opts: UserRouteOptions = {},
+) {
+  const security: Array<Record<string, string[]>> = opts.sessionOnly
+    ? [{ bearer: [] }]
+    : [{ bearer: [] }, { apiKey: [scope] }];
+  return {
+    security,
+    middleware: requireUser(scope, rateClass, opts),
+  };
+}

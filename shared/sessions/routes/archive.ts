@@ -1,9 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
-import { requireUser } from "../../auth/middleware.ts";
 import { asUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
 import { AppError, notFound } from "../../http/errors.ts";
-import { errorResponses, jsonResponse, userAuth } from "../../http/openapi.ts";
+import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { Session, SessionId } from "../schemas.ts";
 import { archiveSession, restoreSession } from "../store.ts";
 
@@ -12,8 +11,7 @@ export const archiveRoute = createRoute({
   path: "/{id}/archive",
   summary: "Archive a session (idempotent)",
   tags: ["sessions"],
-  security: userAuth,
-  middleware: [requireUser("sessions:write")] as const,
+  ...userAccess("sessions:write"),
   request: { params: SessionId },
   responses: {
     200: jsonResponse("The archived session", Session),
@@ -26,8 +24,7 @@ export const restoreRoute = createRoute({
   path: "/{id}/restore",
   summary: "Restore an archived session to active",
   tags: ["sessions"],
-  security: userAuth,
-  middleware: [requireUser("sessions:write")] as const,
+  ...userAccess("sessions:write"),
   request: { params: SessionId },
   responses: {
     200: jsonResponse("The restored session", Session),

@@ -1,8 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
-import { requireUser } from "../../auth/middleware.ts";
 import { asUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
-import { errorResponses, jsonBody, jsonResponse, userAuth } from "../../http/openapi.ts";
+import { errorResponses, jsonBody, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { CreateSession, Session } from "../schemas.ts";
 import { createSession } from "../store.ts";
 
@@ -11,8 +10,7 @@ export const route = createRoute({
   path: "/",
   summary: "Create a chat session",
   tags: ["sessions"],
-  security: userAuth,
-  middleware: [requireUser("sessions:write")] as const,
+  ...userAccess("sessions:write"),
   request: { body: jsonBody(CreateSession) },
   responses: {
     201: jsonResponse("The new session", Session),

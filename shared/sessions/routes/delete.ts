@@ -1,9 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
-import { requireUser } from "../../auth/middleware.ts";
 import { asUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
 import { notFound } from "../../http/errors.ts";
-import { errorResponses, userAuth } from "../../http/openapi.ts";
+import { errorResponses, userAccess } from "../../http/openapi.ts";
 import { SessionId } from "../schemas.ts";
 import { deleteSession } from "../store.ts";
 
@@ -12,8 +11,7 @@ export const route = createRoute({
   path: "/{id}",
   summary: "Delete a session and its messages",
   tags: ["sessions"],
-  security: userAuth,
-  middleware: [requireUser("sessions:write")] as const,
+  ...userAccess("sessions:write"),
   request: { params: SessionId },
   responses: {
     204: { description: "Deleted" },

@@ -1,9 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
-import { requireUser } from "../../auth/middleware.ts";
 import { asUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
 import { notFound } from "../../http/errors.ts";
-import { errorResponses, jsonResponse, userAuth } from "../../http/openapi.ts";
+import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { Session, SessionId } from "../schemas.ts";
 import { getSession } from "../store.ts";
 
@@ -12,8 +11,7 @@ export const route = createRoute({
   path: "/{id}",
   summary: "Get a session",
   tags: ["sessions"],
-  security: userAuth,
-  middleware: [requireUser("sessions:read")] as const,
+  ...userAccess("sessions:read"),
   request: { params: SessionId },
   responses: {
     200: jsonResponse("The session", Session),

@@ -1,8 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireUser } from "../../auth/middleware.ts";
 import { asUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
-import { errorResponses, jsonResponse, userAuth } from "../../http/openapi.ts";
+import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { decodeCursor, page } from "../../http/pagination.ts";
 import { ListSessionsQuery, SessionPage } from "../schemas.ts";
 import { listSessions } from "../store.ts";
@@ -14,8 +13,7 @@ export const route = createRoute({
   path: "/",
   summary: "List sessions, newest activity first",
   tags: ["sessions"],
-  security: userAuth,
-  middleware: [requireUser("sessions:read")] as const,
+  ...userAccess("sessions:read"),
   request: { query: ListSessionsQuery },
   responses: {
     200: jsonResponse("A page of sessions", SessionPage),

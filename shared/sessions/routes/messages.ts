@@ -1,9 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireUser } from "../../auth/middleware.ts";
 import { asUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
 import { notFound } from "../../http/errors.ts";
-import { errorResponses, jsonResponse, userAuth } from "../../http/openapi.ts";
+import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { decodeCursor, page } from "../../http/pagination.ts";
 import { ListMessagesQuery, MessagePage, SessionId } from "../schemas.ts";
 import { getSession, listMessages } from "../store.ts";
@@ -15,8 +14,7 @@ export const route = createRoute({
   path: "/{id}/messages",
   summary: "List a session's messages in order",
   tags: ["sessions"],
-  security: userAuth,
-  middleware: [requireUser("sessions:read")] as const,
+  ...userAccess("sessions:read"),
   request: { params: SessionId, query: ListMessagesQuery },
   responses: {
     200: jsonResponse("A page of messages", MessagePage),

@@ -1,8 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
-import { requireUser } from "../../auth/middleware.ts";
 import { asUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
-import { errorResponses, jsonResponse, userAuth } from "../../http/openapi.ts";
+import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { SessionStats } from "../schemas.ts";
 import { sessionStats } from "../store.ts";
 
@@ -11,8 +10,7 @@ export const route = createRoute({
   path: "/stats",
   summary: "Totals over the caller's sessions",
   tags: ["sessions"],
-  security: userAuth,
-  middleware: [requireUser("sessions:read")] as const,
+  ...userAccess("sessions:read"),
   responses: {
     200: jsonResponse("Session statistics", SessionStats),
     ...errorResponses(401),

@@ -1,9 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
-import { requireUser } from "../../auth/middleware.ts";
 import { asUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
 import { notFound } from "../../http/errors.ts";
-import { errorResponses, jsonBody, jsonResponse, userAuth } from "../../http/openapi.ts";
+import { errorResponses, jsonBody, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { Session, SessionId, UpdateSession } from "../schemas.ts";
 import { updateSession } from "../store.ts";
 
@@ -12,8 +11,7 @@ export const route = createRoute({
   path: "/{id}",
   summary: "Change a session's title, status, agent settings or context",
   tags: ["sessions"],
-  security: userAuth,
-  middleware: [requireUser("sessions:write")] as const,
+  ...userAccess("sessions:write"),
   request: { params: SessionId, body: jsonBody(UpdateSession) },
   responses: {
     200: jsonResponse("The updated session", Session),

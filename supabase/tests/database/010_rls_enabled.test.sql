@@ -23,7 +23,7 @@ select is(
 -- If this fails because a table was added, add it to the list below as well.
 select tables_are(
   'public',
-  array['profiles', 'user_activities', 'chat_sessions', 'messages'],
+  array['profiles', 'user_activities', 'chat_sessions', 'messages', 'api_keys'],
   'schema public has exactly the known tables'
 );
 

@@ -1,0 +1,89 @@
+// Wire shapes of the account domain.
+import { z } from "@hono/zod-openapi";
+import { SCOPES } from "../auth/scopes.ts";
+import { pageQuery } from "../http/pagination.ts";
+
+const jsonObject = z.record(z.string(), z.unknown());
+
+export const Profile = z.object({
+  id: z.uuid(),
+  email: z.string().nullable(),
+  display_name: z.string().nullable(),
+  avatar_url: z.string().nullable(),
+  timezone: z.string(),
+  preferences: jsonObject,
+  created_at: z.string(),
+  updated_at: z.string(),
+}).openapi("Profile");
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const UpdateProfile = z.strictObject({
+  display_name: z.string().trim().min(1).max(100).nullable().optional(),
+  avatar_url: z.url({ protocol: /^https?$/ }).max(2048).nullable().optional(),
+  timezone: z.string().max(64).refine(isTimeZone, "must be an IANA time zone, e.g. Europe/Berlin")
+    .optional(),
+  preferences: jsonObject.refine((o) => JSON.stringify(o).length <= 16 * 1024, {
+    message: "must serialize to at most 16 KiB",
+  }).optional(),
+}).refine((b) => Object.keys(b).length > 0, { message: "give at least one field to change" })
+  .openapi("UpdateProfile");
+
+export const Activity = z.object({
+  id: z.number().int(),
+  activity_type: z.string(),
+  details: jsonObject,
+  created_at: z.string(),
+}).openapi("Activity");
+
+export const ListActivityQuery = z.object({
+  type: z.string().regex(/^[a-z_]+\.[a-z_]+$/, "an activity type such as session.created")
+    .optional(),
+  ...pageQuery,
+});
+
+export const ActivityPage = z.object({
+  data: z.array(Activity),
+  next_cursor: z.string().nullable(),
+}).openapi("ActivityPage");
+
+export const Scope = z.enum(SCOPES);
+
+export const ApiKey = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  prefix: z.string().openapi({ description: "The key's first characters, to recognise it." }),
+  scopes: z.array(Scope),
+  status: z.enum(["active", "expired", "revoked"]),
+  created_at: z.string(),
+  last_used_at: z.string().nullable(),
+  expires_at: z.string().nullable(),
+  revoked_at: z.string().nullable(),
+}).openapi("ApiKey");
+
+export const CreateApiKey = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  scopes: z.array(Scope).min(1).max(SCOPES.length)
+    .refine((s) => new Set(s).size === s.length, "scopes must not repeat"),
+  expires_at: z.iso.datetime({ offset: true })
+    .refine((t) => Date.parse(t) > Date.now(), "must be in the future").optional(),
+}).openapi("CreateApiKey");
+
+export const CreatedApiKey = ApiKey.extend({
+  key: z.string().openapi({ description: "The full key. Shown once; store it now." }),
+}).openapi("CreatedApiKey");
+
+export const ApiKeyList = z.object({ data: z.array(ApiKey) }).openapi("ApiKeyList");
+
+export const ApiKeyId = z.object({
+  id: z.uuid().openapi({ param: { name: "id", in: "path" }, description: "API key id" }),
+});
+
+export type UpdateProfileInput = z.infer<typeof UpdateProfile>;

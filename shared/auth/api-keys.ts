@@ -1,0 +1,36 @@
+// API keys: "opr_" + 160 random bits in base32. Only the SHA-256 of a key is
+// stored; the key is shown once, at creation.
+import { sha256 } from "@oslojs/crypto/sha2";
+import { encodeBase32LowerCaseNoPadding } from "@oslojs/encoding";
+import { db } from "../db/client.ts";
+import type { Scope } from "./scopes.ts";
+
+const KEY_PATTERN = /^opr_[a-z2-7]{32}$/;
+
+export type NewApiKey = { key: string; prefix: string; hash: Uint8Array };
+
+export function generateApiKey(): NewApiKey {
+  const key = `opr_${encodeBase32LowerCaseNoPadding(crypto.getRandomValues(new Uint8Array(20)))}`;
+  return { key, prefix: key.slice(0, 12), hash: hashApiKey(key) };
+}
+
+export function hashApiKey(key: string): Uint8Array {
+  return sha256(new TextEncoder().encode(key));
+}
+
+export function looksLikeApiKey(value: string): boolean {
+  return KEY_PATTERN.test(value);
+}
+
+export type ResolvedKey = { id: string; userId: string; scopes: Scope[]; email: string | null };
+
+// One indexed lookup by hash through a SECURITY DEFINER function, which also
+// coalesces last_used_at. Revoked and expired keys resolve to null.
+export async function resolveApiKey(key: string): Promise<ResolvedKey | null> {
+  if (!looksLikeApiKey(key)) return null;
+  const [row] = await db()<
+    { id: string; user_id: string; scopes: Scope[]; email: string | null }[]
+  >`
+    select id, user_id, scopes, email from private.resolve_api_key(${hashApiKey(key)})`;
+  return row ? { id: row.id, userId: row.user_id, scopes: row.scopes, email: row.email } : null;
+}
