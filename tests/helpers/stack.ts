@@ -85,3 +85,19 @@ export async function addMessages(
                       ${usage.total_tokens ?? null}, ${usage.estimated_cost ?? null})`;
   }
 }
+
+// Creates an API key through the API, as a client would.
+export async function createApiKey(
+  user: TestUser,
+  scopes: string[],
+  extra: { name?: string; expires_at?: string } = {},
+): Promise<{ id: string; key: string; prefix: string }> {
+  const res = await call("POST", "/account/api-keys", {
+    token: user.token,
+    body: { name: extra.name ?? "test key", scopes, ...extra },
+  });
+  if (res.status !== 201) {
+    throw new Error(`key creation failed: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  return res.body;
+}

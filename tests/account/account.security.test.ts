@@ -1,0 +1,90 @@
+// The auth matrix over every documented account route.
+import assert from "node:assert/strict";
+import { assertError } from "../helpers/assert.ts";
+import { fill, operations } from "../helpers/openapi.ts";
+import { call, createApiKey, createUser, sql, test } from "../helpers/stack.ts";
+import { badTokens } from "../helpers/tokens.ts";
+
+const owner = await createUser("acct-owner");
+const intruder = await createUser("acct-intruder");
+const ops = await operations("account");
+const tokens = await badTokens(owner);
+const BODIES: Record<string, unknown> = {
+  "PATCH /account/me": { display_name: "x" },
+  "POST /account/api-keys": { name: "k", scopes: ["sessions:read"] },
+};
+
+test("the document lists every account route", () => {
+  assert.deepEqual(ops.map((o) => `${o.method} ${o.path}`).sort(), [
+    "DELETE /account/api-keys/{id}",
+    "DELETE /account/me",
+    "GET /account/activity",
+    "GET /account/api-keys",
+    "GET /account/me",
+    "PATCH /account/me",
+    "POST /account/api-keys",
+  ]);
+  assert.ok(ops.every((o) => o.secured));
+});
+
+for (const op of ops) {
+  const key = `${op.method} ${op.path}`;
+  for (const [name, token] of Object.entries(tokens)) {
+    test(`${key}: ${name} is 401`, async () => {
+      const [before] = await sql`select count(*)::int as n from auth.users where id = ${owner.id}`;
+      const res = await call(op.method, fill(op.path, crypto.randomUUID()), {
+        token,
+        body: BODIES[key],
+      });
+      assertError(res, 401, "unauthorized");
+      const [after] = await sql`select count(*)::int as n from auth.users where id = ${owner.id}`;
+      assert.equal(after.n, before.n);
+    });
+  }
+}
+
+test("DELETE /account/api-keys/{id}: another user's key is 404 and stays live", async () => {
+  const key = await createApiKey(owner, ["sessions:read"]);
+  assertError(
+    await call("DELETE", `/account/api-keys/${key.id}`, { token: intruder.token }),
+    404,
+    "not_found",
+  );
+  const [row] = await sql`select revoked_at from public.api_keys where id = ${key.id}`;
+  assert.equal(row.revoked_at, null);
+  assert.equal((await call("GET", "/sessions", { headers: { "X-API-Key": key.key } })).status, 200);
+});
+
+test("another user's keys and activity are never listed", async () => {
+  await createApiKey(owner, ["sessions:read"], { name: "owner's" });
+  await createApiKey(intruder, ["sessions:read"], { name: "intruder's" });
+  const keys = await call("GET", "/account/api-keys", { token: intruder.token });
+  assert.ok(keys.body.data.length >= 1);
+  assert.ok(keys.body.data.every((k: { name: string }) => k.name === "intruder's"));
+  const activity = await call("GET", "/account/activity", { token: intruder.token });
+  assert.ok(activity.body.data.length >= 1);
+  const [{ n }] =
+    await sql`select count(*)::int as n from public.user_activities where user_id = ${intruder.id}`;
+  assert.equal(activity.body.data.length, n);
+});
+
+test("routes that manage credentials refuse API keys, even with every scope", async () => {
+  const all = await createApiKey(owner, [
+    "sessions:read",
+    "sessions:write",
+    "chat:write",
+    "tokens:read",
+    "tokens:write",
+    "account:read",
+    "account:write",
+  ]);
+  for (const op of ops.filter((o) => !o.scope)) {
+    const res = await call(op.method, fill(op.path, crypto.randomUUID()), {
+      headers: { "X-API-Key": all.key },
+      body: BODIES[`${op.method} ${op.path}`],
+    });
+    assertError(res, 403, "forbidden");
+  }
+  const [{ n }] = await sql`select count(*)::int as n from auth.users where id = ${owner.id}`;
+  assert.equal(n, 1, "the account survived");
+});

@@ -1,0 +1,71 @@
+// Deleting an account leaves no row of the user in any table, and is idempotent.
+import assert from "node:assert/strict";
+import { addMessages, call, createApiKey, createUser, sql, test } from "../helpers/stack.ts";
+
+// Every table in our schemas with a user_id column, found from the catalog so
+// a new table is checked without changing this test.
+async function rowsOf(userId: string, keyIds: string[]): Promise<Record<string, number>> {
+  const tables = await sql<{ schema: string; table: string }[]>`
+    select c.table_schema as schema, c.table_name as table
+      from information_schema.columns c
+      join information_schema.tables t using (table_schema, table_name)
+     where c.column_name = 'user_id' and t.table_type = 'BASE TABLE'
+       and c.table_schema in ('public', 'private')`;
+  const counts: Record<string, number> = {};
+  for (const { schema, table } of tables) {
+    const [{ n }] = await sql`select count(*)::int as n from ${sql(schema)}.${
+      sql(table)
+    } where user_id = ${userId}`;
+    counts[`${schema}.${table}`] = n;
+  }
+  const [{ n: users }] = await sql`select count(*)::int as n from auth.users where id = ${userId}`;
+  const [{ n: profiles }] =
+    await sql`select count(*)::int as n from public.profiles where id = ${userId}`;
+  const buckets_ = [`user:${userId}`, ...keyIds.map((id) => `key:${id}`)];
+  const [{ n: buckets }] = await sql`select count(*)::int as n from private.rate_limits
+                                      where bucket in ${sql(buckets_)}`;
+  return {
+    ...counts,
+    "auth.users": users,
+    "public.profiles": profiles,
+    "private.rate_limits": buckets,
+  };
+}
+
+test("DELETE /account/me removes every row of the user, and only theirs", async () => {
+  const user = await createUser("leaving");
+  const bystander = await createUser("staying");
+  const keys: Record<string, string[]> = {};
+  for (const u of [user, bystander]) {
+    const s = await call("POST", "/sessions", { token: u.token, body: { title: "mine" } });
+    await addMessages(u, s.body.id, 2);
+    const key = await createApiKey(u, ["sessions:read"]);
+    await call("GET", "/sessions", { headers: { "X-API-Key": key.key } });
+    keys[u.id] = [key.id];
+  }
+  const before = await rowsOf(user.id, keys[user.id]);
+  for (
+    const table of [
+      "public.chat_sessions",
+      "public.messages",
+      "public.api_keys",
+      "public.user_activities",
+      "private.rate_limits",
+    ]
+  ) {
+    assert.ok(before[table] > 0, `${table} has rows before`);
+  }
+  const bystanderBefore = await rowsOf(bystander.id, keys[bystander.id]);
+
+  const res = await call("DELETE", "/account/me", { token: user.token });
+  assert.equal(res.status, 204);
+
+  const after = await rowsOf(user.id, keys[user.id]);
+  for (const [table, n] of Object.entries(after)) {
+    assert.equal(n, 0, `${table} still has ${n} rows`);
+  }
+  assert.deepEqual(await rowsOf(bystander.id, keys[bystander.id]), bystanderBefore);
+
+  const again = await call("DELETE", "/account/me", { token: user.token });
+  assert.equal(again.status, 204, "deleting again is a no-op");
+});
