@@ -2,24 +2,13 @@
 // route is covered without new test code.
 import assert from "node:assert/strict";
 import { assertError } from "../helpers/assert.ts";
+import { type Operation as Op, operations } from "../helpers/openapi.ts";
 import { call, createUser, sql, test } from "../helpers/stack.ts";
 import { badTokens, es256Token } from "../helpers/tokens.ts";
 
 const owner = await createUser("owner");
 const intruder = await createUser("intruder");
-const doc = (await call("GET", "/sessions/openapi.json")).body;
-
-type Op = { method: string; path: string; secured: boolean };
-const ops: Op[] = Object.entries(
-  doc.paths as Record<string, Record<string, { security?: unknown[] }>>,
-)
-  .flatMap(([path, methods]) =>
-    Object.entries(methods).map(([method, op]) => ({
-      method: method.toUpperCase(),
-      path,
-      secured: (op.security ?? []).length > 0,
-    }))
-  );
+const ops = await operations("sessions");
 const secured = ops.filter((o) => o.secured);
 
 const BODIES: Record<string, unknown> = { POST: { title: "matrix" }, PATCH: { title: "changed" } };

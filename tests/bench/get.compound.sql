@@ -1,0 +1,10 @@
+-- GET /sessions/{id} as one compound statement (-M simple): the whole
+-- transaction in a single round trip, pgbench at its fastest.
+begin \;
+select set_config('role', 'authenticated', true),
+       set_config('request.jwt.claims', ':claims', true) \;
+select "id", "user_id", "title", "status", "is_archived", "archived_at", "agent_type",
+       "agent_config", "context_data", "message_count", "total_tokens_used", "estimated_cost",
+       "last_activity_at", "created_at", "updated_at"
+  from public.chat_sessions where id = ':sid' \;
+commit;
