@@ -41,6 +41,21 @@ create policy "api_keys: owner creates" on public.api_keys
 create policy "api_keys: owner revokes" on public.api_keys
   for update to authenticated using (user_id = (select auth.uid())) with check (user_id = (select auth.uid()));
 
+-- Revocation is final and stamped by the database: a client can only move a
+-- key from live to revoked, never back, and cannot choose the time.
+create or replace function private.api_keys_revoke_once() returns trigger
+language plpgsql set search_path = '' as $$
+begin
+  if old.revoked_at is not null then
+    new.revoked_at := old.revoked_at;
+  elsif new.revoked_at is not null then
+    new.revoked_at := now();
+  end if;
+  return new;
+end $$;
+create trigger api_keys_revoke_once before update of revoked_at on public.api_keys
+  for each row execute function private.api_keys_revoke_once();
+
 create or replace function private.api_keys_audit() returns trigger
 language plpgsql security definer set search_path = '' as $$
 begin
