@@ -4,9 +4,9 @@
 #   bash scripts/test.sh [deno test args, e.g. tests/sessions]
 source "$(dirname "$0")/lib.sh"
 
-API_PORT=55321
-DB_PORT=55322
-NAME=test
+API_PORT=${TEST_API_PORT:-55321}
+DB_PORT=${TEST_DB_PORT:-55322}
+NAME=${TEST_STACK:-test}
 
 ensure_tools
 stack_env "$NAME" "$API_PORT" "$DB_PORT"
