@@ -23,7 +23,7 @@ PG_EXTRA_CONF="fsync = off
 synchronous_commit = off
 full_page_writes = off" stack_up "$NAME" "$API_PORT" "$DB_PORT"
 
-out="$ROOT/.local/test-results"
+out="$ROOT/.local/$NAME-results"
 rm -rf "$out" && mkdir -p "$out"
 
 log "pgTAP: supabase/tests/database"
