@@ -1,5 +1,6 @@
 // The auth matrix over every documented account route.
 import assert from "node:assert/strict";
+import { SCOPES } from "../../shared/auth/scopes.ts";
 import { assertError } from "../helpers/assert.ts";
 import { fill, operations } from "../helpers/openapi.ts";
 import { call, createApiKey, createUser, sql, test } from "../helpers/stack.ts";
@@ -69,15 +70,7 @@ test("another user's keys and activity are never listed", async () => {
 });
 
 test("routes that manage credentials refuse API keys, even with every scope", async () => {
-  const all = await createApiKey(owner, [
-    "sessions:read",
-    "sessions:write",
-    "chat:write",
-    "tokens:read",
-    "tokens:write",
-    "account:read",
-    "account:write",
-  ]);
+  const all = await createApiKey(owner, [...SCOPES]);
   for (const op of ops.filter((o) => !o.scope)) {
     const res = await call(op.method, fill(op.path, crypto.randomUUID()), {
       headers: { "X-API-Key": all.key },
