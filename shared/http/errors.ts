@@ -65,6 +65,8 @@ const BAD_INPUT: Record<string, string> = {
   "22001": "a value is too long",
   "22003": "a number is out of range",
   "22007": "a date or time is malformed",
+  "22021": "a text value has a character Postgres cannot store",
+  "22P05": "a text value has a character Postgres cannot store (such as \\u0000)",
   "22P02": "a value has the wrong format",
   "23502": "a required value is missing",
   "23503": "a referenced record does not exist",
