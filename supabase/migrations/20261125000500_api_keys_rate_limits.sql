@@ -145,6 +145,9 @@ select cron.schedule('purge-expired', '17 3 * * *', 'select private.purge_expire
 create schema if not exists admin;
 revoke all on schema admin from public, anon, authenticated;
 comment on schema admin is 'Read-only views for operators in the dashboard; never exposed to clients.';
+-- The service (server-side only) serves the admin stats route from them.
+grant usage on schema admin to service_role;
+alter default privileges in schema admin grant select on tables to service_role;
 
 create or replace view admin.usage_per_day as
   select date_trunc('day', m.created_at)::date as day,

@@ -589,8 +589,10 @@ select ok(
   'neither anon nor authenticated has usage on schema admin'
 );
 select ok(
-  not has_schema_privilege('service_role', 'admin', 'usage'),
-  'service_role has no usage on schema admin either (no client role may use it)'
+  has_schema_privilege('service_role', 'admin', 'usage')
+    and has_table_privilege('service_role', 'admin.usage_per_day', 'select')
+    and has_table_privilege('service_role', 'admin.api_keys_in_use', 'select'),
+  'the server-side service_role reads the admin views (GET /account/admin/stats)'
 );
 select is_empty(
   $$ select 1
