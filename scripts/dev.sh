@@ -28,6 +28,8 @@ up)
     API        $SUPABASE_URL/functions/v1/<fn>   (sessions)
     Database   $SUPABASE_DB_URL
     Logs       .local/dev/gateway.log, .local/dev/pg/log
+    OAuth      $DEV_OAUTH_URL   (the local dev provider)
+    Agent      $AGENT_URL   ($([ "$AGENT_URL" = "http://127.0.0.1:$LOCAL_AGENT_PORT/v1" ] && echo "the local development agent, not a real model: .local/dev/agent.log; chat in README" || echo "model $AGENT_MODEL"))
     Anon key   $SUPABASE_ANON_KEY
 
   Dev user dev@example.com, token valid 24 h:
@@ -37,6 +39,13 @@ up)
     curl -s -X POST $SUPABASE_URL/functions/v1/sessions \\
       -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -d '{"title":"Hello"}'
     curl -s $SUPABASE_URL/functions/v1/sessions -H "Authorization: Bearer \$TOKEN"
+
+  Connect an account with the local OAuth provider ($DEV_OAUTH_URL), from a browser:
+    curl -s -X POST $SUPABASE_URL/functions/v1/oauth/authorize -H "Authorization: Bearer \$TOKEN" \\
+      -H 'Content-Type: application/json' -d '{"provider":"dev","services":["gmail","calendar"]}'
+    then open authorization_url, sign in with any e-mail and click Allow; afterwards
+    curl -s -X POST $SUPABASE_URL/functions/v1/tokens/dev/access-token -H "Authorization: Bearer \$TOKEN"
+    Logs: .local/dev/oauth-server.log. Real Google/Microsoft: set GOOGLE_CLIENT_ID/_SECRET (README).
 
   Stop with: bash scripts/dev.sh stop
 MSG

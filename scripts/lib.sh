@@ -87,6 +87,55 @@ stack_env() {
   export SUPABASE_SERVICE_ROLE_KEY="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU"
   export GATEWAY_PORT="$2"
   export SIGNING_KEY_FILE="$STACK_DIR/signing-key.json"
+  # Chat: the local development agent (scripts/local/agent.ts, also HeyGen's
+  # token API stand-in) on API_PORT+7. The dev stack keeps a real agent or
+  # HeyGen key the caller configured (AGENT_URL=... bash scripts/dev.sh); other
+  # stacks (tests, benchmarks) always talk to the local agent.
+  export LOCAL_AGENT_PORT=$(($2 + 7))
+  export LOCAL_AGENT_KEY=local-development-agent-key LOCAL_HEYGEN_KEY=local-heygen-key
+  if [ "$1" != dev ] || [ -z "${AGENT_URL:-}" ]; then
+    export AGENT_URL="http://127.0.0.1:$LOCAL_AGENT_PORT/v1" AGENT_API_KEY="$LOCAL_AGENT_KEY"
+    export AGENT_MODEL=oprina-local-dev AGENT_PRICES='{"oprina-local-dev":{"prompt":0.5,"completion":1.5}}'
+  fi
+  if [ "$1" != dev ] || [ -z "${HEYGEN_API_KEY:-}" ]; then
+    export HEYGEN_API_KEY="$LOCAL_HEYGEN_KEY" HEYGEN_BASE_URL="http://127.0.0.1:$LOCAL_AGENT_PORT"
+  fi
+  [ "$1" = dev ] || export LOCAL_AGENT_CHUNK_DELAY_MS=2 # streams visibly on dev, quickly in tests
+  stack_oauth_env "$@"
+}
+
+# The local OAuth provider (scripts/local/oauth-server.ts) on API_PORT+8 is the
+# `dev` provider. Stacks other than dev (tests, benchmarks) also point google
+# and microsoft at it, with their own local clients, so the full flows run
+# offline; on dev set OAUTH_LOCAL_PROVIDERS=1 for the same, or set real
+# GOOGLE_*/MICROSOFT_* credentials in the shell.
+stack_oauth_env() {
+  export OAUTH_SERVER_PORT=$(($2 + 8))
+  export DEV_OAUTH_URL="http://127.0.0.1:$OAUTH_SERVER_PORT"
+  export DEV_OAUTH_CLIENT_ID="oprina-local"
+  export DEV_OAUTH_CLIENT_SECRET="local-dev-client-secret-not-for-production"
+  export OAUTH_HTTP_TIMEOUT_MS="${OAUTH_HTTP_TIMEOUT_MS:-3000}"
+  export OAUTH_SERVER_REDIRECT_PREFIXES="$SUPABASE_URL/functions/v1/oauth/callback/"
+  export OAUTH_SERVER_CLIENTS="oprina-local:$DEV_OAUTH_CLIENT_SECRET,local-google:local-google-secret,local-microsoft:local-microsoft-secret:rotate"
+  if [ "$1" = dev ] && [ "${OAUTH_LOCAL_PROVIDERS:-}" != 1 ]; then
+    export OAUTH_REDIRECT_ALLOWLIST="${OAUTH_REDIRECT_ALLOWLIST:-http://localhost:3000,http://127.0.0.1:3000}"
+    return 0
+  fi
+  export OAUTH_REDIRECT_ALLOWLIST="http://localhost:3000,http://127.0.0.1:3000"
+  export GOOGLE_CLIENT_ID=local-google GOOGLE_CLIENT_SECRET=local-google-secret
+  export GOOGLE_AUTHORIZATION_URL="$DEV_OAUTH_URL/authorize" GOOGLE_TOKEN_URL="$DEV_OAUTH_URL/token"
+  export GOOGLE_USERINFO_URL="$DEV_OAUTH_URL/userinfo" GOOGLE_REVOCATION_URL="$DEV_OAUTH_URL/revoke"
+  export MICROSOFT_CLIENT_ID=local-microsoft MICROSOFT_CLIENT_SECRET=local-microsoft-secret
+  export MICROSOFT_AUTHORIZATION_URL="$DEV_OAUTH_URL/authorize" MICROSOFT_TOKEN_URL="$DEV_OAUTH_URL/token"
+  export MICROSOFT_USERINFO_URL="$DEV_OAUTH_URL/userinfo"
+  unset MICROSOFT_REVOCATION_URL # Microsoft has no revocation endpoint
+}
+
+stack_oauth_stop() {
+  if [ -f "$STACK_DIR/oauth-server.pid" ]; then
+    kill "$(cat "$STACK_DIR/oauth-server.pid")" 2>/dev/null || true
+    rm -f "$STACK_DIR/oauth-server.pid"
+  fi
 }
 
 # stack_up NAME API_PORT DB_PORT: Postgres with the platform stand-in and all
@@ -96,6 +145,16 @@ stack_up() {
   mkdir -p "$STACK_DIR"
   pg_start "$STACK_DIR/pg" "$3"
   DB_URL="$SUPABASE_DB_URL" "$DENO" run -A "$ROOT/scripts/migrate.ts" --platform
+  "$DENO" run -A "$ROOT/scripts/local/secrets.ts"
+  stack_oauth_stop
+  nohup "$DENO" run -A "$ROOT/scripts/local/oauth-server.ts" >"$STACK_DIR/oauth-server.log" 2>&1 &
+  echo $! >"$STACK_DIR/oauth-server.pid"
+  wait_http "$DEV_OAUTH_URL/_control/health"
+  stack_agent_stop
+  nohup "$DENO" run --allow-net=127.0.0.1 --allow-env "$ROOT/scripts/local/agent.ts" \
+    >"$STACK_DIR/agent.log" 2>&1 &
+  echo $! >"$STACK_DIR/agent.pid"
+  wait_http "http://127.0.0.1:$LOCAL_AGENT_PORT/health"
   stack_gateway_stop
   nohup "$DENO" run -A "$ROOT/scripts/gateway.ts" >"$STACK_DIR/gateway.log" 2>&1 &
   echo $! >"$STACK_DIR/gateway.pid"
@@ -109,8 +168,18 @@ stack_gateway_stop() {
   fi
 }
 
+# The local development agent (see stack_env).
+stack_agent_stop() {
+  if [ -f "$STACK_DIR/agent.pid" ]; then
+    kill "$(cat "$STACK_DIR/agent.pid")" 2>/dev/null || true
+    rm -f "$STACK_DIR/agent.pid"
+  fi
+}
+
 stack_down() {
   stack_env "$@"
   stack_gateway_stop
+  stack_agent_stop
+  stack_oauth_stop
   pg_stop "$STACK_DIR/pg"
 }

@@ -58,6 +58,7 @@ export function createApp(fn: string, description: string): App {
         "RateLimit-Limit",
         "RateLimit-Remaining",
         "RateLimit-Reset",
+        "Idempotent-Replayed",
       ],
       maxAge: 600,
     }),

@@ -15,6 +15,20 @@ export const errorStatus = {
   rate_limited: 429,
   internal: 500,
   service_unavailable: 503,
+  // oauth and tokens (shared/oauth, shared/tokens): the callback's state, the provider's answers
+  invalid_state: 400,
+  access_denied: 403,
+  needs_reauth: 409,
+  provider_error: 502,
+  provider_timeout: 504,
+  // chat (shared/chat): closed sessions, Idempotency-Key, the agent and HeyGen
+  session_closed: 409,
+  idempotency_in_progress: 409,
+  idempotency_mismatch: 422,
+  agent_error: 502,
+  heygen_error: 502,
+  agent_unavailable: 503,
+  agent_timeout: 504,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof errorStatus;

@@ -23,7 +23,8 @@ select is(
 -- If this fails because a table was added, add it to the list below as well.
 select tables_are(
   'public',
-  array['profiles', 'user_activities', 'chat_sessions', 'messages', 'api_keys'],
+  array['profiles', 'user_activities', 'chat_sessions', 'messages', 'api_keys', 'idempotency_keys',
+        'service_tokens', 'oauth_states', 'token_refresh_logs'],
   'schema public has exactly the known tables'
 );
 

@@ -1,0 +1,321 @@
+// One exchange with the agent, in three steps:
+//   open:   one transaction stores the user's message (as the user, under RLS)
+//           and the reply as 'processing' (as the service), with the
+//           Idempotency-Key record if one was given;
+//   run:    the agent call, outside any transaction;
+//   settle: one service transaction stores the reply's text, usage, cost and
+//           timing, or marks it failed with what arrived.
+// The user's message is committed before the agent is called, so no agent
+// failure can lose it.
+import type { UserPrincipal } from "../auth/principal.ts";
+import { asService, asUser } from "../db/client.ts";
+import { AppError, notFound } from "../http/errors.ts";
+import { log } from "../http/log.ts";
+import { getSession, type SessionRow } from "../sessions/store.ts";
+import { AgentFailure, type AgentReply, callAgent } from "./agent.ts";
+import type { AgentConfig } from "./config.ts";
+import { estimateCost } from "./cost.ts";
+import { buildPrompt, type Prompt } from "./history.ts";
+import { requestHash } from "./idempotency.ts";
+import type { SendMessageInput } from "./schemas.ts";
+import {
+  type ChatMessageRow,
+  findIdempotencyKey,
+  finishReply,
+  getMessagesById,
+  insertPendingReply,
+  insertUserMessage,
+  type KeyRow,
+  recentHistory,
+  recordIdempotencyKey,
+  type ReplyOutcome,
+  serviceTurn,
+} from "./store.ts";
+
+export type Opened = {
+  kind: "opened";
+  session: SessionRow;
+  userMessage: ChatMessageRow;
+  reply: ChatMessageRow;
+  prompt: Prompt;
+  temperature?: number;
+};
+
+// A retry with a known Idempotency-Key: the first request's messages.
+export type Replayed = { kind: "replay"; userMessage: ChatMessageRow; reply: ChatMessageRow };
+
+class KeyTaken extends Error {}
+
+export function agentRequired(agent: AgentConfig | null): AgentConfig {
+  if (agent) return agent;
+  throw new AppError(
+    "agent_unavailable",
+    "no agent is configured on this server (AGENT_URL is not set); nothing was stored",
+    { reason: "not_configured" },
+  );
+}
+
+export async function openExchange(
+  user: UserPrincipal,
+  agent: AgentConfig,
+  sessionId: string,
+  input: SendMessageInput,
+  idempotencyKey?: string,
+): Promise<Opened | Replayed> {
+  const hash = idempotencyKey ? await requestHash({ session_id: sessionId, ...input }) : undefined;
+  // A lost race on the key rolls the whole transaction back (the user message
+  // too); the next attempt finds the winner's record and replays it.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await asUser(user, async (tx) => {
+        const [session, existing, history] = await Promise.all([
+          getSession(tx, sessionId),
+          idempotencyKey ? findIdempotencyKey(tx, idempotencyKey) : undefined,
+          recentHistory(tx, sessionId, agent.historyMessages),
+        ]);
+        if (!session) throw notFound("session");
+        if (existing) return await replay(existing, hash!, (ids) => getMessagesById(tx, ids));
+        if (session.status === "archived" || session.status === "ended") {
+          throw sessionClosed(session.status);
+        }
+        // One round trip: the user's message (as the user, under RLS), then the
+        // service's turn, the reply and the key. Ids are chosen here so the
+        // later statements can name the earlier rows; if the first statement
+        // fails, its error is the one reported.
+        const userMessageId = crypto.randomUUID();
+        const replyId = crypto.randomUUID();
+        const [userMessage, , reply, recorded] = await Promise.all([
+          insertUserMessage(tx, userMessageId, sessionId, input),
+          serviceTurn(tx),
+          insertPendingReply(tx, {
+            id: replyId,
+            sessionId,
+            userId: user.userId,
+            parentId: userMessageId,
+            model: agent.model,
+          }),
+          idempotencyKey
+            ? recordIdempotencyKey(tx, {
+              userId: user.userId,
+              key: idempotencyKey,
+              hash: hash!,
+              sessionId,
+              userMessageId,
+              assistantMessageId: replyId,
+            })
+            : true,
+        ]);
+        if (!recorded) throw new KeyTaken();
+        const temperature = session.agent_config?.temperature;
+        return {
+          kind: "opened" as const,
+          session,
+          userMessage,
+          reply,
+          prompt: buildPrompt(agent, history, input.content),
+          temperature: typeof temperature === "number" && temperature >= 0 && temperature <= 2
+            ? temperature
+            : undefined,
+        };
+      });
+    } catch (err) {
+      if (err instanceof KeyTaken) continue;
+      throw refine(err);
+    }
+  }
+  throw new AppError(
+    "idempotency_in_progress",
+    "a request with this Idempotency-Key is still running; retry shortly",
+    undefined,
+    { "Retry-After": "1" },
+  );
+}
+
+async function replay(
+  key: KeyRow,
+  hash: string,
+  load: (ids: string[]) => Promise<ChatMessageRow[]>,
+): Promise<Replayed> {
+  if (key.request_hash !== hash) {
+    throw new AppError(
+      "idempotency_mismatch",
+      "this Idempotency-Key was already used with a different request; use a new key",
+    );
+  }
+  const rows = await load([key.user_message_id, key.assistant_message_id]);
+  const userMessage = rows.find((r) => r.id === key.user_message_id);
+  const reply = rows.find((r) => r.id === key.assistant_message_id);
+  if (!userMessage || !reply) throw notFound("message");
+  if (reply.status === "processing") {
+    throw new AppError(
+      "idempotency_in_progress",
+      "a request with this Idempotency-Key is still running; retry shortly",
+      { user_message_id: userMessage.id, assistant_message_id: reply.id },
+      { "Retry-After": "1" },
+    );
+  }
+  return { kind: "replay", userMessage, reply };
+}
+
+function sessionClosed(status: string): AppError {
+  return new AppError(
+    "session_closed",
+    status === "archived"
+      ? "the session is archived; restore it before sending messages"
+      : "the session has ended; start a new session or set it active again",
+    { status },
+  );
+}
+
+// Database errors the send can meet, in this route's words.
+function refine(err: unknown): unknown {
+  const e = err as { code?: string; constraint_name?: string };
+  if (e?.code === "55000") return sessionClosed("archived or ended");
+  if (e?.code === "23503") {
+    if (e.constraint_name?.includes("parent")) {
+      return new AppError("validation_failed", "the request is invalid", {
+        issues: [{ path: "parent_message_id", message: "is not a message of this session" }],
+      });
+    }
+    return notFound("session");
+  }
+  return err;
+}
+
+export type Settled = { message: ChatMessageRow; failure?: AgentFailure };
+
+export type RunOptions = {
+  signal?: AbortSignal;
+  onDelta?: (text: string) => void | Promise<void>;
+  requestId: string;
+};
+
+export async function runExchange(
+  agent: AgentConfig,
+  opened: Opened,
+  o: RunOptions,
+): Promise<Settled> {
+  const started = performance.now();
+  let reply: AgentReply | undefined;
+  let failure: AgentFailure | undefined;
+  try {
+    reply = await callAgent(agent, {
+      messages: opened.prompt.messages,
+      temperature: opened.temperature,
+      signal: o.signal,
+      onDelta: o.onDelta,
+    });
+  } catch (err) {
+    if (!(err instanceof AgentFailure)) throw err;
+    failure = err;
+  }
+  const ms = Math.round(performance.now() - started);
+  const outcome = reply ? completed(agent, opened, reply, ms) : failed(agent, opened, failure!, ms);
+  const message = await asService((tx) =>
+    finishReply(tx, opened.reply.id, opened.session.id, outcome)
+  );
+  log(failure ? "warn" : "info", "chat reply", {
+    request_id: o.requestId,
+    session_id: opened.session.id,
+    message_id: message.id,
+    status: message.status,
+    error_code: message.error_code,
+    model: reply?.model ?? failure?.partial.model ?? agent.model,
+    usage_total: message.total_tokens,
+    estimated_cost: message.estimated_cost,
+    processing_time_ms: ms,
+  });
+  return { message, failure };
+}
+
+function completed(agent: AgentConfig, opened: Opened, r: AgentReply, ms: number): ReplyOutcome {
+  return {
+    status: "completed",
+    content: r.content,
+    error_code: null,
+    error_message: null,
+    prompt_tokens: r.usage?.prompt_tokens ?? null,
+    completion_tokens: r.usage?.completion_tokens ?? null,
+    total_tokens: r.usage?.total_tokens ?? null,
+    estimated_cost: estimateCost(agent.prices, [r.model, agent.model], r.usage),
+    processing_time_ms: ms,
+    agent_response_data: {
+      model: r.model,
+      requested_model: agent.model,
+      response_id: r.responseId,
+      finish_reason: r.finishReason,
+      streamed: r.streamed,
+      first_token_ms: r.firstTokenMs,
+      usage_reported: r.usage !== null,
+      truncated: r.truncated,
+      history_messages: opened.prompt.historyMessages,
+    },
+  };
+}
+
+function failed(agent: AgentConfig, opened: Opened, f: AgentFailure, ms: number): ReplyOutcome {
+  return {
+    status: "failed",
+    content: f.partial.content,
+    error_code: f.kind === "cancelled" ? "client_disconnected" : `agent_${f.kind}`,
+    error_message: f.message,
+    prompt_tokens: null,
+    completion_tokens: null,
+    total_tokens: null,
+    estimated_cost: null,
+    processing_time_ms: ms,
+    agent_response_data: {
+      model: f.partial.model,
+      requested_model: agent.model,
+      response_id: f.partial.responseId,
+      streamed: f.partial.streamed,
+      first_token_ms: f.partial.firstTokenMs,
+      upstream_status: f.detail.status ?? null,
+      upstream_code: f.detail.upstreamCode ?? null,
+      retry_after: f.detail.retryAfter ?? null,
+      history_messages: opened.prompt.historyMessages,
+    },
+  };
+}
+
+// The envelope for a failed reply, from what is stored, so a first answer and
+// an idempotent replay say the same thing. The details name both messages: the
+// user's message is kept, and so is any partial text of the reply.
+export function failedReplyError(userMessage: ChatMessageRow, reply: ChatMessageRow): AppError {
+  const details = {
+    reason: reply.error_code,
+    user_message_id: userMessage.id,
+    assistant_message_id: reply.id,
+  };
+  const saved = "your message was saved";
+  switch (reply.error_code) {
+    case "agent_timeout":
+      return new AppError("agent_timeout", `the agent did not answer in time; ${saved}`, details);
+    case "agent_rate_limited": {
+      const after = Number(reply.agent_response_data?.retry_after) || 5;
+      return new AppError(
+        "agent_unavailable",
+        `the agent is rate limited; retry in ${after} s; ${saved}`,
+        details,
+        { "Retry-After": String(after) },
+      );
+    }
+    case "agent_unreachable":
+      return new AppError(
+        "agent_unavailable",
+        `the agent could not be reached; ${saved}`,
+        details,
+        {
+          "Retry-After": "5",
+        },
+      );
+    default:
+      return new AppError(
+        "agent_error",
+        `the agent failed (${
+          reply.error_message ?? reply.error_code ?? "unknown error"
+        }); ${saved}`,
+        details,
+      );
+  }
+}

@@ -1,0 +1,29 @@
+import { createRoute } from "@hono/zod-openapi";
+import type { App } from "../../http/app.ts";
+import { jsonResponse } from "../../http/openapi.ts";
+import { oauthConfig } from "../config.ts";
+import type { Service } from "../providers.ts";
+import { ProviderList } from "../schemas.ts";
+
+export const route = createRoute({
+  method: "get",
+  path: "/providers",
+  summary: "Enabled providers, their services and scopes (public)",
+  tags: ["oauth"],
+  responses: { 200: jsonResponse("The providers a user can connect", ProviderList) },
+});
+
+export function register(app: App) {
+  app.openapi(route, (c) => {
+    const data = [...oauthConfig().providers.values()].map((p) => ({
+      id: p.id,
+      name: p.name,
+      services: (Object.entries(p.services) as [Service, string[]][])
+        .map(([service, scopes]) => ({ service, scopes })),
+      identity_scopes: p.identityScopes,
+      supports_revocation: p.endpoints.revocation !== null,
+    }));
+    c.header("Cache-Control", "public, max-age=60");
+    return c.json({ data }, 200);
+  });
+}

@@ -1,0 +1,58 @@
+// Wire shapes of the oauth domain; the same schemas validate and document.
+import { z } from "@hono/zod-openapi";
+import { ServiceToken } from "../tokens/schemas.ts";
+import { PROVIDER_IDS, SERVICES } from "./providers.ts";
+
+export const ProviderInfo = z.object({
+  id: z.enum(PROVIDER_IDS),
+  name: z.string(),
+  services: z.array(z.object({ service: z.enum(SERVICES), scopes: z.array(z.string()) })),
+  identity_scopes: z.array(z.string()).openapi({ description: "Always requested." }),
+  supports_revocation: z.boolean().openapi({
+    description: "Whether disconnecting revokes the grant at the provider (RFC 7009).",
+  }),
+}).openapi("OAuthProvider");
+
+export const ProviderList = z.object({ data: z.array(ProviderInfo) }).openapi("OAuthProviderList");
+
+export const AuthorizeRequest = z.strictObject({
+  provider: z.enum(PROVIDER_IDS),
+  services: z.array(z.enum(SERVICES)).min(1).max(SERVICES.length).optional()
+    .openapi({ description: "Services to connect; their scopes are requested." }),
+  scopes: z.array(z.string().min(1).max(200)).min(1).max(20).optional()
+    .openapi({ description: "Extra scopes, each one the provider lists in GET /providers." }),
+  redirect_to: z.string().max(2048).optional().openapi({
+    description: "Where the browser goes after the callback, with status=connected or " +
+      "status=error&code=...; must match OAUTH_REDIRECT_ALLOWLIST. Without it the callback " +
+      "answers JSON.",
+  }),
+}).refine((b) => b.services !== undefined || b.scopes !== undefined, {
+  message: "give services or scopes",
+}).openapi("AuthorizeRequest");
+
+export const AuthorizeResponse = z.object({
+  authorization_url: z.url().openapi({ description: "Send the user's browser here." }),
+  provider: z.enum(PROVIDER_IDS),
+  services: z.array(z.enum(SERVICES)),
+  scopes: z.array(z.string()),
+  expires_at: z.string().openapi({ description: "The authorization must finish before this." }),
+}).openapi("AuthorizeResponse");
+
+export const CallbackParams = z.object({
+  provider: z.enum(PROVIDER_IDS).openapi({ param: { name: "provider", in: "path" } }),
+});
+
+// Providers add their own parameters (scope, authuser, session_state, iss);
+// unknown ones are ignored.
+export const CallbackQuery = z.object({
+  state: z.string().max(512).optional(),
+  code: z.string().max(4096).optional(),
+  error: z.string().max(256).optional(),
+  error_description: z.string().max(2048).optional(),
+});
+
+export const CallbackResult = z.object({
+  status: z.literal("connected"),
+  provider: z.enum(PROVIDER_IDS),
+  token: ServiceToken,
+}).openapi("CallbackResult");

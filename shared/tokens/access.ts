@@ -1,0 +1,143 @@
+// Handing a fresh access token to the agent, and refreshing on request.
+//
+// Both first find the connection as the user (RLS decides: another user's id
+// is not found), then do the secret work as the service under the row lock,
+// naming the user again. Failures are committed (backoff, needs_reauth, the
+// log) before the request answers with an error.
+import type { UserPrincipal } from "../auth/principal.ts";
+import { asService, asUser } from "../db/client.ts";
+import { AppError, notFound } from "../http/errors.ts";
+import type { ProviderId, Service } from "../oauth/providers.ts";
+import { tokensConfig } from "./config.ts";
+import { needsReauth, outcomeError, refreshLocked, type RefreshOutcome } from "./refresh.ts";
+import {
+  findForAccess,
+  getToken,
+  lockToken,
+  markUsed,
+  markUsedIfFresh,
+  readSecrets,
+  type TokenRow,
+} from "./store.ts";
+import { isMissingKey, missingKeyError } from "./vault.ts";
+
+export type AccessGrant = {
+  access_token: string;
+  token_type: "Bearer";
+  expires_at: string;
+  expires_in: number;
+  refreshed: boolean;
+  token_id: string;
+  provider: string;
+  provider_email: string | null;
+  services: Service[];
+  scopes: string[];
+};
+
+// A token that still has this long to live is served even when its refresh
+// failed for a passing reason: the agent can work, the scheduler retries.
+const STILL_USABLE_SECONDS = 60;
+
+type Result<T> = { ok: true; value: T } | { ok: false; error: AppError };
+
+export async function getAccessToken(
+  user: UserPrincipal,
+  provider: ProviderId,
+  o: { tokenId?: string; service?: Service },
+): Promise<AccessGrant> {
+  const window = tokensConfig().TOKEN_REFRESH_WINDOW_SECONDS;
+  const found = await asUser(user, (tx) => findForAccess(tx, provider, o));
+  if (!found) throw notFound(`an active ${provider} connection`);
+  if (found.status === "needs_reauth") throw needsReauth(null);
+
+  const result = await secretWork(() =>
+    asService<Result<AccessGrant>>(async (tx) => {
+      // One flight: lock the row, read the access token, and count the use if
+      // the token is fresh (the common case). Each statement runs after the
+      // lock is granted, so all three see the same row.
+      const [token, stored, fresh] = await Promise.all([
+        lockToken(tx, found.id, user.userId, window),
+        readSecrets(tx, found.id, false),
+        markUsedIfFresh(tx, found.id, user.userId, window),
+      ]);
+      if (!token || token.status === "revoked") {
+        return { ok: false, error: notFound(`an active ${provider} connection`) };
+      }
+      if (token.status === "needs_reauth") {
+        return { ok: false, error: needsReauth(token.last_error_code) };
+      }
+      let accessToken = stored?.access_token;
+      let refreshed = false;
+      let used = fresh;
+      if (!used) {
+        // Due. Without a refresh token a still-valid token is served as is.
+        if (token.has_refresh_token || token.seconds_left <= 0) {
+          const outcome: RefreshOutcome = await refreshLocked(tx, token, "automatic");
+          if (outcome.status === "success") {
+            accessToken = outcome.accessToken;
+            refreshed = true;
+          } else if (
+            outcome.status === "needs_reauth" || token.seconds_left < STILL_USABLE_SECONDS
+          ) {
+            return { ok: false, error: outcomeError(outcome) };
+          }
+        }
+        used = await markUsed(tx, token.id);
+      }
+      // Thrown, not returned: the use just counted rolls back with it.
+      if (!accessToken) throw notFound(`an active ${provider} connection`);
+      const expiresIn = Math.max(0, Math.floor((Date.parse(used.expires_at) - Date.now()) / 1000));
+      return {
+        ok: true,
+        value: {
+          access_token: accessToken,
+          token_type: "Bearer",
+          expires_at: used.expires_at,
+          expires_in: expiresIn,
+          refreshed,
+          token_id: used.id,
+          provider: used.provider,
+          provider_email: used.provider_email,
+          services: used.services,
+          scopes: used.granted_scopes,
+        },
+      };
+    })
+  );
+  if (!result.ok) throw result.error;
+  return result.value;
+}
+
+export async function refreshNow(user: UserPrincipal, id: string): Promise<TokenRow> {
+  const window = tokensConfig().TOKEN_REFRESH_WINDOW_SECONDS;
+  const own = await asUser(user, (tx) => getToken(tx, id));
+  if (!own) throw notFound("connection");
+  const result = await secretWork(() =>
+    asService<Result<TokenRow>>(async (tx) => {
+      const token = await lockToken(tx, id, user.userId, window);
+      if (!token) return { ok: false, error: notFound("connection") };
+      if (token.status === "revoked") {
+        return { ok: false, error: new AppError("conflict", "the connection is revoked") };
+      }
+      if (token.status === "needs_reauth") {
+        return { ok: false, error: needsReauth(token.last_error_code) };
+      }
+      const outcome = await refreshLocked(tx, token, "manual");
+      return outcome.status === "success"
+        ? { ok: true, value: outcome.token }
+        : { ok: false, error: outcomeError(outcome) };
+    })
+  );
+  if (!result.ok) throw result.error;
+  return result.value;
+}
+
+// Maps a missing encryption key (raised inside SQL) to a clear 503.
+export async function secretWork<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (isMissingKey(err)) throw missingKeyError();
+    throw err;
+  }
+}

@@ -1,0 +1,44 @@
+// Token maintenance settings, parsed once per isolate from the environment.
+import { z } from "zod";
+
+const schema = z.object({
+  // Refresh an access token when it expires within this many seconds (or
+  // within half its lifetime, whichever is shorter).
+  TOKEN_REFRESH_WINDOW_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
+  // refresh-due: at most this many tokens per run, this many at once, and stop
+  // claiming new ones after this long (pg_cron calls it every minute).
+  TOKEN_REFRESH_BATCH_LIMIT: z.coerce.number().int().min(1).max(10_000).default(500),
+  TOKEN_REFRESH_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
+  TOKEN_REFRESH_TIME_BUDGET_MS: z.coerce.number().int().min(1_000).max(300_000).default(45_000),
+  // After n consecutive failures the scheduled refresh waits base * 2^(n-1), capped.
+  TOKEN_REFRESH_BACKOFF_BASE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(60),
+  TOKEN_REFRESH_BACKOFF_MAX_SECONDS: z.coerce.number().int().min(1).max(86_400).default(3_600),
+  // cleanup: refresh logs and revoked connections are kept this long.
+  TOKEN_LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(30),
+  REVOKED_TOKEN_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(30),
+});
+
+export type TokensConfig = z.infer<typeof schema>;
+
+export function parseTokensConfig(env: Record<string, string | undefined>): TokensConfig {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new Error(`invalid tokens configuration: ${problems.join("; ")}`);
+  }
+  return parsed.data;
+}
+
+let cached: TokensConfig | undefined;
+
+export function tokensConfig(): TokensConfig {
+  return cached ??= parseTokensConfig(Deno.env.toObject());
+}
+
+export function backoffSeconds(config: TokensConfig, failures: number): number {
+  const exp = Math.min(Math.max(failures - 1, 0), 30);
+  return Math.min(
+    config.TOKEN_REFRESH_BACKOFF_BASE_SECONDS * 2 ** exp,
+    config.TOKEN_REFRESH_BACKOFF_MAX_SECONDS,
+  );
+}

@@ -1,0 +1,81 @@
+// Disconnecting: revoke the grant at the provider (RFC 7009; Google has an
+// endpoint, Microsoft has none), then mark the connection revoked and destroy
+// its ciphertext. A provider that fails or times out is reported, and the
+// local revocation happens anyway: the tokens are gone from here either way.
+import type { UserPrincipal } from "../auth/principal.ts";
+import { asService, asUser } from "../db/client.ts";
+import { notFound } from "../http/errors.ts";
+import { log } from "../http/log.ts";
+import { ProviderError } from "../oauth/client.ts";
+import { providerClient } from "../oauth/registry.ts";
+import { secretWork } from "./access.ts";
+import { tokensConfig } from "./config.ts";
+import {
+  activeTokenIds,
+  destroySecrets,
+  getToken,
+  lockToken,
+  markRevoked,
+  type ProviderRevocation,
+  readSecrets,
+  type TokenRow,
+} from "./store.ts";
+
+export type RevokeResult = { token: TokenRow; provider_revocation: ProviderRevocation };
+
+export async function revokeConnection(user: UserPrincipal, id: string): Promise<RevokeResult> {
+  const own = await asUser(user, (tx) => getToken(tx, id));
+  if (!own) throw notFound("connection");
+  const result = await revokeAsService(id, user.userId, "user_request");
+  if (!result) throw notFound("connection");
+  return result;
+}
+
+// Every live connection of a user, for account deletion (DELETE /account/me).
+export async function revokeAllForUser(userId: string, reason: string): Promise<RevokeResult[]> {
+  const ids = await asService((tx) => activeTokenIds(tx, userId));
+  const results: RevokeResult[] = [];
+  for (const id of ids) {
+    const r = await revokeAsService(id, userId, reason);
+    if (r) results.push(r);
+  }
+  return results;
+}
+
+async function revokeAsService(
+  id: string,
+  userId: string,
+  reason: string,
+): Promise<RevokeResult | undefined> {
+  const window = tokensConfig().TOKEN_REFRESH_WINDOW_SECONDS;
+  return await secretWork(() =>
+    asService(async (tx) => {
+      const token = await lockToken(tx, id, userId, window);
+      if (!token) return undefined;
+      if (token.status === "revoked") {
+        return { token, provider_revocation: "skipped" as const };
+      }
+      const client = providerClient(token.provider);
+      const secrets = await readSecrets(tx, id, true);
+      let outcome: ProviderRevocation = "skipped";
+      if (client && secrets) {
+        try {
+          // Revoking the refresh token ends the whole grant at Google.
+          outcome = await client.revoke(secrets.refresh_token ?? secrets.access_token);
+        } catch (err) {
+          if (!(err instanceof ProviderError)) throw err;
+          outcome = "failed";
+          log("warn", "provider revocation failed; revoking locally", {
+            connection_id: id,
+            provider: token.provider,
+            error_kind: err.kind,
+            error_code: err.oauthError,
+          });
+        }
+      }
+      await destroySecrets(tx, id);
+      const revoked = await markRevoked(tx, id, reason, outcome);
+      return { token: revoked, provider_revocation: outcome };
+    })
+  );
+}

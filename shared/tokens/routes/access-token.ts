@@ -1,0 +1,48 @@
+import { createRoute } from "@hono/zod-openapi";
+import type { App } from "../../http/app.ts";
+import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
+import { getAccessToken } from "../access.ts";
+import {
+  AccessToken,
+  AccessTokenRequest,
+  providerErrorResponses,
+  ProviderParam,
+} from "../schemas.ts";
+import { requireEncryptionKey } from "../vault.ts";
+
+const access = userAccess("tokens:write");
+
+export const route = createRoute({
+  method: "post",
+  path: "/{provider}/access-token",
+  summary: "A fresh access token for the agent",
+  description: "Refreshes first when the token expires within the refresh window; concurrent " +
+    "callers wait for that one refresh. The only route that returns a token, to its owner, with " +
+    "Cache-Control: no-store.",
+  tags: ["tokens"],
+  security: access.security,
+  middleware: [access.middleware, requireEncryptionKey] as const,
+  request: {
+    params: ProviderParam,
+    body: { required: false, content: { "application/json": { schema: AccessTokenRequest } } },
+  },
+  responses: {
+    200: jsonResponse("A valid access token", AccessToken),
+    ...errorResponses(400, 401, 404, 415, 503),
+    ...providerErrorResponses,
+  },
+});
+
+export function register(app: App) {
+  app.openapi(route, async (c) => {
+    const { provider } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const grant = await getAccessToken(c.get("user"), provider, {
+      tokenId: body.token_id,
+      service: body.service,
+    });
+    c.header("Cache-Control", "no-store");
+    c.header("Pragma", "no-cache");
+    return c.json(grant, 200);
+  });
+}

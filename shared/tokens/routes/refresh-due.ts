@@ -1,0 +1,33 @@
+import { createRoute } from "@hono/zod-openapi";
+import { requireService } from "../../auth/middleware.ts";
+import type { App } from "../../http/app.ts";
+import { errorResponses, jsonResponse } from "../../http/openapi.ts";
+import { RefreshDueRequest, RefreshDueResult, serviceAuth } from "../schemas.ts";
+import { requireEncryptionKey } from "../vault.ts";
+import { refreshDue } from "../worker.ts";
+
+export const route = createRoute({
+  method: "post",
+  path: "/refresh-due",
+  summary: "Refresh every token that is due (service_role; pg_cron calls it every minute)",
+  description: "Claims due tokens with FOR UPDATE SKIP LOCKED, refreshes a few at a time, backs " +
+    "off exponentially on failure and marks invalid_grant as needs_reauth. Safe to run " +
+    "concurrently: each token is refreshed once.",
+  tags: ["tokens"],
+  security: serviceAuth,
+  middleware: [requireService(), requireEncryptionKey] as const,
+  request: {
+    body: { required: false, content: { "application/json": { schema: RefreshDueRequest } } },
+  },
+  responses: {
+    200: jsonResponse("What this run did", RefreshDueResult),
+    ...errorResponses(400, 401, 403, 415, 503),
+  },
+});
+
+export function register(app: App) {
+  app.openapi(route, async (c) => {
+    const body = c.req.valid("json");
+    return c.json(await refreshDue({ limit: body.limit, concurrency: body.concurrency }), 200);
+  });
+}

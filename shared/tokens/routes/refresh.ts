@@ -1,0 +1,32 @@
+import { createRoute } from "@hono/zod-openapi";
+import type { App } from "../../http/app.ts";
+import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
+import { refreshNow } from "../access.ts";
+import { providerErrorResponses, ServiceToken, TokenId } from "../schemas.ts";
+import { requireEncryptionKey } from "../vault.ts";
+
+const access = userAccess("tokens:write");
+
+export const route = createRoute({
+  method: "post",
+  path: "/{id}/refresh",
+  summary: "Refresh a connection's access token now",
+  description: "Logged as a manual refresh. The answer is the connection's metadata, never a " +
+    "token: the agent gets tokens from POST /tokens/{provider}/access-token.",
+  tags: ["tokens"],
+  security: access.security,
+  middleware: [access.middleware, requireEncryptionKey] as const,
+  request: { params: TokenId },
+  responses: {
+    200: jsonResponse("The refreshed connection", ServiceToken),
+    ...errorResponses(400, 401, 404, 503),
+    ...providerErrorResponses,
+  },
+});
+
+export function register(app: App) {
+  app.openapi(route, async (c) => {
+    const { id } = c.req.valid("param");
+    return c.json(await refreshNow(c.get("user"), id), 200);
+  });
+}

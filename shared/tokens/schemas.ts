@@ -1,0 +1,151 @@
+// Wire shapes of the tokens domain. A token's secrets never appear here except
+// in AccessToken, the answer to its owner's access-token request.
+import { z } from "@hono/zod-openapi";
+import { pageQuery } from "../http/pagination.ts";
+import { ErrorEnvelope } from "../http/openapi.ts";
+import { PROVIDER_IDS, SERVICES } from "../oauth/providers.ts";
+
+export const Provider = z.enum(PROVIDER_IDS).openapi({ description: "Provider id" });
+export const ServiceName = z.enum(SERVICES);
+export const TokenStatus = z.enum(["active", "needs_reauth", "revoked"]).openapi({
+  description: "needs_reauth: the provider refused the refresh token; the user must reconnect.",
+});
+
+export const TokenId = z.object({
+  id: z.uuid().openapi({ param: { name: "id", in: "path" }, description: "Connection id" }),
+});
+
+export const ProviderParam = z.object({
+  provider: Provider.openapi({ param: { name: "provider", in: "path" } }),
+});
+
+export const ServiceToken = z.object({
+  id: z.uuid(),
+  user_id: z.uuid(),
+  provider: z.string(),
+  services: z.array(ServiceName),
+  provider_account_id: z.string(),
+  provider_email: z.string().nullable(),
+  granted_scopes: z.array(z.string()),
+  status: TokenStatus,
+  expires_at: z.string().openapi({ description: "When the current access token expires." }),
+  has_refresh_token: z.boolean(),
+  use_count: z.number().int(),
+  last_used_at: z.string().nullable(),
+  last_refreshed_at: z.string().nullable(),
+  refresh_failures: z.number().int(),
+  next_refresh_at: z.string().nullable(),
+  last_error_code: z.string().nullable(),
+  connected_at: z.string(),
+  revoked_at: z.string().nullable(),
+  revoked_reason: z.string().nullable(),
+  provider_revocation: z.enum(["revoked", "not_supported", "failed", "skipped"]).nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+}).openapi("ServiceToken");
+
+export const ListTokensQuery = z.object({
+  provider: Provider.optional(),
+  status: TokenStatus.optional().openapi({ description: "Only connections in this status." }),
+  include_revoked: z.enum(["true", "false"]).default("false")
+    .openapi({ description: "Include revoked connections when no status is given." }),
+  ...pageQuery,
+});
+
+export const TokenPage = z.object({
+  data: z.array(ServiceToken),
+  next_cursor: z.string().nullable(),
+}).openapi("ServiceTokenPage");
+
+const statusCounts = z.object({
+  active: z.number().int(),
+  needs_reauth: z.number().int(),
+  revoked: z.number().int(),
+});
+
+export const TokenStats = z.object({
+  total: z.number().int(),
+  by_status: statusCounts,
+  by_provider: z.record(z.string(), statusCounts.extend({ total: z.number().int() })),
+  expiring_soon: z.number().int().openapi({
+    description: "Active connections whose access token expires within the refresh window.",
+  }),
+  refresh: z.object({
+    attempts_24h: z.number().int(),
+    succeeded_24h: z.number().int(),
+    failed_24h: z.number().int(),
+    success_rate_24h: z.number().nullable().openapi({ description: "0..1; null without attempts" }),
+    last_refresh_at: z.string().nullable(),
+  }),
+}).openapi("ServiceTokenStats");
+
+export const AccessTokenRequest = z.strictObject({
+  token_id: z.uuid().optional().openapi({
+    description: "A specific connection; by default the most recently used active one.",
+  }),
+  service: ServiceName.optional().openapi({
+    description: "Only a connection whose grant covers this service.",
+  }),
+}).openapi("AccessTokenRequest");
+
+export const AccessToken = z.object({
+  access_token: z.string(),
+  token_type: z.literal("Bearer"),
+  expires_at: z.string(),
+  expires_in: z.number().int(),
+  refreshed: z.boolean().openapi({ description: "Whether this call refreshed the token first." }),
+  token_id: z.uuid(),
+  provider: z.string(),
+  provider_email: z.string().nullable(),
+  services: z.array(ServiceName),
+  scopes: z.array(z.string()),
+}).openapi("AccessToken");
+
+export const RevokeResult = z.object({
+  token: ServiceToken,
+  provider_revocation: z.enum(["revoked", "not_supported", "failed", "skipped"]).openapi({
+    description: "revoked: the provider confirmed (RFC 7009); not_supported: the provider has no " +
+      "revocation endpoint (Microsoft), revoked locally; failed: the provider did not answer, " +
+      "revoked locally anyway; skipped: already revoked or no token to send.",
+  }),
+}).openapi("RevokeResult");
+
+export const RefreshDueRequest = z.object({
+  source: z.string().max(64).optional(),
+  limit: z.number().int().min(1).max(10_000).optional(),
+  concurrency: z.number().int().min(1).max(32).optional(),
+}).openapi("RefreshDueRequest");
+
+export const RefreshDueResult = z.object({
+  claimed: z.number().int(),
+  refreshed: z.number().int(),
+  failed: z.number().int(),
+  needs_reauth: z.number().int(),
+  errors: z.number().int().openapi({ description: "Runs that stopped on a database error." }),
+  ms: z.number().int(),
+}).openapi("RefreshDueResult");
+
+export const CleanupResult = z.object({
+  expired_states: z.number().int(),
+  old_refresh_logs: z.number().int(),
+  revoked_tokens: z.number().int(),
+  stray_secrets: z.number().int(),
+}).openapi("CleanupResult");
+
+// Errors of routes that call a provider; shared/http/openapi.ts documents the rest.
+export const providerErrorResponses = {
+  409: {
+    description: "The connection needs the user to reconnect (needs_reauth) or is revoked",
+    content: { "application/json": { schema: ErrorEnvelope } },
+  },
+  502: {
+    description: "The provider failed or refused (provider_error)",
+    content: { "application/json": { schema: ErrorEnvelope } },
+  },
+  504: {
+    description: "The provider did not answer in time (provider_timeout)",
+    content: { "application/json": { schema: ErrorEnvelope } },
+  },
+};
+
+export const serviceAuth = [{ bearer: [] }];

@@ -1,0 +1,411 @@
+// SQL of the tokens domain. Functions taking a user transaction (asUser) rely
+// on RLS for visibility; functions taking a service transaction (asService)
+// always name the token, and the user where one is acting. Secrets go in and
+// out only through the private.*token_secrets functions: this file never sees
+// ciphertext, and plaintext only as parameters and results of those calls.
+import type { Tx } from "../db/client.ts";
+import type { ProviderId, Service } from "../oauth/providers.ts";
+
+export type TokenStatus = "active" | "needs_reauth" | "revoked";
+export type ProviderRevocation = "revoked" | "not_supported" | "failed" | "skipped";
+
+export type TokenRow = {
+  id: string;
+  user_id: string;
+  provider: ProviderId;
+  services: Service[];
+  provider_account_id: string;
+  provider_email: string | null;
+  granted_scopes: string[];
+  status: TokenStatus;
+  expires_at: string;
+  has_refresh_token: boolean;
+  use_count: number;
+  last_used_at: string | null;
+  last_refreshed_at: string | null;
+  refresh_failures: number;
+  next_refresh_at: string | null;
+  last_error_code: string | null;
+  connected_at: string;
+  revoked_at: string | null;
+  revoked_reason: string | null;
+  provider_revocation: ProviderRevocation | null;
+  created_at: string;
+  updated_at: string;
+};
+
+// A locked row with what the refresh decision needs, computed on the
+// database's clock.
+export type LockedToken = TokenRow & { due: boolean; seconds_left: number };
+
+export const TOKEN_COLUMNS = [
+  "id",
+  "user_id",
+  "provider",
+  "services",
+  "provider_account_id",
+  "provider_email",
+  "granted_scopes",
+  "status",
+  "expires_at",
+  "has_refresh_token",
+  "use_count",
+  "last_used_at",
+  "last_refreshed_at",
+  "refresh_failures",
+  "next_refresh_at",
+  "last_error_code",
+  "connected_at",
+  "revoked_at",
+  "revoked_reason",
+  "provider_revocation",
+  "created_at",
+  "updated_at",
+];
+
+// Due: expiring within the window, or within half the token's lifetime when
+// that is shorter (so short-lived tokens are not refreshed on every call).
+const due = (tx: Tx, windowSeconds: number) =>
+  tx`expires_at - least(make_interval(secs => ${windowSeconds}), (expires_at - issued_at) / 2) <= now()`;
+
+// User reads (RLS) ------------------------------------------------------------------------
+
+export type TokenListOptions = {
+  provider?: string;
+  status?: TokenStatus;
+  includeRevoked: boolean;
+  limit: number;
+  after?: { createdUs: string; id: string };
+};
+
+export async function listTokens(tx: Tx, o: TokenListOptions) {
+  const provider = o.provider ? tx`and provider = ${o.provider}` : tx``;
+  const status = o.status
+    ? tx`and status = ${o.status}`
+    : o.includeRevoked
+    ? tx``
+    : tx`and status <> 'revoked'`;
+  const after = o.after
+    ? tx`and (created_at, id) < (timestamptz 'epoch' + ${o.after.createdUs}::int8 * interval '1 microsecond', ${o.after.id}::uuid)`
+    : tx``;
+  return await tx<(TokenRow & { created_us: string })[]>`
+    select ${tx(TOKEN_COLUMNS)},
+           (extract(epoch from created_at) * 1000000)::int8::text as created_us
+      from public.service_tokens
+     where user_id = (select auth.uid()) ${provider} ${status} ${after}
+     order by created_at desc, id desc
+     limit ${o.limit + 1}`;
+}
+
+export async function getToken(tx: Tx, id: string): Promise<TokenRow | undefined> {
+  const [row] = await tx<TokenRow[]>`
+    select ${tx(TOKEN_COLUMNS)} from public.service_tokens where id = ${id}`;
+  return row;
+}
+
+// The connection an access-token request means: the given one, or the active
+// one for the provider (and service) used most recently.
+export async function findForAccess(
+  tx: Tx,
+  provider: ProviderId,
+  o: { tokenId?: string; service?: Service },
+): Promise<Pick<TokenRow, "id" | "status"> | undefined> {
+  const byId = o.tokenId ? tx`and id = ${o.tokenId}` : tx``;
+  const byService = o.service ? tx`and services @> array[${o.service}]::text[]` : tx``;
+  const [row] = await tx<Pick<TokenRow, "id" | "status">[]>`
+    select id, status from public.service_tokens
+     where provider = ${provider} and status <> 'revoked' ${byId} ${byService}
+     order by status = 'active' desc, last_used_at desc nulls last, connected_at desc
+     limit 1`;
+  return row;
+}
+
+export type StatsRow = {
+  provider: string;
+  active: number;
+  needs_reauth: number;
+  revoked: number;
+  expiring_soon: number;
+};
+
+export async function tokenStats(tx: Tx, windowSeconds: number) {
+  const byProvider = tx<StatsRow[]>`
+    select provider,
+           count(*) filter (where status = 'active')::int as active,
+           count(*) filter (where status = 'needs_reauth')::int as needs_reauth,
+           count(*) filter (where status = 'revoked')::int as revoked,
+           count(*) filter (where status = 'active'
+                              and expires_at <= now() + make_interval(secs => ${windowSeconds}))::int
+             as expiring_soon
+      from public.service_tokens
+     where user_id = (select auth.uid())
+     group by provider
+     order by provider`;
+  const refresh = tx<
+    { attempts: number; succeeded: number; failed: number; last_refresh_at: string | null }[]
+  >`
+    select count(*) filter (where created_at > now() - interval '24 hours')::int as attempts,
+           count(*) filter (where created_at > now() - interval '24 hours'
+                              and status = 'success')::int as succeeded,
+           count(*) filter (where created_at > now() - interval '24 hours'
+                              and status <> 'success')::int as failed,
+           max(created_at) filter (where status = 'success') as last_refresh_at
+      from public.token_refresh_logs
+     where user_id = (select auth.uid())`;
+  const [providers, [totals]] = await Promise.all([byProvider, refresh]);
+  return { providers, refresh: totals };
+}
+
+// Service work ----------------------------------------------------------------------------
+
+export async function lockToken(
+  tx: Tx,
+  id: string,
+  userId: string | null,
+  windowSeconds: number,
+): Promise<LockedToken | undefined> {
+  const owner = userId ? tx`and user_id = ${userId}` : tx``;
+  const [row] = await tx<LockedToken[]>`
+    select ${tx(TOKEN_COLUMNS)}, ${due(tx, windowSeconds)} as due,
+           greatest(extract(epoch from expires_at - now()), 0)::int as seconds_left
+      from public.service_tokens
+     where id = ${id} ${owner}
+       for update`;
+  return row;
+}
+
+// Claims one due token no other worker holds; the caller refreshes it in the
+// same transaction, so the lock lasts exactly as long as the refresh.
+export async function claimDueToken(
+  tx: Tx,
+  windowSeconds: number,
+): Promise<LockedToken | undefined> {
+  const [row] = await tx<LockedToken[]>`
+    select ${tx(TOKEN_COLUMNS)}, true as due,
+           greatest(extract(epoch from expires_at - now()), 0)::int as seconds_left
+      from public.service_tokens
+     where status = 'active'
+       and (next_refresh_at is null or next_refresh_at <= now())
+       and (has_refresh_token or expires_at <= now())
+       and ${due(tx, windowSeconds)}
+     order by expires_at
+     limit 1
+       for update skip locked`;
+  return row;
+}
+
+export type NewConnection = {
+  userId: string;
+  provider: ProviderId;
+  services: Service[];
+  accountId: string;
+  email: string | null;
+  grantedScopes: string[];
+  expiresAt: Date;
+  accessToken: string;
+  refreshToken: string | null;
+};
+
+// Creates or renews the connection for (user, provider, provider account) and
+// stores its tokens, in the caller's transaction. A renewal keeps the services
+// granted before (Google's include_granted_scopes) and revives a revoked or
+// needs_reauth row.
+export async function saveConnection(tx: Tx, c: NewConnection): Promise<TokenRow> {
+  const [row] = await tx<TokenRow[]>`
+    insert into public.service_tokens as t
+      (user_id, provider, services, provider_account_id, provider_email, granted_scopes,
+       expires_at, issued_at)
+    values (${c.userId}, ${c.provider}, ${c.services}::text[], ${c.accountId}, ${c.email},
+            ${c.grantedScopes}::text[], ${c.expiresAt.toISOString()}, now())
+    on conflict (user_id, provider, provider_account_id) do update set
+      services = array(select distinct s from unnest(
+                   case when t.status = 'active' then t.services else '{}' end
+                   || excluded.services) s order by s),
+      provider_email = coalesce(excluded.provider_email, t.provider_email),
+      granted_scopes = excluded.granted_scopes,
+      expires_at = excluded.expires_at,
+      issued_at = now(),
+      status = 'active',
+      refresh_failures = 0,
+      next_refresh_at = null,
+      last_error_code = null,
+      revoked_at = null,
+      revoked_reason = null,
+      provider_revocation = null,
+      connected_at = now()
+    returning ${tx(TOKEN_COLUMNS)}`;
+  await storeSecrets(tx, row.id, c.accessToken, c.refreshToken);
+  const [fresh] = await tx<TokenRow[]>`
+    select ${tx(TOKEN_COLUMNS)} from public.service_tokens where id = ${row.id}`;
+  return fresh;
+}
+
+export async function storeSecrets(
+  tx: Tx,
+  id: string,
+  accessToken: string,
+  refreshToken: string | null,
+): Promise<void> {
+  await tx`select private.store_token_secrets(${id}::uuid, ${accessToken}, ${refreshToken})`;
+}
+
+export type Secrets = { access_token: string; refresh_token: string | null };
+
+export async function readSecrets(
+  tx: Tx,
+  id: string,
+  withRefresh: boolean,
+): Promise<Secrets | undefined> {
+  const [row] = await tx<Secrets[]>`
+    select access_token, refresh_token from private.read_token_secrets(${id}::uuid, ${withRefresh})`;
+  return row;
+}
+
+export async function destroySecrets(tx: Tx, id: string): Promise<boolean> {
+  const [row] = await tx<{ destroyed: boolean }[]>`
+    select private.destroy_token_secrets(${id}::uuid) as destroyed`;
+  return row.destroyed;
+}
+
+export async function markRefreshed(
+  tx: Tx,
+  id: string,
+  expiresAt: Date,
+  scopes: string[] | null,
+): Promise<TokenRow> {
+  const [row] = await tx<TokenRow[]>`
+    update public.service_tokens set
+      expires_at = ${expiresAt.toISOString()},
+      issued_at = now(),
+      last_refreshed_at = now(),
+      granted_scopes = coalesce(${scopes}::text[], granted_scopes),
+      refresh_failures = 0,
+      next_refresh_at = null,
+      last_error_code = null
+     where id = ${id}
+    returning ${tx(TOKEN_COLUMNS)}`;
+  return row;
+}
+
+export async function markNeedsReauth(tx: Tx, id: string, errorCode: string): Promise<TokenRow> {
+  const [row] = await tx<TokenRow[]>`
+    update public.service_tokens set
+      status = 'needs_reauth',
+      last_error_code = ${errorCode},
+      next_refresh_at = null
+     where id = ${id}
+    returning ${tx(TOKEN_COLUMNS)}`;
+  return row;
+}
+
+export async function markRefreshFailed(
+  tx: Tx,
+  id: string,
+  errorCode: string,
+  backoffSeconds: number,
+): Promise<TokenRow> {
+  const [row] = await tx<TokenRow[]>`
+    update public.service_tokens set
+      refresh_failures = refresh_failures + 1,
+      next_refresh_at = now() + make_interval(secs => ${backoffSeconds}),
+      last_error_code = ${errorCode}
+     where id = ${id}
+    returning ${tx(TOKEN_COLUMNS)}`;
+  return row;
+}
+
+// Counts a use only when the token is active and not due: pipelined with the
+// lock, so the common case (a fresh token) needs no second round trip.
+export async function markUsedIfFresh(
+  tx: Tx,
+  id: string,
+  userId: string,
+  windowSeconds: number,
+): Promise<TokenRow | undefined> {
+  const [row] = await tx<TokenRow[]>`
+    update public.service_tokens set use_count = use_count + 1, last_used_at = now()
+     where id = ${id} and user_id = ${userId} and status = 'active'
+       and not (${due(tx, windowSeconds)})
+    returning ${tx(TOKEN_COLUMNS)}`;
+  return row;
+}
+
+export async function markUsed(tx: Tx, id: string): Promise<TokenRow> {
+  const [row] = await tx<TokenRow[]>`
+    update public.service_tokens set use_count = use_count + 1, last_used_at = now()
+     where id = ${id}
+    returning ${tx(TOKEN_COLUMNS)}`;
+  return row;
+}
+
+export async function markRevoked(
+  tx: Tx,
+  id: string,
+  reason: string,
+  providerRevocation: ProviderRevocation,
+): Promise<TokenRow> {
+  const [row] = await tx<TokenRow[]>`
+    update public.service_tokens set
+      status = 'revoked',
+      revoked_at = now(),
+      revoked_reason = ${reason},
+      provider_revocation = ${providerRevocation},
+      next_refresh_at = null
+     where id = ${id}
+    returning ${tx(TOKEN_COLUMNS)}`;
+  return row;
+}
+
+export type RefreshLog = {
+  token: TokenRow;
+  type: "automatic" | "manual" | "scheduled";
+  status: "success" | "failed" | "needs_reauth";
+  previousExpiresAt: string;
+  newExpiresAt: string | null;
+  rotated: boolean;
+  errorCode: string | null;
+  errorMessage: string | null;
+  retryCount: number;
+  durationMs: number;
+};
+
+export async function logRefresh(tx: Tx, l: RefreshLog): Promise<void> {
+  await tx`
+    insert into public.token_refresh_logs
+      (token_id, user_id, provider, refresh_type, status, previous_expires_at, new_expires_at,
+       rotated, error_code, error_message, retry_count, duration_ms)
+    values (${l.token.id}, ${l.token.user_id}, ${l.token.provider}, ${l.type}, ${l.status},
+            ${l.previousExpiresAt}, ${l.newExpiresAt}, ${l.rotated}, ${l.errorCode},
+            ${l.errorMessage?.slice(0, 500) ?? null}, ${l.retryCount}, ${
+    Math.round(l.durationMs)
+  })`;
+}
+
+export async function activeTokenIds(tx: Tx, userId: string): Promise<string[]> {
+  const rows = await tx<{ id: string }[]>`
+    select id from public.service_tokens where user_id = ${userId} and status <> 'revoked'`;
+  return rows.map((r) => r.id);
+}
+
+export type CleanupCounts = {
+  expired_states: number;
+  old_refresh_logs: number;
+  revoked_tokens: number;
+  stray_secrets: number;
+};
+
+export async function cleanup(
+  tx: Tx,
+  logRetentionDays: number,
+  revokedRetentionDays: number,
+): Promise<CleanupCounts> {
+  const [row] = await tx<{ result: CleanupCounts }[]>`
+    select private.cleanup_oauth_data(make_interval(days => ${logRetentionDays}),
+                                      make_interval(days => ${revokedRetentionDays})) as result`;
+  return row.result;
+}
+
+export async function encryptionKeyVersion(tx: Tx): Promise<number> {
+  const [row] = await tx<{ version: number }[]>`select private.token_key_version() as version`;
+  return row.version;
+}

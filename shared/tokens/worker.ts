@@ -1,0 +1,76 @@
+// The scheduled refresh (POST /tokens/refresh-due, called by pg_cron every
+// minute). A few slots work at once; each slot repeatedly opens a transaction,
+// claims one due token with FOR UPDATE SKIP LOCKED, refreshes it and commits.
+// Concurrent runs therefore never refresh the same token twice: a claimed
+// token is locked, and once committed it is no longer due. A failed refresh
+// sets next_refresh_at (exponential backoff), so it is not retried in the same
+// run either.
+import { asService } from "../db/client.ts";
+import { log } from "../http/log.ts";
+import { tokensConfig } from "./config.ts";
+import { refreshLocked, type RefreshOutcome } from "./refresh.ts";
+import { claimDueToken } from "./store.ts";
+import { isMissingKey, missingKeyError } from "./vault.ts";
+
+export type RefreshDueSummary = {
+  claimed: number;
+  refreshed: number;
+  failed: number;
+  needs_reauth: number;
+  errors: number;
+  ms: number;
+};
+
+export async function refreshDue(o: { limit?: number; concurrency?: number } = {}) {
+  const config = tokensConfig();
+  const limit = o.limit ?? config.TOKEN_REFRESH_BATCH_LIMIT;
+  const concurrency = Math.min(o.concurrency ?? config.TOKEN_REFRESH_CONCURRENCY, limit);
+  const window = config.TOKEN_REFRESH_WINDOW_SECONDS;
+  const started = performance.now();
+  const deadline = started + config.TOKEN_REFRESH_TIME_BUDGET_MS;
+  const summary: RefreshDueSummary = {
+    claimed: 0,
+    refreshed: 0,
+    failed: 0,
+    needs_reauth: 0,
+    errors: 0,
+    ms: 0,
+  };
+  let reserved = 0;
+  let missingKey = false;
+
+  const slot = async () => {
+    while (reserved < limit && performance.now() < deadline && !missingKey) {
+      reserved++;
+      let outcome: RefreshOutcome | undefined;
+      try {
+        outcome = await asService(async (tx) => {
+          const token = await claimDueToken(tx, window);
+          return token && await refreshLocked(tx, token, "scheduled");
+        });
+      } catch (err) {
+        reserved--;
+        summary.errors++;
+        if (isMissingKey(err)) missingKey = true;
+        log("error", "refresh-due slot stopped", {
+          error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+        });
+        return;
+      }
+      if (!outcome) {
+        reserved--;
+        return; // nothing left that is due and unclaimed
+      }
+      summary.claimed++;
+      if (outcome.status === "success") summary.refreshed++;
+      else if (outcome.status === "needs_reauth") summary.needs_reauth++;
+      else summary.failed++;
+    }
+  };
+
+  await Promise.all(Array.from({ length: concurrency }, slot));
+  summary.ms = Math.round(performance.now() - started);
+  log("info", "refresh-due finished", { ...summary });
+  if (missingKey && summary.claimed === 0) throw missingKeyError();
+  return summary;
+}

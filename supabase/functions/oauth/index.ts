@@ -1,0 +1,5 @@
+import { refuseToStartWithoutKey } from "../../../shared/tokens/vault.ts";
+import app from "./app.ts";
+
+await refuseToStartWithoutKey("oauth");
+Deno.serve(app.fetch);

@@ -1,0 +1,172 @@
+// What the chat tests share: sessions and sends over HTTP, a server-sent
+// events reader, the local development agent's record of what it saw, and
+// waiting for a condition (never for a duration).
+import assert from "node:assert/strict";
+import { call, FUNCTIONS_URL, sql, type TestUser } from "../helpers/stack.ts";
+
+export const AGENT_URL = Deno.env.get("AGENT_URL")!;
+export const AGENT_MODEL = Deno.env.get("AGENT_MODEL")!;
+export const AGENT_API_KEY = Deno.env.get("AGENT_API_KEY")!;
+export const HEYGEN_API_KEY = Deno.env.get("HEYGEN_API_KEY")!;
+export const AGENT_ORIGIN = new URL(AGENT_URL).origin;
+
+export const newTag = () => `t-${crypto.randomUUID()}`;
+
+export async function newSession(user: TestUser, body: Record<string, unknown> = {}) {
+  const res = await call("POST", "/sessions", { token: user.token, body });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body as { id: string; [k: string]: unknown };
+}
+
+export function send(
+  user: TestUser,
+  sessionId: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
+  return call("POST", `/chat/${sessionId}/messages`, { token: user.token, body, headers });
+}
+
+// deno-lint-ignore no-explicit-any
+export type SseEvent = { event: string; data: any };
+
+// Reads an event stream to its end (or until `stop` returns true, then
+// disconnects), parsing each event's data as JSON.
+export async function readEvents(
+  res: Response,
+  stop?: (e: SseEvent, all: SseEvent[]) => boolean,
+): Promise<SseEvent[]> {
+  const events: SseEvent[] = [];
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end: number;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const lines = block.split("\n");
+        if (lines.every((l) => l.startsWith(":"))) continue; // keep-alive comment
+        const event = lines.find((l) => l.startsWith("event: "))?.slice(7) ?? "message";
+        const data = lines.filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+        const parsed = { event, data: JSON.parse(data) };
+        events.push(parsed);
+        if (stop?.(parsed, events)) return events;
+      }
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return events;
+}
+
+export async function sendStream(
+  user: TestUser,
+  sessionId: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return await fetch(`${FUNCTIONS_URL}/chat/${sessionId}/messages`, {
+    method: "POST",
+    headers: {
+      Authorization: `Bearer ${user.token}`,
+      "Content-Type": "application/json",
+      Accept: "text/event-stream",
+      ...headers,
+    },
+    body: JSON.stringify(body),
+  });
+}
+
+// What the local development agent saw and did for a tagged request.
+export type AgentSeen = {
+  tag: string;
+  requests: number;
+  authorized: boolean;
+  model: string;
+  stream: boolean;
+  include_usage: boolean;
+  temperature: number | null;
+  messages: { role: string; content: string }[];
+  outcome: string;
+  chunks_sent: number;
+  content: string;
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
+};
+
+export async function agentSeen(tag: string): Promise<AgentSeen | undefined> {
+  const res = await fetch(`${AGENT_ORIGIN}/__control/requests/${tag}`);
+  if (res.status === 404) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  return await res.json();
+}
+
+// Polls until `check` returns a value (not undefined), up to a generous limit.
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  limitMs = 15_000,
+): Promise<T> {
+  const until = Date.now() + limitMs;
+  while (true) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export type MessageRow = {
+  id: string;
+  message_index: number;
+  role: string;
+  content: string;
+  status: string;
+  error_code: string | null;
+  parent_message_id: string | null;
+  total_tokens: number | null;
+  estimated_cost: string | null;
+  agent_response_data: Record<string, unknown> | null;
+};
+
+export async function messagesOf(sessionId: string): Promise<MessageRow[]> {
+  return await sql<MessageRow[]>`
+    select id, message_index, role, content, status, error_code, parent_message_id,
+           total_tokens, estimated_cost::text, agent_response_data
+      from public.messages where session_id = ${sessionId} order by message_index`;
+}
+
+export async function sessionRow(sessionId: string) {
+  const [row] = await sql<
+    {
+      message_count: number;
+      last_message_index: number;
+      total_tokens_used: string;
+      estimated_cost: string;
+      last_activity_at: Date;
+    }[]
+  >`select message_count, last_message_index, total_tokens_used::text, estimated_cost::text,
+           last_activity_at
+      from public.chat_sessions where id = ${sessionId}`;
+  return row;
+}
+
+// The price the test stack configures for the local model (USD per million tokens).
+export function priceOf(model: string): { prompt: number; completion: number } | undefined {
+  const table = JSON.parse(Deno.env.get("AGENT_PRICES") ?? "{}");
+  return table[model];
+}
+
+export function expectedCost(
+  usage: { prompt_tokens: number; completion_tokens: number },
+  price: { prompt: number; completion: number },
+): number {
+  const usd = (usage.prompt_tokens * price.prompt + usage.completion_tokens * price.completion) /
+    1e6;
+  return Math.round(usd * 1e6) / 1e6;
+}

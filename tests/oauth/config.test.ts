@@ -1,0 +1,161 @@
+// Providers as data, resolved against the environment: enabled only with
+// both credentials, endpoints overridable, https off loopback, a clear error
+// naming the variable otherwise. Plus the redirect allow-list and the token
+// maintenance settings. Pure functions: no stack needed.
+import assert from "node:assert/strict";
+import { parseOAuthConfig } from "../../shared/oauth/config.ts";
+import { PROVIDERS, servicesCovered } from "../../shared/oauth/providers.ts";
+import { allowedRedirect } from "../../shared/oauth/redirect.ts";
+import { backoffSeconds, parseTokensConfig } from "../../shared/tokens/config.ts";
+
+const base = { SUPABASE_URL: "https://ref.supabase.co" };
+const google = { GOOGLE_CLIENT_ID: "id.apps", GOOGLE_CLIENT_SECRET: "s" };
+
+Deno.test("no credentials, no providers; the callback follows SUPABASE_URL", () => {
+  const c = parseOAuthConfig(base);
+  assert.equal(c.providers.size, 0);
+  assert.equal(c.callbackBase, "https://ref.supabase.co/functions/v1/oauth/callback");
+  assert.deepEqual(c.redirectAllowlist, []);
+  assert.equal(c.httpTimeoutMs, 10_000);
+});
+
+Deno.test("a provider needs both its client id and secret", () => {
+  assert.throws(
+    () => parseOAuthConfig({ ...base, GOOGLE_CLIENT_ID: "x" }),
+    /GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET/,
+  );
+  assert.throws(
+    () => parseOAuthConfig({ ...base, MICROSOFT_CLIENT_SECRET: "x" }),
+    /MICROSOFT_CLIENT_ID and MICROSOFT_CLIENT_SECRET/,
+  );
+});
+
+Deno.test("Google's default endpoints, revocation included", () => {
+  const g = parseOAuthConfig({ ...base, ...google }).providers.get("google")!;
+  assert.deepEqual(g.endpoints, {
+    authorization: "https://accounts.google.com/o/oauth2/v2/auth",
+    token: "https://oauth2.googleapis.com/token",
+    userinfo: "https://openidconnect.googleapis.com/v1/userinfo",
+    revocation: "https://oauth2.googleapis.com/revoke",
+  });
+  assert.deepEqual(g.authorizeParams, {
+    access_type: "offline",
+    prompt: "consent",
+    include_granted_scopes: "true",
+  });
+});
+
+Deno.test("Microsoft: tenant configurable (default common), no revocation endpoint", () => {
+  const env = { ...base, MICROSOFT_CLIENT_ID: "app", MICROSOFT_CLIENT_SECRET: "s" };
+  const common = parseOAuthConfig(env).providers.get("microsoft")!;
+  assert.equal(
+    common.endpoints.token,
+    "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+  );
+  assert.equal(common.endpoints.revocation, null);
+  assert.ok(common.identityScopes.includes("offline_access"));
+  const tenant = parseOAuthConfig({ ...env, MICROSOFT_TENANT: "contoso.onmicrosoft.com" })
+    .providers.get("microsoft")!;
+  assert.equal(
+    tenant.endpoints.authorization,
+    "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize",
+  );
+  assert.throws(
+    () => parseOAuthConfig({ ...env, MICROSOFT_TENANT: "../evil" }),
+    /MICROSOFT_TENANT/,
+  );
+});
+
+Deno.test("every endpoint can be overridden; plain http only on loopback", () => {
+  const c = parseOAuthConfig({
+    ...base,
+    ...google,
+    GOOGLE_TOKEN_URL: "http://127.0.0.1:9999/token",
+    GOOGLE_REVOCATION_URL: "https://revoke.example/r",
+  });
+  const g = c.providers.get("google")!;
+  assert.equal(g.endpoints.token, "http://127.0.0.1:9999/token");
+  assert.equal(g.endpoints.revocation, "https://revoke.example/r");
+  assert.equal(g.endpoints.authorization, "https://accounts.google.com/o/oauth2/v2/auth");
+  assert.throws(
+    () => parseOAuthConfig({ ...base, ...google, GOOGLE_TOKEN_URL: "http://token.example/t" }),
+    /GOOGLE_TOKEN_URL/,
+  );
+  assert.throws(
+    () => parseOAuthConfig({ ...base, ...google, GOOGLE_USERINFO_URL: "not a url" }),
+    /GOOGLE_USERINFO_URL/,
+  );
+});
+
+Deno.test("the dev provider needs its server's URL", () => {
+  const creds = { DEV_OAUTH_CLIENT_ID: "c", DEV_OAUTH_CLIENT_SECRET: "s" };
+  assert.throws(() => parseOAuthConfig({ ...base, ...creds }), /DEV_OAUTH_URL/);
+  const dev = parseOAuthConfig({ ...base, ...creds, DEV_OAUTH_URL: "http://127.0.0.1:54329/" })
+    .providers.get("dev")!;
+  assert.equal(dev.endpoints.revocation, "http://127.0.0.1:54329/revoke");
+});
+
+Deno.test("OAUTH_REDIRECT_ALLOWLIST entries are plain http(s) URLs", () => {
+  assert.throws(
+    () => parseOAuthConfig({ ...base, OAUTH_REDIRECT_ALLOWLIST: "https://a.example/?x=1" }),
+    /OAUTH_REDIRECT_ALLOWLIST/,
+  );
+  assert.throws(
+    () => parseOAuthConfig({ ...base, OAUTH_REDIRECT_ALLOWLIST: "javascript:alert(1)" }),
+    /OAUTH_REDIRECT_ALLOWLIST/,
+  );
+  const c = parseOAuthConfig({
+    ...base,
+    OAUTH_REDIRECT_ALLOWLIST: "https://app.example, https://x.example/settings",
+    OAUTH_CALLBACK_URL: "https://api.example/cb/",
+  });
+  assert.equal(c.redirectAllowlist.length, 2);
+  assert.equal(c.callbackBase, "https://api.example/cb");
+});
+
+Deno.test("redirect_to matches an entry's origin and path on a segment boundary", () => {
+  const list = [new URL("https://app.example"), new URL("https://x.example/settings")];
+  const ok = (u: string) => allowedRedirect(u, list)?.href ?? null;
+  assert.equal(ok("https://app.example/anything?q=1"), "https://app.example/anything?q=1");
+  assert.equal(ok("https://x.example/settings"), "https://x.example/settings");
+  assert.equal(ok("https://x.example/settings/accounts"), "https://x.example/settings/accounts");
+  assert.equal(ok("https://x.example/settingsevil"), null);
+  assert.equal(ok("https://x.example/other"), null);
+  assert.equal(ok("https://x.example/settings/../admin"), null);
+  assert.equal(ok("http://app.example/"), null);
+  assert.equal(ok("https://app.example.evil.example/"), null);
+  assert.equal(ok("https://app.example@evil.example/"), null);
+  assert.equal(ok("https://app.example:8443/"), null);
+});
+
+Deno.test("granted scopes are compared the way each provider spells them", () => {
+  assert.deepEqual(
+    servicesCovered(PROVIDERS.microsoft, ["Mail.ReadWrite", "mail.send", "User.Read"]),
+    ["outlook"],
+  );
+  assert.deepEqual(
+    servicesCovered(PROVIDERS.google, [
+      "https://www.googleapis.com/auth/calendar",
+      "https://www.googleapis.com/auth/userinfo.email",
+    ]),
+    ["calendar"],
+  );
+  assert.deepEqual(servicesCovered(PROVIDERS.dev, ["dev.mail"], ["calendar"]), []);
+});
+
+Deno.test("token maintenance settings: defaults, bounds and the backoff curve", () => {
+  const c = parseTokensConfig({});
+  assert.equal(c.TOKEN_REFRESH_WINDOW_SECONDS, 600);
+  assert.equal(c.TOKEN_REFRESH_CONCURRENCY, 4);
+  assert.throws(() => parseTokensConfig({ TOKEN_REFRESH_CONCURRENCY: "0" }), /CONCURRENCY/);
+  assert.throws(() => parseTokensConfig({ TOKEN_LOG_RETENTION_DAYS: "x" }), /RETENTION/);
+  assert.deepEqual([1, 2, 3, 4, 7, 8, 40].map((n) => backoffSeconds(c, n)), [
+    60,
+    120,
+    240,
+    480,
+    3600,
+    3600,
+    3600,
+  ]);
+});

@@ -1,0 +1,325 @@
+// What the oauth function refuses: bad authorize input, redirect targets off
+// the allow-list, and every way a callback can be wrong (state replay, expiry,
+// another provider, another user, provider errors, PKCE mismatch, provider
+// outages on the exchange and on userinfo).
+import assert from "node:assert/strict";
+import { assertError } from "../helpers/assert.ts";
+import { call, createUser, sql, test, type TestUser } from "../helpers/stack.ts";
+import { authorize, callback, callbackUrl, consent, provider, uniqueEmail } from "./flow.ts";
+
+const user = await createUser("oauth-errors");
+
+const connectionsOf = async (u: TestUser) =>
+  (await sql`select count(*)::int as n from public.service_tokens where user_id = ${u.id}`)[0].n;
+
+// authorize ------------------------------------------------------------------------------
+
+const badBodies: Array<[string, unknown]> = [
+  ["an unknown provider", { provider: "github", services: ["gmail"] }],
+  ["no services nor scopes", { provider: "dev" }],
+  ["an empty services list", { provider: "dev", services: [] }],
+  ["an unknown service", { provider: "dev", services: ["drive"] }],
+  ["a service the provider does not offer", { provider: "google", services: ["outlook"] }],
+  ["a scope the provider does not list", { provider: "google", scopes: ["https://evil/scope"] }],
+  ["only identity scopes", { provider: "dev", scopes: ["openid", "email"] }],
+  ["an extra field", { provider: "dev", services: ["gmail"], user_id: crypto.randomUUID() }],
+  ["services not an array", { provider: "dev", services: "gmail" }],
+  ["a body that is an array", [{ provider: "dev" }]],
+];
+for (const [name, body] of badBodies) {
+  test(`authorize rejects ${name} with 400 and stores no state`, async () => {
+    const u = await createUser("bad-authz");
+    assertError(await authorize(u, body as Record<string, unknown>), 400, "validation_failed");
+    const [{ n }] =
+      await sql`select count(*)::int as n from public.oauth_states where user_id = ${u.id}`;
+    assert.equal(n, 0);
+  });
+}
+
+const offList = [
+  "https://evil.example/connected",
+  "http://127.0.0.1:3001/connected",
+  "https://127.0.0.1:3000/connected",
+  "http://127.0.0.1:3000.evil.example/connected",
+  "http://127.0.0.1:3000@evil.example/connected",
+  "http://user:pw@127.0.0.1:3000/connected",
+  "javascript:alert(1)",
+  "data:text/html,hi",
+  "//evil.example/connected",
+  "/relative/path",
+  "not a url",
+  `http://127.0.0.1:3000/${"x".repeat(2100)}`,
+];
+for (const redirect_to of offList) {
+  test(`authorize refuses redirect_to ${redirect_to.slice(0, 60)} (off the allow-list)`, async () => {
+    const res = await authorize(user, { provider: "dev", services: ["gmail"], redirect_to });
+    assertError(res, 400, "validation_failed");
+  });
+}
+
+test("authorize accepts allow-listed redirect_to, normalized", async () => {
+  const res = await authorize(user, {
+    provider: "dev",
+    services: ["gmail"],
+    redirect_to: "http://127.0.0.1:3000/a/../settings",
+  });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  const [row] = await sql`select redirect_to from public.oauth_states
+                           where user_id = ${user.id} order by created_at desc limit 1`;
+  assert.equal(row.redirect_to, "http://127.0.0.1:3000/settings");
+});
+
+test("authorize rejects malformed JSON and other content types", async () => {
+  assertError(
+    await call("POST", "/oauth/authorize", {
+      token: user.token,
+      body: '{"provider":',
+      headers: { "Content-Type": "application/json" },
+    }),
+    400,
+    "validation_failed",
+  );
+  assertError(
+    await call("POST", "/oauth/authorize", {
+      token: user.token,
+      body: "provider=dev",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    }),
+    415,
+    "unsupported_media_type",
+  );
+});
+
+test("at most ten authorizations may be in flight per user (429)", async () => {
+  const u = await createUser("pending");
+  for (let i = 0; i < 10; i++) {
+    assert.equal((await authorize(u, { provider: "dev", services: ["gmail"] })).status, 200);
+  }
+  const res = await authorize(u, { provider: "dev", services: ["gmail"] });
+  assertError(res, 429, "rate_limited");
+  assert.equal(res.headers.get("retry-after"), "600");
+  // Expired ones do not count.
+  await sql`update public.oauth_states set created_at = now() - interval '11 minutes',
+                                          expires_at = now() - interval '1 minute'
+             where user_id = ${u.id}`;
+  assert.equal((await authorize(u, { provider: "dev", services: ["gmail"] })).status, 200);
+});
+
+// callback: the state ------------------------------------------------------------------------
+
+async function pending(u: TestUser, body: Record<string, unknown> = {}) {
+  const res = await authorize(u, { provider: "dev", services: ["gmail"], ...body });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return res.body.authorization_url as string;
+}
+
+test("a callback without a state, or with a malformed one, is 400 invalid_state", async () => {
+  const cases: Record<string, string>[] = [
+    { code: "abc" },
+    { code: "abc", state: "short" },
+    { state: "a b c" },
+  ];
+  for (const params of cases) {
+    const res = await callback(callbackUrl("dev", params));
+    assertError(res, 400, "invalid_state");
+  }
+});
+
+test("an unknown state is 400 invalid_state and connects nothing", async () => {
+  const res = await callback(callbackUrl("dev", { code: "x", state: "A".repeat(43) }));
+  assertError(res, 400, "invalid_state");
+  assert.equal(res.body.error.details.reason, "unknown_state");
+});
+
+test("a state is single use: replaying the callback is refused", async () => {
+  const u = await createUser("replay");
+  const back = await consent(await pending(u), { email: uniqueEmail() });
+  assert.equal((await callback(back)).status, 200);
+  const again = await callback(back);
+  assertError(again, 400, "invalid_state");
+  assert.equal(await connectionsOf(u), 1);
+});
+
+test("two callbacks racing with one state: exactly one connects", async () => {
+  const u = await createUser("race");
+  const back = await consent(await pending(u), { email: uniqueEmail() });
+  const results = await Promise.all([callback(back), callback(back), callback(back)]);
+  assert.deepEqual(results.map((r) => r.status).sort(), [200, 400, 400]);
+  assert.equal(await connectionsOf(u), 1);
+});
+
+test("an expired state is refused (and spent), redirecting with code=invalid_state", async () => {
+  const u = await createUser("expired");
+  const back = await consent(
+    await pending(u, { redirect_to: "http://127.0.0.1:3000/done" }),
+    { email: uniqueEmail() },
+  );
+  await sql`update public.oauth_states set created_at = now() - interval '11 minutes',
+                                          expires_at = now() - interval '1 minute'
+             where user_id = ${u.id}`;
+  const res = await callback(back);
+  assert.equal(res.status, 302);
+  assert.equal(res.location!.searchParams.get("status"), "error");
+  assert.equal(res.location!.searchParams.get("code"), "invalid_state");
+  assert.equal(res.location!.searchParams.get("reason"), "expired");
+  assert.equal(await connectionsOf(u), 0);
+  const [{ n }] =
+    await sql`select count(*)::int as n from public.oauth_states where user_id = ${u.id}`;
+  assert.equal(n, 0, "the expired state is consumed too");
+});
+
+test("a state used at another provider's callback is refused and spent", async () => {
+  const u = await createUser("wrong-provider");
+  const back = await consent(await pending(u), { email: uniqueEmail() });
+  const wrong = new URL(back);
+  wrong.pathname = wrong.pathname.replace(/\/dev$/, "/google");
+  const res = await callback(wrong);
+  assertError(res, 400, "invalid_state");
+  assert.equal(res.body.error.details.reason, "wrong_provider");
+  assertError(await callback(back), 400, "invalid_state");
+  assert.equal(await connectionsOf(u), 0);
+});
+
+test("another user's state links the account to that user, never to whoever completes it", async () => {
+  // The attack: an attacker starts a flow and lures the victim through it. The
+  // callback has no session; the state decides the owner, so the victim's
+  // provider account lands in the attacker's Oprina account, not the other
+  // way round, and nothing is linked to the victim.
+  const starter = await createUser("starter");
+  const completer = await createUser("completer");
+  const back = await consent(await pending(starter), { email: uniqueEmail("completer") });
+  const res = await fetch(back, {
+    headers: { Authorization: `Bearer ${completer.token}` },
+    redirect: "manual",
+  });
+  const body = await res.json();
+  assert.equal(res.status, 200);
+  assert.equal(body.token.user_id, starter.id);
+  assert.equal(await connectionsOf(completer), 0);
+});
+
+test("an unknown provider in the callback path is 400", async () => {
+  const res = await callback(callbackUrl("github", { code: "x", state: "A".repeat(43) }));
+  assertError(res, 400, "validation_failed");
+});
+
+// callback: the provider's answer -----------------------------------------------------------
+
+test("the user denying access is 403 access_denied, or status=error with a redirect", async () => {
+  const u = await createUser("deny");
+  const denied = await consent(await pending(u), { email: uniqueEmail(), decision: "deny" });
+  assert.equal(denied.searchParams.get("error"), "access_denied");
+  const res = await callback(denied);
+  assertError(res, 403, "access_denied");
+
+  const redirected = await consent(
+    await pending(u, { redirect_to: "http://localhost:3000/c" }),
+    { email: uniqueEmail(), decision: "deny" },
+  );
+  const r = await callback(redirected);
+  assert.equal(r.status, 302);
+  assert.equal(r.location!.searchParams.get("status"), "error");
+  assert.equal(r.location!.searchParams.get("code"), "access_denied");
+  assert.equal(await connectionsOf(u), 0);
+});
+
+test("another provider error= is 502 provider_error and never echoes the provider's text", async () => {
+  const u = await createUser("provider-error");
+  const url = new URL(await pending(u));
+  const state = url.searchParams.get("state")!;
+  const res = await callback(callbackUrl("dev", {
+    state,
+    error: "server_error<script>",
+    error_description: "<b>boom</b>",
+  }));
+  assertError(res, 502, "provider_error");
+  assert.equal(res.body.error.details.reason, "authorization_error");
+  assert.doesNotMatch(JSON.stringify(res.body), /script|boom/);
+});
+
+test("a callback without a code is 502 provider_error no_code", async () => {
+  const u = await createUser("no-code");
+  const state = new URL(await pending(u)).searchParams.get("state")!;
+  const res = await callback(callbackUrl("dev", { state }));
+  assertError(res, 502, "provider_error");
+  assert.equal(res.body.error.details.reason, "no_code");
+});
+
+test("a wrong PKCE verifier makes the provider refuse the code: nothing is connected", async () => {
+  const u = await createUser("pkce");
+  const email = uniqueEmail("pkce");
+  const back = await consent(await pending(u), { email });
+  await sql`update public.oauth_states set code_verifier = ${
+    "w".repeat(43)
+  } where user_id = ${u.id}`;
+  const res = await callback(back);
+  assertError(res, 502, "provider_error");
+  assert.equal(res.body.error.details.reason, "exchange_rejected");
+  const seen = await provider.seen(email);
+  assert.equal(seen.code_exchange_failures, 1);
+  assert.equal(await connectionsOf(u), 0);
+});
+
+test("the local provider enforces PKCE: no verifier, or a wrong one, is invalid_grant", async () => {
+  const u = await createUser("pkce-direct");
+  const auth = new URL(await pending(u));
+  const redirect_uri = auth.searchParams.get("redirect_uri")!;
+  for (const verifier of [null, "v".repeat(43)]) {
+    const back = await consent(
+      await pending(u),
+      { email: uniqueEmail("pkce-direct") },
+    );
+    const form = new URLSearchParams({
+      grant_type: "authorization_code",
+      code: back.searchParams.get("code")!,
+      redirect_uri,
+      client_id: "oprina-local",
+      client_secret: Deno.env.get("DEV_OAUTH_CLIENT_SECRET")!,
+    });
+    if (verifier) form.set("code_verifier", verifier);
+    const res = await fetch(`${Deno.env.get("DEV_OAUTH_URL")}/token`, {
+      method: "POST",
+      body: form,
+    });
+    assert.equal(res.status, 400);
+    assert.equal((await res.json()).error, "invalid_grant");
+  }
+});
+
+const outages: Array<["500" | "hang" | "close" | "malformed", number, string]> = [
+  ["500", 502, "provider_error"],
+  ["hang", 504, "provider_timeout"],
+  ["close", 502, "provider_error"],
+  ["malformed", 502, "provider_error"],
+];
+for (const [mode, status, code] of outages) {
+  test(`the provider failing the code exchange (${mode}) is ${status} ${code}; nothing stored`, async () => {
+    const u = await createUser(`exchange-${mode}`);
+    const email = uniqueEmail(`exchange-${mode}`);
+    const back = await consent(await pending(u), { email });
+    await provider.fault(email, "authorization_code", mode, { hang_ms: 6000 });
+    const res = await callback(back);
+    assertError(res, status, code);
+    assert.equal(res.body.error.details.reason, "exchange_failed");
+    assert.equal(await connectionsOf(u), 0);
+    assert.equal((await provider.seen(email)).faults_served, 1);
+  });
+}
+
+test("the provider failing userinfo is 502, nothing is stored and the grant is revoked", async () => {
+  const u = await createUser("userinfo");
+  const email = uniqueEmail("userinfo");
+  const back = await consent(
+    await pending(u, { redirect_to: "http://127.0.0.1:3000/x" }),
+    { email },
+  );
+  await provider.fault(email, "userinfo", "500");
+  const res = await callback(back);
+  assert.equal(res.status, 302);
+  assert.equal(res.location!.searchParams.get("code"), "provider_error");
+  assert.equal(res.location!.searchParams.get("reason"), "account_unavailable");
+  assert.equal(await connectionsOf(u), 0);
+  const seen = await provider.seen(email);
+  assert.equal(seen.revocations.length, 1, "the tokens we could not keep were revoked");
+  assert.equal(seen.active_refresh_tokens, 0);
+});
