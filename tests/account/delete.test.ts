@@ -1,5 +1,6 @@
 // Deleting an account leaves no row of the user in any table, and is idempotent.
 import assert from "node:assert/strict";
+import { connect, provider } from "../oauth/flow.ts";
 import { addMessages, call, createApiKey, createUser, sql, test } from "../helpers/stack.ts";
 
 // Every table in our schemas with a user_id column, found from the catalog so
@@ -68,4 +69,34 @@ test("DELETE /account/me removes every row of the user, and only theirs", async 
 
   const again = await call("DELETE", "/account/me", { token: user.token });
   assert.equal(again.status, 204, "deleting again is a no-op");
+});
+
+test("DELETE /account/me revokes every provider grant first, even when one provider fails", async () => {
+  const user = await createUser("leaving-connected");
+  const google = await connect(user, { provider: "google" });
+  const dev = await connect(user, { provider: "dev", services: ["calendar"] });
+  const microsoft = await connect(user, { provider: "microsoft", services: ["outlook"] });
+  await provider.fault(dev.email, "revoke", "500");
+
+  const res = await call("DELETE", "/account/me", { token: user.token });
+  assert.equal(res.status, 204);
+
+  assert.deepEqual(
+    (await provider.seen(google.email)).revocations.map((r: { kind: string }) => r.kind),
+    [
+      "refresh_token",
+    ],
+  );
+  assert.equal((await provider.seen(google.email)).active_refresh_tokens, 0);
+  assert.equal(
+    (await provider.seen(microsoft.email)).revocations.length,
+    0,
+    "Microsoft has no endpoint",
+  );
+  const [{ n }] =
+    await sql`select count(*)::int as n from public.service_tokens where user_id = ${user.id}`;
+  assert.equal(n, 0);
+  const [{ secrets }] = await sql`select count(*)::int as secrets from private.token_secrets
+                                   where token_id in (${google.token.id}, ${dev.token.id}, ${microsoft.token.id})`;
+  assert.equal(secrets, 0, "no ciphertext survives");
 });
