@@ -131,55 +131,44 @@ stack_oauth_env() {
   unset MICROSOFT_REVOCATION_URL # Microsoft has no revocation endpoint
 }
 
-stack_oauth_stop() {
-  if [ -f "$STACK_DIR/oauth-server.pid" ]; then
-    kill "$(cat "$STACK_DIR/oauth-server.pid")" 2>/dev/null || true
-    rm -f "$STACK_DIR/oauth-server.pid"
+
+# service_start NAME HEALTH_URL CMD...: runs CMD in the background with its
+# log and pid file in the stack directory, replacing an earlier instance, and
+# waits until HEALTH_URL answers.
+service_start() {
+  local name="$1" health="$2"
+  shift 2
+  service_stop "$name"
+  nohup "$@" >"$STACK_DIR/$name.log" 2>&1 &
+  echo $! >"$STACK_DIR/$name.pid"
+  wait_http "$health"
+}
+
+service_stop() {
+  if [ -f "$STACK_DIR/$1.pid" ]; then
+    kill "$(cat "$STACK_DIR/$1.pid")" 2>/dev/null || true
+    rm -f "$STACK_DIR/$1.pid"
   fi
 }
 
-# stack_up NAME API_PORT DB_PORT: Postgres with the platform stand-in and all
-# migrations, then the gateway in the background.
+# stack_up NAME API_PORT DB_PORT: Postgres with the platform stand-in, all
+# migrations and the local Vault secrets; then the local OAuth provider, the
+# local development agent and the gateway in the background.
 stack_up() {
   stack_env "$@"
   mkdir -p "$STACK_DIR"
   pg_start "$STACK_DIR/pg" "$3"
   DB_URL="$SUPABASE_DB_URL" "$DENO" run -A "$ROOT/scripts/migrate.ts" --platform
   "$DENO" run -A "$ROOT/scripts/local/secrets.ts"
-  stack_oauth_stop
-  nohup "$DENO" run -A "$ROOT/scripts/local/oauth-server.ts" >"$STACK_DIR/oauth-server.log" 2>&1 &
-  echo $! >"$STACK_DIR/oauth-server.pid"
-  wait_http "$DEV_OAUTH_URL/_control/health"
-  stack_agent_stop
-  nohup "$DENO" run --allow-net=127.0.0.1 --allow-env "$ROOT/scripts/local/agent.ts" \
-    >"$STACK_DIR/agent.log" 2>&1 &
-  echo $! >"$STACK_DIR/agent.pid"
-  wait_http "http://127.0.0.1:$LOCAL_AGENT_PORT/health"
-  stack_gateway_stop
-  nohup "$DENO" run -A "$ROOT/scripts/gateway.ts" >"$STACK_DIR/gateway.log" 2>&1 &
-  echo $! >"$STACK_DIR/gateway.pid"
-  wait_http "$SUPABASE_URL/health"
-}
-
-stack_gateway_stop() {
-  if [ -f "$STACK_DIR/gateway.pid" ]; then
-    kill "$(cat "$STACK_DIR/gateway.pid")" 2>/dev/null || true
-    rm -f "$STACK_DIR/gateway.pid"
-  fi
-}
-
-# The local development agent (see stack_env).
-stack_agent_stop() {
-  if [ -f "$STACK_DIR/agent.pid" ]; then
-    kill "$(cat "$STACK_DIR/agent.pid")" 2>/dev/null || true
-    rm -f "$STACK_DIR/agent.pid"
-  fi
+  service_start oauth-server "$DEV_OAUTH_URL/_control/health" \
+    "$DENO" run -A "$ROOT/scripts/local/oauth-server.ts"
+  service_start agent "http://127.0.0.1:$LOCAL_AGENT_PORT/health" \
+    "$DENO" run --allow-net=127.0.0.1 --allow-env "$ROOT/scripts/local/agent.ts"
+  service_start gateway "$SUPABASE_URL/health" "$DENO" run -A "$ROOT/scripts/gateway.ts"
 }
 
 stack_down() {
   stack_env "$@"
-  stack_gateway_stop
-  stack_agent_stop
-  stack_oauth_stop
+  for service in gateway agent oauth-server; do service_stop "$service"; done
   pg_stop "$STACK_DIR/pg"
 }

@@ -4,8 +4,9 @@
 #   bash scripts/test.sh [deno test args, e.g. tests/sessions]
 source "$(dirname "$0")/lib.sh"
 
-API_PORT=${TEST_API_PORT:-55321}
-DB_PORT=${TEST_DB_PORT:-55322}
+# Below Linux's ephemeral port range, so client sockets in TIME_WAIT never hold them.
+API_PORT=${TEST_API_PORT:-25321}
+DB_PORT=${TEST_DB_PORT:-25322}
 NAME=${TEST_STACK:-test}
 
 ensure_tools
@@ -13,8 +14,14 @@ stack_env "$NAME" "$API_PORT" "$DB_PORT"
 # Limits high enough for the suites, low enough that the rate-limit test can
 # exhaust one window quickly; the tests read them from here.
 export RATE_LIMIT_DEFAULT=600/60 RATE_LIMIT_AUTH=300/60 RATE_LIMIT_CHAT=600/60 RATE_LIMIT_HEYGEN=60/60
+out="$ROOT/.local/$NAME-results"
 cleanup() {
   stack_down "$NAME" "$API_PORT" "$DB_PORT"
+  # Keep the services' logs with the results for a look after a failure.
+  if [ -d "$out" ]; then
+    cp "$STACK_DIR"/*.log "$out/" 2>/dev/null || true
+    cp "$STACK_DIR/pg/log" "$out/postgres.log" 2>/dev/null || true
+  fi
   rm -rf "$STACK_DIR"
 }
 trap cleanup EXIT
@@ -23,7 +30,6 @@ PG_EXTRA_CONF="fsync = off
 synchronous_commit = off
 full_page_writes = off" stack_up "$NAME" "$API_PORT" "$DB_PORT"
 
-out="$ROOT/.local/$NAME-results"
 rm -rf "$out" && mkdir -p "$out"
 
 log "pgTAP: supabase/tests/database"

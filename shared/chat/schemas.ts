@@ -1,7 +1,7 @@
 // Wire shapes of the chat domain. The same schemas validate requests and
 // generate the OpenAPI document.
 import { z } from "@hono/zod-openapi";
-import { ErrorEnvelope } from "../http/openapi.ts";
+import { errorResponsesWith } from "../http/openapi.ts";
 import { Message } from "../sessions/schemas.ts";
 import { IDEMPOTENCY_KEY } from "./idempotency.ts";
 
@@ -12,9 +12,8 @@ const MAX_METADATA_BYTES = 16 * 1024;
 const noNul = (s: string) => !s.includes("\u0000");
 const jsonObject = z.record(z.string(), z.unknown());
 
-export const ChatMessage = Message.extend({
-  metadata: jsonObject.openapi({ description: "The client's metadata, as sent." }),
-}).openapi("ChatMessage");
+// A chat message is a session's message, metadata included.
+export const ChatMessage = Message;
 
 export const SessionParam = z.object({
   sessionId: z.uuid().openapi({
@@ -133,11 +132,4 @@ const ERRORS: Record<number, string> = {
   504: "The agent did not answer in time (agent_timeout)",
 };
 
-export function chatErrors(...statuses: number[]) {
-  return Object.fromEntries(
-    statuses.map((s) => [
-      s,
-      { description: ERRORS[s], content: { "application/json": { schema: ErrorEnvelope } } },
-    ]),
-  );
-}
+export const chatErrors = errorResponsesWith(ERRORS);

@@ -9,7 +9,7 @@ import type { HistoryRow } from "./history.ts";
 import { IDEMPOTENCY_SCOPE } from "./idempotency.ts";
 import type { SendMessageInput, UpdateVoiceAvatarInput } from "./schemas.ts";
 
-export type ChatMessageRow = MessageRow & { metadata: Record<string, unknown> };
+export type ChatMessageRow = MessageRow;
 
 const COLUMNS = [
   "id",

@@ -20,18 +20,29 @@ const DESCRIPTIONS: Record<number, string> = {
   404: "No such resource for this caller (not_found)",
   409: "Conflicts with the resource's state (conflict)",
   413: "Body over 1 MiB (payload_too_large)",
+  422: "Well-formed but not processable in this state",
   429: "Too many requests (rate_limited)",
+  502: "An upstream service failed",
   503: "A dependency is unavailable (service_unavailable)",
+  504: "An upstream service did not answer in time",
 };
 
-export function errorResponses(...statuses: number[]) {
-  return Object.fromEntries(
-    statuses.map((s) => [
-      s,
-      { description: DESCRIPTIONS[s], content: { "application/json": { schema: ErrorEnvelope } } },
-    ]),
-  );
+// The standard error responses, with a domain's own wording where it says
+// more (which codes a 409 or a 502 carries on its routes).
+export function errorResponsesWith(specific: Record<number, string>) {
+  return (...statuses: number[]) =>
+    Object.fromEntries(
+      statuses.map((s) => [
+        s,
+        {
+          description: specific[s] ?? DESCRIPTIONS[s],
+          content: { "application/json": { schema: ErrorEnvelope } },
+        },
+      ]),
+    );
 }
+
+export const errorResponses = errorResponsesWith({});
 
 export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   required: true,

@@ -88,6 +88,7 @@ export const Message = z.object({
   voice_response_url: z.string().nullable(),
   has_avatar_response: z.boolean(),
   avatar_session_id: z.string().nullable(),
+  metadata: jsonObject.openapi({ description: "The client's metadata, as sent with the message." }),
   created_at: z.string(),
   updated_at: z.string(),
 }).openapi("Message");

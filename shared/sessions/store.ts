@@ -44,6 +44,7 @@ export type MessageRow = {
   voice_response_url: string | null;
   has_avatar_response: boolean;
   avatar_session_id: string | null;
+  metadata: Record<string, unknown>;
   created_at: string;
   updated_at: string;
 };
@@ -87,6 +88,7 @@ const MESSAGE_COLUMNS = [
   "voice_response_url",
   "has_avatar_response",
   "avatar_session_id",
+  "metadata",
   "created_at",
   "updated_at",
 ];

@@ -147,6 +147,7 @@ revoke all on schema admin from public, anon, authenticated;
 comment on schema admin is 'Read-only views for operators in the dashboard; never exposed to clients.';
 -- The service (server-side only) serves the admin stats route from them.
 grant usage on schema admin to service_role;
+grant select on all tables in schema admin to service_role;
 alter default privileges in schema admin grant select on tables to service_role;
 
 create or replace view admin.usage_per_day as
