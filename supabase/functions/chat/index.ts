@@ -1,3 +1,4 @@
+import { serve } from "../../../shared/http/serve.ts";
 import app from "./app.ts";
 
-Deno.serve(app.fetch);
+serve(app);
