@@ -37,9 +37,11 @@ const jsonSafeTypes = {
   },
 };
 
-// The transaction runs on a reserved connection so that BEGIN, the rate-limit
-// hit, the role and claims, and the work's first query leave in one write:
-// a single-query request costs two round trips (that batch, then COMMIT).
+// The transaction runs on a reserved connection. With `prepare: false`
+// postgres.js describes every parameterized statement before running it (one
+// extra round trip each) and stops pipelining behind it, so the request's
+// setup carries no parameters: BEGIN, the setup and the work's first statement
+// leave in one write.
 async function inRole<T>(
   role: string,
   claims: object,
@@ -49,12 +51,12 @@ async function inRole<T>(
   const tx = await db().reserve();
   try {
     const begin = tx`begin`.execute();
-    // Raises when the window is exhausted, aborting everything after it.
-    const counted = user && countRequest(tx, user);
-    const setup = tx`select set_config('role', ${role}, true),
-                            set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
-                            set_config('synchronous_commit', ${durability(user)}, true)`.execute();
-    const [, , , result] = await Promise.all([begin, counted, setup, work(tx)]);
+    const setup = tx.unsafe<SetupRow[]>(setupStatement(role, claims, user)).execute();
+    const [, rows, result] = await Promise.all([begin, setup, work(tx)]);
+    const hit = rows[0];
+    if (user && hit?.rate_limit) {
+      user.rate = { limit: hit.rate_limit, remaining: hit.remaining, reset: hit.reset_seconds };
+    }
     await tx`commit`;
     return result;
   } catch (err) {
@@ -65,24 +67,35 @@ async function inRole<T>(
   }
 }
 
+type SetupRow = { rate_limit?: number; remaining: number; reset_seconds: number };
+
+// One statement: the rate-limit hit (it raises when the window is exhausted,
+// aborting everything after it) in FROM, so it runs before the projection
+// switches role and claims. Values are quoted literals: the claims come from a
+// verified token and every other value is ours.
+function setupStatement(role: string, claims: object, user?: UserPrincipal): string {
+  const config = `set_config('role', ${literal(role)}, true) as role,
+    set_config('request.jwt.claims', ${literal(JSON.stringify(claims))}, true) as claims,
+    set_config('synchronous_commit', ${literal(durability(user))}, true) as durability`;
+  if (!user?.rateClass || user.rate) return `select ${config}`;
+  const { limit, windowSeconds } = rateLimits()[user.rateClass];
+  return `select r.rate_limit, r.remaining, r.reset_seconds, ${config}
+    from private.rate_limit_hit(${literal(bucketOf(user))}, ${literal(user.rateClass)},
+                                ${Math.trunc(limit)}, ${Math.trunc(windowSeconds)}) r`;
+}
+
+// A standard SQL string literal (standard_conforming_strings is on in every
+// supported Postgres): quotes doubled; NUL cannot occur in JSON or our values.
+function literal(value: string): string {
+  if (value.includes("\u0000")) throw new Error("NUL in an SQL literal");
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
 // A read route writes nothing but its rate-limit counter; losing the last few
 // counter increments in a crash is harmless, so it need not wait for the WAL
 // flush. Anything that may write user data keeps the server's durability.
 function durability(user?: UserPrincipal): string {
   return user?.scope?.endsWith(":read") ? "off" : "on";
-}
-
-// Counts the request once, on its first transaction.
-function countRequest(tx: Tx, user: UserPrincipal): Promise<void> | undefined {
-  if (!user.rateClass || user.rate) return undefined;
-  const { limit, windowSeconds } = rateLimits()[user.rateClass];
-  const query = tx<{ rate_limit: number; remaining: number; reset_seconds: number }[]>`
-    select rate_limit, remaining, reset_seconds
-      from private.rate_limit_hit(${bucketOf(user)}, ${user.rateClass}, ${limit}, ${windowSeconds})`
-    .execute();
-  return query.then(([r]) => {
-    user.rate = { limit: r.rate_limit, remaining: r.remaining, reset: r.reset_seconds };
-  });
 }
 
 export function asUser<T>(user: UserPrincipal, work: (tx: Tx) => Promise<T>): Promise<T> {
