@@ -1,8 +1,8 @@
--- GET /sessions/{id} with the same round-trip shape as shared/db/client.ts
--- (-M extended): begin; then the role/claims setup pipelined with the query;
--- then commit. Three round trips.
-begin;
+-- GET /sessions/{id} in two round trips (-M extended): begin, the role/claims setup and
+-- the query sent as one pipeline, then commit. The shape shared/db/client.ts
+-- aims for (it also pipelines the rate-limit hit).
 \startpipeline
+begin;
 select set_config('role', 'authenticated', true),
        set_config('request.jwt.claims', :claims, true);
 select "id", "user_id", "title", "status", "is_archived", "archived_at", "agent_type",

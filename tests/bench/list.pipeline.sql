@@ -1,8 +1,9 @@
--- GET /sessions?limit=20 with the same round-trip shape as shared/db/client.ts
--- (-M extended): begin; then the role/claims setup pipelined with the query;
--- then commit. Three round trips.
-begin;
+-- GET /sessions?limit=20 in two round trips (-M extended): begin, the role/claims setup and
+-- the query sent as one pipeline, then commit. The shape shared/db/client.ts
+-- aims for (it also pipelines the rate-limit hit).
+-- The route asks for limit + 1 rows to learn whether another page exists.
 \startpipeline
+begin;
 select set_config('role', 'authenticated', true),
        set_config('request.jwt.claims', :claims, true);
 select "id", "user_id", "title", "status", "is_archived", "archived_at", "agent_type",

@@ -1,6 +1,44 @@
--- wrk reporter for scripts/bench.sh: one machine-readable line with the
--- throughput, latency percentiles (ms) and error counts of the run.
---   wrk -s tests/bench/report.lua ...   ->   BENCH_JSON {...}
+-- wrk script for scripts/bench.sh.
+-- Requests: BENCH_USERS_FILE has one "token session_id" line per user, and
+-- BENCH_USERS_N says how many of them to use (the first N). With one user the
+-- request is static; with several, each request goes to the next user, for
+-- GET /sessions/{that user's session} (BENCH_ENDPOINT=get) or
+-- GET /sessions?limit=BENCH_LIMIT (BENCH_ENDPOINT=list).
+-- Report: one machine-readable line with throughput, latency percentiles (ms)
+-- and error counts (non-2xx responses count as errors).
+local users = {}
+local file = os.getenv("BENCH_USERS_FILE")
+local wanted = tonumber(os.getenv("BENCH_USERS_N") or "1")
+if file then
+  for line in io.lines(file) do
+    local token, sid = line:match("^(%S+) (%S+)$")
+    if token and #users < wanted then users[#users + 1] = { token = token, sid = sid } end
+  end
+end
+
+local function path_for(user)
+  if os.getenv("BENCH_ENDPOINT") == "get" then
+    return "/functions/v1/sessions/" .. user.sid
+  end
+  return "/functions/v1/sessions?limit=" .. (os.getenv("BENCH_LIMIT") or "20")
+end
+
+if #users == 1 then
+  wrk.headers["Authorization"] = "Bearer " .. users[1].token
+  wrk.path = path_for(users[1])
+elseif #users > 1 then
+  local requests, next_user = {}, 0
+  function init()
+    for i, user in ipairs(users) do
+      requests[i] = wrk.format("GET", path_for(user), { Authorization = "Bearer " .. user.token })
+    end
+  end
+  function request()
+    next_user = next_user % #requests + 1
+    return requests[next_user]
+  end
+end
+
 function done(summary, latency, requests)
   local seconds = summary.duration / 1e6
   local e = summary.errors

@@ -3,11 +3,13 @@
 // of client bytes that follows bytes from the server (a "turn": the client
 // waited for an answer before sending again). scripts/bench.sh puts it between
 // a second gateway (or pgbench) and Postgres to measure round trips per request.
-//   deno run --allow-net tests/bench/roundtrips.ts LISTEN_PORT TARGET_PORT STATS_PORT
-// GET http://127.0.0.1:STATS_PORT/ answers {"turns": n, "connections": n}.
-const [listenPort, targetPort, statsPort] = Deno.args.map(Number);
-if (!listenPort || !targetPort || !statsPort) {
-  console.error("usage: roundtrips.ts LISTEN_PORT TARGET_PORT STATS_PORT");
+//   deno run --allow-net tests/bench/roundtrips.ts TARGET_PORT [LISTEN_PORT] [STATS_PORT]
+// Ports left out (or 0) are chosen by the system. Once listening it prints
+// {"relay": port, "stats": port}; GET http://127.0.0.1:<stats>/ then answers
+// {"turns": n, "connections": n}.
+const [targetPort, listenPort = 0, statsPort = 0] = Deno.args.map(Number);
+if (!targetPort) {
+  console.error("usage: roundtrips.ts TARGET_PORT [LISTEN_PORT] [STATS_PORT]");
   Deno.exit(2);
 }
 
@@ -50,8 +52,9 @@ async function relay(client: Deno.Conn) {
 }
 
 const listener = Deno.listen({ hostname: "127.0.0.1", port: listenPort });
-Deno.serve(
+const stats = Deno.serve(
   { hostname: "127.0.0.1", port: statsPort, onListen: () => {} },
   () => Response.json({ turns, connections }),
 );
+console.log(JSON.stringify({ relay: listener.addr.port, stats: stats.addr.port }));
 for await (const conn of listener) relay(conn);

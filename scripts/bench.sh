@@ -1,0 +1,508 @@
+#!/usr/bin/env bash
+# Measures the HTTP read path against Postgres alone, on a throwaway stack with
+# its own ports and data directory (so it works while the dev stack is up), and
+# writes docs/benchmarks.md. It only measures and reports: no timing is asserted.
+#   bash scripts/bench.sh            (deno task bench)
+# Knobs (environment):
+#   BENCH_DURATION=8    seconds measured per run, after BENCH_WARMUP=2 s of warm-up
+#   BENCH_CONNECTIONS="16 64"   concurrency levels; the first runs every pgbench
+#                       variant, the others HTTP and the one-round-trip pgbench only
+#   BENCH_USERS=16      users seeded; the multi-user HTTP run (first level only) rotates over them
+#   DB_POOL_SIZE        passed through to the gateway (the app's default is 4)
+#   BENCH_REVISION      what to call the measured code in the report (default: git HEAD)
+# Ports, all on 127.0.0.1: 26321 API, 26322 Postgres (and the stack's own
+# helpers next to them); for the round-trip count, 29325 for a second gateway
+# and two system-chosen ports for the relay in front of Postgres.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+API_PORT=26321 # below Linux's ephemeral range, like the test stack
+DB_PORT=26322
+RT_API_PORT=29325 # below Linux's ephemeral range: no client socket can hold it
+NAME=bench
+DURATION="${BENCH_DURATION:-8}"
+WARMUP="${BENCH_WARMUP:-2}"
+read -r -a LEVELS <<<"${BENCH_CONNECTIONS:-16 64}"
+THREADS=2
+SESSIONS=50
+USERS="${BENCH_USERS:-16}"
+MESSAGES_PER_SESSION=4
+LIMIT=20
+LIM=$((LIMIT + 1)) # the list route fetches limit + 1 rows
+PGBENCH="$PG_BIN/pgbench"
+BENCH="$ROOT/tests/bench"
+DOC="$ROOT/docs/benchmarks.md"
+started_at=$SECONDS
+
+# The code measured: what the gateway loads at start.
+if [ -n "${BENCH_REVISION:-}" ]; then
+  rev="$BENCH_REVISION"
+elif rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null); then
+  dirty=$(git -C "$ROOT" status --porcelain | grep -cv ' \(docs/benchmarks\.md\|scripts/bench\.sh\|tests/bench/.*\)$' || true)
+  [ "$dirty" -eq 0 ] || rev="$rev plus $dirty uncommitted change(s) in the working tree"
+else
+  rev="unknown (not a git checkout)"
+fi
+
+# A handful of users send thousands of requests a second: per-user rate limits
+# are raised so none is throttled (the accounting itself still runs).
+export RATE_LIMIT_DEFAULT=1000000000/60 RATE_LIMIT_AUTH=1000000000/60
+export RATE_LIMIT_CHAT=1000000000/60 RATE_LIMIT_HEYGEN=1000000000/60
+
+ensure_tools
+if ! command -v wrk >/dev/null; then
+  log "installing wrk with apt"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq wrk >/dev/null
+fi
+
+stack_env "$NAME" "$API_PORT" "$DB_PORT"
+helpers=() # pids of the round-trip relay and its gateway
+stop_helpers() {
+  local pid
+  for pid in "${helpers[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${helpers[@]}"; do wait "$pid" 2>/dev/null || true; done
+  helpers=()
+}
+cleanup() {
+  stop_helpers
+  stack_down "$NAME" "$API_PORT" "$DB_PORT"
+  rm -rf "$STACK_DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+# The stack starts in a child shell so that a failure can be retried once: the
+# ports sit in Linux's ephemeral range, so a busy machine's outgoing
+# connections can hold one for a moment.
+start_stack() {
+  PG_EXTRA_CONF="fsync = off
+synchronous_commit = off
+full_page_writes = off" bash -c 'source "$1/scripts/lib.sh"; stack_up "$2" "$3" "$4"' _ \
+    "$ROOT" "$NAME" "$API_PORT" "$DB_PORT"
+}
+cleanup
+if ! start_stack; then
+  log "the stack did not start; retrying once"
+  cleanup
+  sleep 3
+  start_stack
+fi
+
+out="$STACK_DIR/bench"
+mkdir -p "$out"
+results="$out/results.tsv"
+: >"$results"
+
+# --- seed ---------------------------------------------------------------------
+# USERS identical users; the single-user runs (the headline figures) use the
+# first, the multi-user run rotates over all of them.
+log "seeding $USERS users with $SESSIONS sessions x $MESSAGES_PER_SESSION messages each"
+seeders=()
+for ((u = 1; u <= USERS; u++)); do
+  "$DENO" run -A "$ROOT/scripts/local/dev-user.ts" "bench$u@example.com" --json >"$out/user-$u.json" &
+  seeders+=($!)
+done
+for pid in "${seeders[@]}"; do wait "$pid"; done
+jq -c . "$out"/user-*.json >"$out/users.json"
+psql "$SUPABASE_DB_URL" -v ON_ERROR_STOP=1 -qtA >/dev/null <<SQL
+create temp table bench_users as
+  select (u ->> 'user_id')::uuid as id from json_array_elements('$(jq -sc . "$out/users.json")') u;
+insert into public.chat_sessions (user_id, title, agent_config, context_data)
+select b.id, 'Bench session ' || g, '{"model": "gpt-4o-mini", "temperature": 0.7}',
+       ('{"topic": "benchmark", "n": ' || g || '}')::jsonb
+  from bench_users b cross join generate_series(1, $SESSIONS) g;
+insert into public.messages (session_id, user_id, role, content)
+select s.id, s.user_id, case when m % 2 = 1 then 'user' else 'assistant' end,
+       'Message ' || m || ' of ' || s.title || ': ' || repeat('lorem ipsum ', 10)
+  from public.chat_sessions s join bench_users b on b.id = s.user_id
+ cross join generate_series(1, $MESSAGES_PER_SESSION) m
+ order by s.created_at, s.id, m;
+analyze public.chat_sessions, public.messages;
+SQL
+# "token session_id" per user, for tests/bench/report.lua; the first is the single user.
+users_file="$out/users.txt"
+: >"$users_file"
+while read -r user; do
+  u_id=$(jq -r .user_id <<<"$user")
+  u_sid=$(psql "$SUPABASE_DB_URL" -qtAc "select id from public.chat_sessions where user_id = '$u_id'
+    order by last_activity_at desc, id desc limit 1")
+  echo "$(jq -r .token <<<"$user") $u_sid" >>"$users_file"
+done < <(jq -c . "$out/user-1.json"; for ((u = 2; u <= USERS; u++)); do jq -c . "$out/user-$u.json"; done)
+read -r token sid <"$users_file"
+
+# The claims the gateway sets for this token: its verified payload, as JSON.
+b64url_decode() {
+  local s
+  s=$(tr '_-' '/+' <<<"$1")
+  while ((${#s} % 4)); do s+="="; done
+  base64 -d <<<"$s"
+}
+claims=$(b64url_decode "$(cut -d. -f2 <<<"$token")" | jq -c .)
+
+GET_PATH="/functions/v1/sessions/$sid"
+LIST_PATH="/functions/v1/sessions?limit=$LIMIT"
+declare -A PATHS=([get]="$GET_PATH" [list]="$LIST_PATH")
+
+# --- sanity: both paths answer what we think they answer ------------------------
+check_http() {
+  local url="$1" filter="$2" want="$3" got
+  got=$(curl -sS -H "Authorization: Bearer $token" "$url" | jq -r "$filter" 2>&1 || true)
+  if [ "$got" != "$want" ]; then
+    log "sanity check failed: $url gave $filter = $got, expected $want"
+    curl -sS -H "Authorization: Bearer $token" "$url" | head -c 600 >&2 || true
+    exit 1
+  fi
+}
+check_http "$SUPABASE_URL$GET_PATH" .id "$sid"
+check_http "$SUPABASE_URL$LIST_PATH" '.data | length' "$LIMIT"
+
+# Runs a pgbench file's SQL through psql with the same values and counts the
+# session rows RLS lets through, so a wrong claim cannot pass as a fast one.
+check_sql() {
+  local file="$1" want="$2" got
+  got=$(CLAIMS="$claims" SID="$sid" LIM="$LIM" perl -0pe '
+      s/^--.*\n//mg; s/^\\(start|end)pipeline\n//mg; s/\\;/;/g;
+      s/\x27?:claims\x27?/\x27$ENV{CLAIMS}\x27/g;
+      s/\x27?:sid\x27?/\x27$ENV{SID}\x27/g;
+      s/:lim\b/$ENV{LIM}/g' "$file" |
+    psql "$SUPABASE_DB_URL" -v ON_ERROR_STOP=1 -qtA | grep -cE '^[0-9a-f-]{36}\|' || true)
+  if [ "$got" != "$want" ]; then
+    log "sanity check failed: $(basename "$file") returned $got session rows, expected $want"
+    exit 1
+  fi
+}
+for v in extended pipeline compound; do
+  check_sql "$BENCH/get.$v.sql" 1
+  check_sql "$BENCH/list.$v.sql" "$LIM"
+done
+
+# The protocol each pgbench variant is sent with.
+declare -A MODE=([extended]=extended [pipeline]=extended [compound]=simple)
+pgbench_run() { # ENDPOINT VARIANT CONNS DB_URL MORE_ARGS...
+  local ep="$1" v="$2" c="$3" url="$4"
+  shift 4
+  "$PGBENCH" -n -M "${MODE[$v]}" -c "$c" -j "$THREADS" -f "$BENCH/$ep.$v.sql" \
+    -D "claims=$claims" -D "sid=$sid" -D "lim=$LIM" "$@" "$url"
+}
+
+# --- round trips: a relay in front of Postgres counts them ---------------------
+# A second gateway (same code and settings, no load) reaches Postgres through
+# tests/bench/roundtrips.ts; so does pgbench. Sequential requests, warm pools.
+declare -A RT
+RELAY_URL=""
+RELAY_STATS_URL=""
+turns() { curl -fsS "$RELAY_STATS_URL" | jq .turns; }
+per() { awk -v d="$1" -v n="$2" 'BEGIN { r = d / n; printf (r == int(r)) ? "%d" : "%.1f", r }'; }
+http_turns() { # PATH COUNT
+  local i status
+  for ((i = 0; i < $2; i++)); do
+    status=$(curl -sS -o "$out/rt-response" -w '%{http_code}' -H "Authorization: Bearer $token" \
+      "http://127.0.0.1:$RT_API_PORT$1")
+    if [ "$status" != 200 ]; then
+      log "round-trip count: $1 answered $status: $(head -c 400 "$out/rt-response")"
+      tail -5 "$out/gateway-rt.log" >&2
+      exit 1
+    fi
+  done
+}
+count_round_trips() {
+  local ep v a b c
+  local ports="" tries
+  "$DENO" run --no-config --allow-net "$BENCH/roundtrips.ts" "$DB_PORT" >"$out/relay.log" 2>&1 &
+  helpers+=($!)
+  for ((tries = 0; tries < 150; tries++)); do
+    ports=$(grep -m1 '^{"relay"' "$out/relay.log" || true)
+    [ -z "$ports" ] || break
+    sleep 0.2
+  done
+  [ -n "$ports" ] || { tail -5 "$out/relay.log" >&2; return 1; }
+  RELAY_URL="postgresql://postgres:postgres@127.0.0.1:$(jq .relay <<<"$ports")/postgres"
+  RELAY_STATS_URL="http://127.0.0.1:$(jq .stats <<<"$ports")/"
+  SUPABASE_DB_URL="$RELAY_URL" GATEWAY_PORT="$RT_API_PORT" NET_WORKER=off \
+    "$DENO" run -A "$ROOT/scripts/gateway.ts" >"$out/gateway-rt.log" 2>&1 &
+  helpers+=($!)
+  wait_http "http://127.0.0.1:$RT_API_PORT/health" || { tail -5 "$out/gateway-rt.log" >&2; return 1; }
+  for ep in get list; do
+    http_turns "${PATHS[$ep]}" 20
+    a=$(turns)
+    http_turns "${PATHS[$ep]}" 100
+    b=$(turns)
+    RT[$ep/http]=$(per $((b - a)) 100)
+    for v in extended pipeline compound; do
+      # Two runs differing by 100 transactions; the connection setup cancels out.
+      a=$(turns)
+      pgbench_run "$ep" "$v" 1 "$RELAY_URL" -t 50 >/dev/null 2>&1
+      b=$(turns)
+      pgbench_run "$ep" "$v" 1 "$RELAY_URL" -t 150 >/dev/null 2>&1
+      c=$(turns)
+      RT[$ep/$v]=$(per $(((c - b) - (b - a))) 100)
+    done
+  done
+}
+log "counting database round trips per request"
+if ! count_round_trips; then
+  log "could not start the round-trip relay or its gateway; round trips are reported as ?"
+  for ep in get list; do for v in http extended pipeline compound; do RT[$ep/$v]="?"; done; done
+fi
+stop_helpers
+
+# --- CPU accounting -----------------------------------------------------------
+# A snapshot is "total idle gateway postgres loadgen irq", in clock ticks. Postgres
+# counts the postmaster, its live children, and (through cutime/cstime) the
+# children that exited, such as pgbench's backends. The load generator (wrk,
+# pgbench) is this shell's reaped children, from the `times` builtin; irq is the
+# kernel's interrupt and softirq time (loopback TCP is processed there).
+HZ=$(getconf CLK_TCK)
+NCPU=$(nproc)
+gw_pid=$(cat "$STACK_DIR/gateway.pid")
+pm_pid=$(head -1 "$STACK_DIR/pg/data/postmaster.pid")
+ticks() { # PID WITH_CHILDREN
+  awk -v kids="$2" '{ sub(/^.*\) /, ""); print $12 + $13 + (kids ? $14 + $15 : 0) }' \
+    "/proc/$1/stat" 2>/dev/null || echo 0
+}
+pg_ticks() {
+  local pg c
+  pg=$(ticks "$pm_pid" 1)
+  for c in $(pgrep -P "$pm_pid" || true); do pg=$((pg + $(ticks "$c" 0))); done
+  echo "$pg"
+}
+cpu_snap() { # VAR: sets VAR; runs in this shell so that `times` sees its children
+  local total idle irq
+  read -r total idle irq < <(awk '/^cpu / { print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6, $7+$8 }' /proc/stat)
+  times >"$out/times"
+  printf -v "$1" '%s %s %s %s %s %s' "$total" "$idle" "$(ticks "$gw_pid" 0)" "$(pg_ticks)" \
+    "$(awk -v hz="$HZ" 'NR == 2 {
+      split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.0f", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * hz
+    }' "$out/times")" "$irq"
+}
+# cpu_report BEFORE AFTER REQUESTS -> busy% gateway% postgres% loadgen% irq% other% gateway_us_per_req
+# (busy is of all CPUs; the others are of one CPU; "other" is everything else on the machine)
+cpu_report() {
+  awk -v n="$NCPU" -v hz="$HZ" -v reqs="$3" -v b="$1" -v a="$2" 'BEGIN {
+    split(b, x, " "); split(a, y, " ");
+    dt = y[1] - x[1]; core = dt / n; if (dt <= 0) { print "-\t-\t-\t-\t-\t-\t-"; exit }
+    busy = dt - (y[2] - x[2]); gw = y[3] - x[3]; pg = y[4] - x[4]; lg = y[5] - x[5]; irq = y[6] - x[6];
+    other = busy - gw - pg - lg - irq; if (other < 0) other = 0;
+    printf "%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%s\n", 100 * busy / dt, 100 * gw / core,
+      100 * pg / core, 100 * lg / core, 100 * irq / core, 100 * other / core,
+      (gw > 0 && reqs > 0) ? sprintf("%.0f", gw * 1e6 / hz / reqs) : "-"
+  }'
+}
+
+# --- load runs ----------------------------------------------------------------
+# Each run appends one row to results.tsv:
+# endpoint variant round_trips users conns tps p50 p99 errors busy gw pg loadgen irq other gw_us locks
+# (variant "http" for wrk through the gateway)
+
+# Samples the gateway's busy Postgres connections twice a second while a run
+# lasts: "waiting on a lock|busy" (a user's rate-limit row can be a hot spot).
+lock_sampler() {
+  while :; do
+    psql "$SUPABASE_DB_URL" -qtAc "select count(*) filter (where wait_event_type = 'Lock'), count(*)
+      from pg_stat_activity where application_name = 'postgres.js' and state <> 'idle'" 2>/dev/null || true
+    sleep 0.5
+  done
+}
+
+run_wrk() { # ENDPOINT CONNS USERS
+  local ep="$1" conns="$2" users="$3" url="$SUPABASE_URL${PATHS[$1]}" before after json
+  local sampler locks name="$ep-$2-$3"
+  log "wrk $ep c=$conns, $users user(s): ${WARMUP}s warm-up, ${DURATION}s measured"
+  export BENCH_USERS_FILE="$users_file" BENCH_USERS_N="$users" BENCH_ENDPOINT="$ep" BENCH_LIMIT="$LIMIT"
+  wrk -t"$THREADS" -c"$conns" -d"${WARMUP}s" -s "$BENCH/report.lua" "$url" >/dev/null
+  lock_sampler >"$out/locks-$name.txt" &
+  sampler=$!
+  cpu_snap before
+  wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" --timeout 10s -s "$BENCH/report.lua" "$url" \
+    >"$out/wrk-$name.txt"
+  cpu_snap after
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+  locks=$(awk -F'|' '{ w += $1; n += $2 } END { printf (n > 0) ? "%.0f%%" : "-", 100 * w / n }' \
+    "$out/locks-$name.txt")
+  json=$(sed -n 's/^BENCH_JSON //p' "$out/wrk-$name.txt")
+  printf '%s\thttp\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$ep" "${RT[$ep/http]}" "$users" "$conns" \
+    "$(jq -r .tps <<<"$json")" "$(jq -r .p50_ms <<<"$json")" "$(jq -r .p99_ms <<<"$json")" \
+    "$(jq '[.errors[]] | add' <<<"$json")" \
+    "$(cpu_report "$before" "$after" "$(jq .requests <<<"$json")")" "$locks" >>"$results"
+}
+
+run_pgbench() { # ENDPOINT VARIANT CONNS
+  local ep="$1" v="$2" conns="$3" before after settled prefix tps failed pct
+  log "pgbench $ep/$v c=$conns: ${WARMUP}s warm-up, ${DURATION}s measured"
+  pgbench_run "$ep" "$v" "$conns" "$SUPABASE_DB_URL" -T "$WARMUP" >/dev/null 2>&1
+  prefix="$out/pgbench-$ep-$v-$conns"
+  sleep 0.5 # let the postmaster reap the warm-up's backends
+  cpu_snap before
+  pgbench_run "$ep" "$v" "$conns" "$SUPABASE_DB_URL" -T "$DURATION" \
+    --log --log-prefix="$prefix" >"$prefix.txt" 2>&1
+  cpu_snap after
+  sleep 0.5 # exited backends reach the postmaster's cutime once reaped
+  cpu_snap settled
+  after="$(cut -d' ' -f1-3 <<<"$after") $(cut -d' ' -f4 <<<"$settled") $(cut -d' ' -f5- <<<"$after")"
+  tps=$(sed -nE 's/^tps = ([0-9.]+) \(without initial connection time\)/\1/p' "$prefix.txt")
+  failed=$(sed -nE 's/^number of failed transactions: ([0-9]+).*/\1/p' "$prefix.txt")
+  # Per-transaction log: column 3 is the transaction's latency in microseconds.
+  pct=$(cat "$prefix".[0-9]* | awk '{ print $3 }' | sort -n | awk '
+    { v[NR] = $1 }
+    END { i50 = int(NR * 0.50 + 0.999999); i99 = int(NR * 0.99 + 0.999999);
+          printf "%.3f\t%.3f", v[i50] / 1000, v[i99] / 1000 }')
+  rm -f "$prefix".[0-9]*
+  printf '%s\t%s\t%s\t1\t%s\t%s\t%s\t%s\t%s\t-\n' "$ep" "$v" "${RT[$ep/$v]}" "$conns" \
+    "${tps:-0}" "$pct" "${failed:-0}" "$(cpu_report "$before" "$after" 0)" >>"$results"
+}
+
+for i in "${!LEVELS[@]}"; do
+  c="${LEVELS[$i]}"
+  if [ "$i" -eq 0 ]; then variants=(extended pipeline compound); else variants=(compound); fi
+  for ep in get list; do
+    run_wrk "$ep" "$c" 1
+    [ "$i" -gt 0 ] || [ "$USERS" -le 1 ] || run_wrk "$ep" "$c" "$USERS"
+    for v in "${variants[@]}"; do run_pgbench "$ep" "$v" "$c"; done
+  done
+done
+
+# --- report -------------------------------------------------------------------
+label() {
+  case "$1" in
+  get) echo "GET /sessions/{id}" ;;
+  list) echo "GET /sessions?limit=$LIMIT" ;;
+  esac
+}
+variant_label() {
+  case "$1" in
+  http) echo "HTTP through the gateway (wrk)" ;;
+  extended) echo "pgbench: 4 statements (-M extended)" ;;
+  pipeline) echo "pgbench: begin + setup + query pipelined, then commit (-M extended)" ;;
+  compound) echo 'pgbench: one compound statement joined with `\;` (-M simple)' ;;
+  esac
+}
+plural() { [ "$1" = 1 ] && echo "$1 round trip" || echo "$1 round trips"; }
+
+results_table() {
+  echo "| Request | Client | Users | Conns | DB round trips | TPS | p50 ms | p99 ms | Errors | CPU busy | Gateway | Postgres | Load gen. | Kernel irq | Other | Gateway CPU / req | Lock waits |"
+  echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+  local ep v rts users conns tps p50 p99 errs busy gw pg lg irq other gwus locks
+  while IFS=$'\t' read -r ep v rts users conns tps p50 p99 errs busy gw pg lg irq other gwus locks; do
+    printf '| %s | %s | %s | %s | %s | %.0f | %.2f | %.2f | %s | %s%% | %s%% | %s%% | %s%% | %s%% | %s%% | %s | %s |\n' \
+      "$(label "$ep")" "$(variant_label "$v")" "$users" "$conns" "$rts" "$tps" "$p50" "$p99" \
+      "$errs" "$busy" "$gw" "$pg" "$lg" "$irq" "$other" \
+      "$([ "$gwus" = - ] && echo - || echo "${gwus} µs")" "$locks"
+  done <"$results"
+}
+
+ratio_table() {
+  echo "| Request | Users | Conns | HTTP TPS | Baseline: fastest pgbench TPS | Ratio | Target >= 0.5x |"
+  echo "|---|--:|--:|--:|--:|--:|---|"
+  local ep c users http best bestv ratio
+  while IFS=$'\t' read -r ep users c http; do
+    read -r best bestv < <(awk -F'\t' -v e="$ep" -v c="$c" '
+      $1 == e && $2 != "http" && $5 == c && $6 + 0 > m + 0 { m = $6; v = $2 } END { print m, v }' "$results")
+    ratio=$(awk -v h="$http" -v b="$best" 'BEGIN { printf "%.2f", (b > 0) ? h / b : 0 }')
+    printf '| %s | %s | %s | %.0f | %.0f (%s, %s) | %sx | %s |\n' \
+      "$(label "$ep")" "$users" "$c" "$http" "$best" "$bestv" "$(plural "${RT[$ep/$bestv]}")" "$ratio" \
+      "$(awk -v r="$ratio" 'BEGIN { print (r >= 0.5) ? "met" : "**not met**" }')"
+  done < <(awk -F'\t' '$2 == "http" { print $1 "\t" $4 "\t" $5 "\t" $6 }' "$results")
+}
+
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+mem=$(free -h | awk '/^Mem:/ { print $2 }')
+deno_v=$("$DENO" --version | head -1)
+pg_v=$(psql "$SUPABASE_DB_URL" -qtAc "show server_version")
+wrk_v=$( (wrk -v 2>&1 || true) | head -1 | awk '{ print $1, $2 }')
+pgbench_v=$("$PGBENCH" --version)
+elapsed=$((SECONDS - started_at))
+
+results_md=$(results_table)
+ratio_md=$(ratio_table)
+
+# The other domains' benchmarks, each against its own baseline in this run.
+log "chat: a send against calling the local agent directly"
+chat_md=$(BENCH_DURATION=5 BENCH_WARMUP=1 "$DENO" run -A "$BENCH/chat.ts" 2>&1 | grep -v '^BENCH_JSON' || true)
+log "tokens: refresh-due throughput and access-token latency"
+tokens_md=$(BENCH_DURATION=4 "$DENO" run -A "$BENCH/tokens.ts" 2>&1 || true)
+elapsed=$((SECONDS - started_at))
+
+cat >"$DOC" <<DOC
+# Benchmarks
+
+Generated by \`scripts/bench.sh\` (\`deno task bench\`); do not edit by hand, rerun it.
+The script only measures and reports; nothing here is asserted by CI.
+
+- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); code: $rev
+- Machine: $NCPU CPUs ($cpu_model), $mem memory, $(uname -sr)
+- Versions: $deno_v; PostgreSQL $pg_v; $wrk_v; $pgbench_v
+- Gateway: \`scripts/gateway.ts\`, one Deno process; DB pool size ${DB_POOL_SIZE:-4 (default)}
+- Postgres: the project-owned cluster with \`fsync\`, \`synchronous_commit\` and
+  \`full_page_writes\` off (as for the tests); the workload reads only
+- Run time of the whole script: ${elapsed} s
+
+## Method
+
+A throwaway stack (\`bench\`: API 127.0.0.1:$API_PORT, Postgres 127.0.0.1:$DB_PORT) is started,
+seeded with $USERS users owning $SESSIONS sessions of $MESSAGES_PER_SESSION messages each, and
+removed afterwards. Each run lasts ${DURATION} s after a ${WARMUP} s warm-up. Load generator,
+gateway and Postgres share the same $NCPU CPUs and talk over loopback; anything else running on
+the machine shows in the "Other" CPU column.
+
+- **HTTP**: \`wrk -t$THREADS -c<conns>\` (\`tests/bench/report.lua\`) against
+  \`GET /functions/v1/sessions/{id}\` and \`GET /functions/v1/sessions?limit=$LIMIT\` with real
+  bearer tokens (HS256, verified on every request): everything the route does (auth, rate-limit
+  accounting, the transaction through \`shared/db/client.ts\`, JSON, the request log line).
+  Headline rows use **one user** (always the same session); at the first connection count a
+  second row rotates over all $USERS users (each reading its own newest session), because each
+  user's rate-limit counter is one row that every request of that user updates. Rate limits
+  are raised for the bench stack so nobody is throttled; the counting still happens.
+- **pgbench**: the same SQL (the columns and predicates of \`shared/sessions/store.ts\`, with the
+  token's own payload as \`request.jwt.claims\`), \`-c <conns> -j $THREADS -T ${DURATION}\` over
+  TCP, in three shapes (\`tests/bench/{get,list}.{extended,pipeline,compound}.sql\`):
+  \`extended\`, four statements with the unnamed extended protocol as postgres.js sends them;
+  \`pipeline\`, begin + role/claims setup + query in one pipeline, then \`commit\`;
+  \`compound\`, the whole transaction as one statement joined with \`\\;\` (\`-M simple\`), i.e.
+  Postgres at its fastest for this work. pgbench does not run the rate-limit upsert.
+  Latency percentiles from pgbench's per-transaction log. Each file is first run through psql
+  to check that RLS returns the expected rows (1 and $LIM).
+- **DB round trips** are counted, not assumed: \`tests/bench/roundtrips.ts\` relays a second
+  gateway (and pgbench, one client) to Postgres and counts each time the client speaks again
+  after Postgres answered; per request, over 100 sequential requests on warm connections.
+- **Ratio**: HTTP TPS over the **fastest** pgbench variant at the same connection count (the
+  one-round-trip compound statement, in practice), against the target "HTTP path >= 0.5x
+  pgbench TPS". Later connection counts run only HTTP (one user) and the compound variant, to
+  keep the script near 3 minutes.
+- **CPU**, sampled from \`/proc\` around each measured run: "CPU busy" is of all $NCPU CPUs; the
+  other columns are in % of one CPU (up to ${NCPU}00%): the gateway process, Postgres (all
+  backends), the load generator (wrk or pgbench), the kernel's interrupt/softirq time (loopback
+  TCP), and everything else (other programs on the machine: high values mean a noisy run).
+  "Gateway CPU / req" is the gateway's CPU time over the requests served. "Lock waits" is the
+  share of the gateway's busy Postgres connections found waiting on a lock
+  (\`pg_stat_activity\`, sampled twice a second).
+
+## Results
+
+$results_md
+
+## HTTP vs pgbench
+
+$ratio_md
+
+## Chat: a send, against the agent alone (\`tests/bench/chat.ts\`)
+
+The local development agent answers at once, so the difference is the backend's own cost:
+storing the user's message and the reply, the session counters, and the SSE relay.
+
+$chat_md
+
+## Tokens: refresh-due and access-token (\`tests/bench/tokens.ts\`)
+
+\`\`\`
+$tokens_md
+\`\`\`
+DOC
+
+echo
+echo "$results_md"
+echo
+echo "$ratio_md"
+echo
+log "wrote docs/benchmarks.md in ${elapsed} s"
