@@ -419,9 +419,12 @@ ratio_md=$(ratio_table)
 
 # The other domains' benchmarks, each against its own baseline in this run.
 log "chat: a send against calling the local agent directly"
-chat_md=$(BENCH_DURATION=5 BENCH_WARMUP=1 "$DENO" run -A "$BENCH/chat.ts" 2>&1 | grep -v '^BENCH_JSON' || true)
+chat_md=$(BENCH_DURATION=5 BENCH_WARMUP=1 "$DENO" run -A "$BENCH/chat.ts" 2>&1 | grep -E '^(\||[0-9]+ messages)' || true)
 log "tokens: refresh-due throughput and access-token latency"
 tokens_md=$(BENCH_DURATION=4 "$DENO" run -A "$BENCH/tokens.ts" 2>&1 || true)
+log "middleware: JWT, API key and rate limiting against the bare route"
+# The in-process apps log every request to stdout; keep the table and its note.
+middleware_md=$(BENCH_DURATION=5 "$DENO" run -A "$BENCH/middleware.ts" 2>&1 | grep -E '^(\||wrk )' || true)
 elapsed=$((SECONDS - started_at))
 
 cat >"$DOC" <<DOC
@@ -485,6 +488,14 @@ $results_md
 ## HTTP vs pgbench
 
 $ratio_md
+
+## Middleware: JWT, API key and rate limiting, against the bare route (\`tests/bench/middleware.ts\`)
+
+The same hot read served four ways by one process: the bare transaction as a known user, then
+with JWT verification, then the real route (JWT and the rate-limit upsert), then the real route
+with an API key. Target: API key plus rate limit cost under 20% of the bare route's throughput.
+
+$middleware_md
 
 ## Chat: a send, against the agent alone (\`tests/bench/chat.ts\`)
 

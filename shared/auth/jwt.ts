@@ -23,8 +23,41 @@ export type VerifierOptions = { secret?: string; jwksUrl: URL; issuers: string[]
 const ASYMMETRIC = ["ES256", "RS256", "EdDSA"];
 const MAX_TOKEN_LENGTH = 8192;
 
+// Verified tokens are remembered per isolate until they expire (at most a
+// minute, so a rotated signing key takes effect soon): a client sends the same
+// token with every request, and checking it again is most of the auth cost.
+const CACHE_MS = 60_000;
+const CACHE_ENTRIES = 10_000;
+
 export function createVerifier(opts: VerifierOptions): (token: string) => Promise<Claims> {
-  const secret = opts.secret ? new TextEncoder().encode(opts.secret) : undefined;
+  const verify = signatureVerifier(opts);
+  const cache = new Map<string, { claims: Claims; until: number }>();
+  return async (token) => {
+    const now = Date.now();
+    const hit = cache.get(token);
+    if (hit && hit.until > now) return hit.claims;
+    const claims = await verify(token);
+    const until = Math.min((claims.exp ?? 0) * 1000, now + CACHE_MS);
+    if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+    cache.set(token, { claims, until });
+    return claims;
+  };
+}
+
+function signatureVerifier(opts: VerifierOptions): (token: string) => Promise<Claims> {
+  // Imported once: jose would import a raw secret again on every call.
+  const secret = opts.secret
+    ? crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(opts.secret),
+      {
+        name: "HMAC",
+        hash: "SHA-256",
+      },
+      false,
+      ["verify"],
+    )
+    : undefined;
   const jwks = createRemoteJWKSet(opts.jwksUrl, {
     cooldownDuration: 30_000,
     timeoutDuration: 5_000,
@@ -41,7 +74,7 @@ export function createVerifier(opts: VerifierOptions): (token: string) => Promis
     try {
       const options = { issuer: opts.issuers, clockTolerance: 5 };
       if (alg === "HS256" && secret) {
-        return (await jwtVerify<Claims>(token, secret, { ...options, algorithms: ["HS256"] }))
+        return (await jwtVerify<Claims>(token, await secret, { ...options, algorithms: ["HS256"] }))
           .payload;
       }
       if (alg && ASYMMETRIC.includes(alg)) {

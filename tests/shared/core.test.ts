@@ -83,3 +83,21 @@ Deno.test("HS256 tokens are refused when no secret is configured", async () => {
     .setExpirationTime("1h").sign(new TextEncoder().encode("x".repeat(40)));
   await assert.rejects(verify(token), (e: AppError) => e.code === "unauthorized");
 });
+
+Deno.test("a remembered token is keyed by its exact text: a tampered copy still fails", async () => {
+  const secret = "s".repeat(40);
+  const verify = createVerifier({
+    secret,
+    jwksUrl: new URL("http://127.0.0.1:9/jwks.json"),
+    issuers: ["x"],
+  });
+  const token = await new SignJWT({ sub: "a", role: "authenticated" }).setProtectedHeader({
+    alg: "HS256",
+  })
+    .setIssuer("x").setExpirationTime("1h").sign(new TextEncoder().encode(secret));
+  assert.equal((await verify(token)).sub, "a");
+  assert.equal((await verify(token)).sub, "a");
+  const [h, p, s] = token.split(".");
+  const forged = `${h}.${p.slice(0, -2)}${p.endsWith("A") ? "B" : "A"}${p.slice(-1)}.${s}`;
+  await assert.rejects(verify(forged), (e: AppError) => e.code === "unauthorized");
+});

@@ -1,0 +1,117 @@
+// Middleware cost: the same hot read (GET /sessions/{id}) served four ways in
+// one process, each loaded by wrk in turn, as ratios to the bare route:
+//   bare          the route's transaction as a known user: no auth, no rate limit
+//   jwt           + JWT verification (requireUser), rate limiting off
+//   jwt + limit   the real sessions app: JWT and the rate-limit upsert
+//   key + limit   the real sessions app with an API key instead of the JWT
+// Only measures and prints; asserts nothing. Needs a stack's environment
+// (scripts/bench.sh) and rate limits the run cannot reach.
+//   deno run -A tests/bench/middleware.ts
+import postgres from "postgres";
+import { generateApiKey } from "../../shared/auth/api-keys.ts";
+import { requireUser } from "../../shared/auth/middleware.ts";
+import type { UserPrincipal } from "../../shared/auth/principal.ts";
+import { asUser } from "../../shared/db/client.ts";
+import { createApp } from "../../shared/http/app.ts";
+import { getSession } from "../../shared/sessions/store.ts";
+import sessions from "../../supabase/functions/sessions/app.ts";
+import { userToken } from "../../scripts/local/keys.ts";
+
+const DURATION = Number(Deno.env.get("BENCH_DURATION") ?? 6);
+const CONNS = Number(Deno.env.get("BENCH_CONNECTIONS_MW") ?? 16);
+const sql = postgres(Deno.env.get("SUPABASE_DB_URL")!, { max: 1, onnotice: () => {} });
+
+const email = `mw-${crypto.randomUUID()}@bench.local`;
+const [{ id: userId }] = await sql<
+  { id: string }[]
+>`insert into auth.users (email) values (${email}) returning id`;
+const [{ id: sessionId }] = await sql<{ id: string }[]>`
+  insert into public.chat_sessions (user_id, title) values (${userId}, 'bench') returning id`;
+const token = await userToken({ userId, email, apiUrl: Deno.env.get("SUPABASE_URL")! });
+const key = generateApiKey();
+await sql`insert into public.api_keys (user_id, name, prefix, key_hash, scopes)
+          values (${userId}, 'bench', ${key.prefix}, ${key.hash}, ${["sessions:read"]})`;
+
+const known: UserPrincipal = {
+  kind: "user",
+  userId,
+  isAdmin: false,
+  claims: { sub: userId, role: "authenticated", aud: "authenticated" },
+};
+
+const bare = createApp("sessions", "bench");
+bare.get(
+  "/:id",
+  async (c) => c.json(await asUser({ ...known }, (tx) => getSession(tx, c.req.param("id")))),
+);
+const jwtOnly = createApp("sessions", "bench");
+jwtOnly.get("/:id", requireUser("sessions:read"), async (c) => {
+  const user = { ...c.get("user"), rateClass: undefined };
+  return c.json(await asUser(user, (tx) => getSession(tx, c.req.param("id"))));
+});
+
+type Variant = {
+  name: string;
+  fetch: (r: Request) => Response | Promise<Response>;
+  headers: string[];
+};
+const variants: Variant[] = [
+  { name: "bare", fetch: bare.fetch, headers: [] },
+  { name: "jwt", fetch: jwtOnly.fetch, headers: [`Authorization: Bearer ${token}`] },
+  { name: "jwt + limit", fetch: sessions.fetch, headers: [`Authorization: Bearer ${token}`] },
+  { name: "key + limit", fetch: sessions.fetch, headers: [`X-API-Key: ${key.key}`] },
+];
+
+async function wrk(url: string, headers: string[]) {
+  const args = [
+    "-t2",
+    `-c${CONNS}`,
+    `-d${DURATION}s`,
+    "--latency",
+    ...headers.flatMap((h) => ["-H", h]),
+    url,
+  ];
+  const out = new TextDecoder().decode(
+    (await new Deno.Command("wrk", { args, stdout: "piped" }).output()).stdout,
+  );
+  const rps = Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0);
+  const ms = (label: string) => {
+    const m = out.match(new RegExp(`\\s${label}%\\s+([\\d.]+)(us|ms|s)`));
+    if (!m) return NaN;
+    return Number(m[1]) * (m[2] === "us" ? 0.001 : m[2] === "s" ? 1000 : 1);
+  };
+  const non2xx = Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
+  return { rps, p50: ms("50"), p99: ms("99"), non2xx };
+}
+
+const rows: Array<{ name: string; rps: number; p50: number; p99: number; non2xx: number }> = [];
+for (const v of variants) {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, v.fetch);
+  const url = `http://127.0.0.1:${server.addr.port}/sessions/${sessionId}`;
+  const check = await fetch(url, {
+    headers: Object.fromEntries(v.headers.map((h) => h.split(": "))),
+  });
+  if (check.status !== 200) throw new Error(`${v.name}: ${check.status} ${await check.text()}`);
+  await check.body?.cancel();
+  await wrk(url, v.headers); // warm-up, not reported
+  rows.push({ name: v.name, ...(await wrk(url, v.headers)) });
+  await server.shutdown();
+}
+
+const base = rows[0].rps;
+console.log(`| Variant | TPS | p50 ms | p99 ms | Non-2xx | Throughput vs bare | Cost vs bare |`);
+console.log(`|---|--:|--:|--:|--:|--:|--:|`);
+for (const r of rows) {
+  console.log(
+    `| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${
+      r.p99.toFixed(2)
+    } | ${r.non2xx} | ` +
+      `${(r.rps / base).toFixed(2)}x | ${((1 - r.rps / base) * 100).toFixed(0)}% |`,
+  );
+}
+console.log(
+  `\nwrk -t2 -c${CONNS}, ${DURATION} s per variant after a warm-up run of the same length.`,
+);
+await sql`delete from auth.users where id = ${userId}`;
+await sql.end();
+Deno.exit(0);
