@@ -49,10 +49,13 @@ async function inRole<T>(
   user?: UserPrincipal,
 ): Promise<T> {
   const tx = await db().reserve();
+  let pending: Promise<unknown> | undefined;
   try {
     const begin = tx`begin`.execute();
     const setup = tx.unsafe<SetupRow[]>(setupStatement(role, claims, user)).execute();
-    const [, rows, result] = await Promise.all([begin, setup, work(tx)]);
+    const running = work(tx);
+    pending = running;
+    const [, rows, result] = await Promise.all([begin, setup, running]);
     const hit = rows[0];
     if (user && hit?.rate_limit) {
       user.rate = { limit: hit.rate_limit, remaining: hit.remaining, reset: hit.reset_seconds };
@@ -60,6 +63,10 @@ async function inRole<T>(
     await tx`commit`;
     return result;
   } catch (err) {
+    // The work must be finished before the connection leaves this
+    // transaction: a statement sent after ROLLBACK would run without the
+    // role and claims.
+    await pending?.catch(() => {});
     await tx`rollback`.catch(() => {});
     throw err;
   } finally {
