@@ -4,38 +4,15 @@
 // (see serviceTurn) or in a service transaction of their own.
 import type postgres from "postgres";
 import type { Tx } from "../db/client.ts";
-import type { MessageRow } from "../sessions/store.ts";
+import { MESSAGE_COLUMNS, type MessageRow } from "../sessions/store.ts";
 import type { HistoryRow } from "./history.ts";
 import { IDEMPOTENCY_SCOPE } from "./idempotency.ts";
 import type { SendMessageInput, UpdateVoiceAvatarInput } from "./schemas.ts";
 
 export type ChatMessageRow = MessageRow;
 
-const COLUMNS = [
-  "id",
-  "session_id",
-  "message_index",
-  "role",
-  "content",
-  "content_type",
-  "parent_message_id",
-  "status",
-  "error_code",
-  "error_message",
-  "agent_response_data",
-  "processing_time_ms",
-  "prompt_tokens",
-  "completion_tokens",
-  "total_tokens",
-  "estimated_cost",
-  "has_voice_response",
-  "voice_response_url",
-  "has_avatar_response",
-  "avatar_session_id",
-  "metadata",
-  "created_at",
-  "updated_at",
-];
+// The wire shape of a message is the sessions domain's.
+const COLUMNS = MESSAGE_COLUMNS;
 
 // --- as the user ------------------------------------------------------------------
 

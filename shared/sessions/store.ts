@@ -67,7 +67,7 @@ const SESSION_COLUMNS = [
   "updated_at",
 ];
 
-const MESSAGE_COLUMNS = [
+export const MESSAGE_COLUMNS = [
   "id",
   "session_id",
   "message_index",
