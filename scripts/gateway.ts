@@ -3,7 +3,7 @@
 // platform), the auth JWKS, and delivers pg_net's queued requests so pg_cron
 // jobs that call functions really run. Binds 127.0.0.1 only.
 import postgres from "postgres";
-import { keepServingOnStrayRejections } from "../shared/http/serve.ts";
+import { keepServingOnStrayErrors } from "../shared/http/serve.ts";
 import { loadOrCreateSigningKey, publicJwk } from "./local/keys.ts";
 
 type Handler = { fetch: (req: Request) => Response | Promise<Response> };
@@ -43,7 +43,7 @@ async function route(req: Request): Promise<Response> {
   return await app.fetch(new Request(url, req));
 }
 
-keepServingOnStrayRejections();
+keepServingOnStrayErrors();
 Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, route);
 console.log(
   JSON.stringify({ level: "info", msg: "gateway listening", port, functions: [...apps.keys()] }),

@@ -1,22 +1,30 @@
-// How a function process serves. A dropped database connection can surface
-// inside postgres.js as a promise nobody awaits; by default Deno would end the
-// whole isolate on it. We log it and keep serving: the pool reconnects, and
-// requests that were in flight already got their own errors.
+// How a function process serves. When Postgres drops connections (restart,
+// failover), postgres.js can throw from a timer callback or reject a promise
+// nobody awaits; by default Deno would end the whole isolate on either. We log
+// them and keep serving: requests in flight already got their own errors, and
+// the pool reconnects.
 import { log } from "./log.ts";
 
 let guarded = false;
 
-export function keepServingOnStrayRejections(): void {
+export function keepServingOnStrayErrors(): void {
   if (guarded) return;
   guarded = true;
   globalThis.addEventListener("unhandledrejection", (event) => {
     event.preventDefault();
-    const reason = event.reason as Error | undefined;
-    log("error", "unhandled rejection", { error: `${reason?.name}: ${reason?.message}` });
+    log("error", "unhandled rejection", { error: describe(event.reason) });
+  });
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    log("error", "uncaught exception", { error: describe(event.error) });
   });
 }
 
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
 export function serve(app: { fetch: (req: Request) => Response | Promise<Response> }): void {
-  keepServingOnStrayRejections();
+  keepServingOnStrayErrors();
   Deno.serve(app.fetch);
 }
