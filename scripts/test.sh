@@ -52,7 +52,17 @@ deno_pass=$(echo "$summary" | sed -nE 's/.*\| ([0-9]+) passed.*/\1/p')
 deno_fail=$(echo "$summary" | sed -nE 's/.*\| ([0-9]+) failed.*/\1/p')
 if [ -z "$summary" ]; then deno_pass=0; deno_fail=1; log "deno test produced no summary"; fi
 
-passed=$((tap_pass + ${deno_pass:-0}))
-failed=$((tap_fail + ${deno_fail:-0}))
+# Secret hygiene over everything the functions logged in this run.
+scan_pass=0 scan_fail=0
+if "$DENO" run -A "$ROOT/scripts/local/secret-scan.ts" "$STACK_DIR/gateway.log" >"$out/secret-scan.txt" 2>&1; then
+  scan_pass=1
+else
+  scan_fail=1
+  cat "$out/secret-scan.txt" >&2
+fi
+log "$(tail -1 "$out/secret-scan.txt")"
+
+passed=$((tap_pass + ${deno_pass:-0} + scan_pass))
+failed=$((tap_fail + ${deno_fail:-0} + scan_fail))
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
