@@ -119,7 +119,7 @@ export function register(app: App) {
       log("warn", "provider connection failed", {
         provider,
         user_id: state.user_id,
-        code: err.code,
+        error_code: err.code, // "code" alone is masked by the logger (OAuth codes are secrets)
         reason: err.reason,
       });
       if (state.redirect_to) {
