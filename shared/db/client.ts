@@ -114,8 +114,3 @@ export function asUser<T>(user: UserPrincipal, work: (tx: Tx) => Promise<T>): Pr
 export function asService<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
   return inRole("service_role", { role: "service_role" }, work);
 }
-
-export async function closeDb(): Promise<void> {
-  await pool?.end({ timeout: 5 });
-  pool = undefined;
-}

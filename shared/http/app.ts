@@ -12,7 +12,7 @@ import type { AppEnv } from "./context.ts";
 import { AppError, errorBody, toAppError } from "./errors.ts";
 import { log } from "./log.ts";
 
-export const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export type App = OpenAPIHono<AppEnv>;

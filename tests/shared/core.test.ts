@@ -5,6 +5,7 @@ import { parseConfig } from "../../shared/config.ts";
 import { AppError, toAppError } from "../../shared/http/errors.ts";
 import { decodeCursor, encodeCursor, page } from "../../shared/http/pagination.ts";
 import { createVerifier } from "../../shared/auth/jwt.ts";
+import { parseRateLimits } from "../../shared/http/rate-limit.ts";
 import { generateKeyPair, SignJWT } from "jose";
 
 const base = {
@@ -100,4 +101,12 @@ Deno.test("a remembered token is keyed by its exact text: a tampered copy still 
   const [h, p, s] = token.split(".");
   const forged = `${h}.${p.slice(0, -2)}${p.endsWith("A") ? "B" : "A"}${p.slice(-1)}.${s}`;
   await assert.rejects(verify(forged), (e: AppError) => e.code === "unauthorized");
+});
+
+Deno.test("rate limits parse from <requests>/<seconds> and name a malformed variable", () => {
+  const limits = parseRateLimits({ RATE_LIMIT_CHAT: "5/10" });
+  assert.deepEqual(limits.chat, { limit: 5, windowSeconds: 10 });
+  assert.deepEqual(limits.default, { limit: 300, windowSeconds: 60 });
+  assert.throws(() => parseRateLimits({ RATE_LIMIT_AUTH: "many" }), /RATE_LIMIT_AUTH/);
+  assert.throws(() => parseRateLimits({ RATE_LIMIT_HEYGEN: "0/60" }), /RATE_LIMIT_HEYGEN/);
 });

@@ -72,29 +72,25 @@ begin
   perform set_config('role', 'authenticated', true);
 end $$;
 
--- Acts as the service role (bypasses RLS, no auth.uid()).
-create or replace function tests.authenticate_as_service_role()
+-- Acts as a non-user API role: service_role (bypasses RLS) or anon.
+create or replace function tests.authenticate_as_role(p_role text)
 returns void
 language plpgsql
 security invoker
 as $$
 begin
   perform set_config('request.jwt.claim.sub', '', true);
-  perform set_config('request.jwt.claims', json_build_object('role', 'service_role')::text, true);
-  perform set_config('role', 'service_role', true);
+  perform set_config('request.jwt.claims', json_build_object('role', p_role)::text, true);
+  perform set_config('role', p_role, true);
 end $$;
 
--- Acts as the anonymous role (a request without a user JWT).
+create or replace function tests.authenticate_as_service_role()
+returns void language sql security invoker
+as $$ select tests.authenticate_as_role('service_role') $$;
+
 create or replace function tests.authenticate_as_anon()
-returns void
-language plpgsql
-security invoker
-as $$
-begin
-  perform set_config('request.jwt.claim.sub', '', true);
-  perform set_config('request.jwt.claims', json_build_object('role', 'anon')::text, true);
-  perform set_config('role', 'anon', true);
-end $$;
+returns void language sql security invoker
+as $$ select tests.authenticate_as_role('anon') $$;
 
 -- Back to the session user (postgres) with no JWT claims.
 create or replace function tests.clear_authentication()
