@@ -5,23 +5,42 @@ import postgres from "postgres";
 import { config } from "../config.ts";
 import type { UserPrincipal } from "../auth/principal.ts";
 import { bucketOf, rateLimits } from "../http/rate-limit.ts";
+import { isDatabaseUnavailable } from "../http/errors.ts";
 
 // The connection a request's transaction runs on.
 export type Tx = postgres.ReservedSql;
 export type Sql = postgres.Sql;
 export type Row = Record<string, postgres.ParameterOrJSON<never>>;
 
-let pool: Sql | undefined;
+// Seconds one connection attempt may take; also how long a transaction waits
+// for a connection before the pool is judged wedged.
+const CONNECT_TIMEOUT = 5;
 
-export function db(): Sql {
-  return pool ??= postgres(config().SUPABASE_DB_URL, {
+type Pool = { sql: Sql; retired: Promise<"retired">; retire: () => void };
+let pool: Pool | undefined;
+
+function currentPool(): Pool {
+  if (pool) return pool;
+  let retire = () => {};
+  const retired = new Promise<"retired">((resolve) => (retire = () => resolve("retired")));
+  const sql = postgres(config().SUPABASE_DB_URL, {
     prepare: false, // Supavisor's transaction mode cannot keep prepared statements.
     max: config().DB_POOL_SIZE,
     idle_timeout: 30,
-    connect_timeout: 5,
+    connect_timeout: CONNECT_TIMEOUT,
+    // postgres.js's default backoff grows with every failed connect across
+    // the pool, to 20 s: after a database restart, requests queued for a
+    // connection would wait that long. A short, flat one keeps them failing
+    // fast (503) while it is down and resuming as soon as it is back.
+    backoff: () => 0.1 + Math.random() * 0.1,
     onnotice: () => {},
     types: jsonSafeTypes,
   });
+  return pool = { sql, retired, retire };
+}
+
+export function db(): Sql {
+  return currentPool().sql;
 }
 
 // Rows go straight to JSON responses: counters as numbers (bigint and numeric
@@ -37,6 +56,43 @@ const jsonSafeTypes = {
   },
 };
 
+// A connection for one transaction, or a 503 in bounded time. When
+// postgres.js fails to connect for a reserve(), the waiter stays in its queue
+// and later swallows a healthy connection, which then sits "connecting" until
+// the idle timeout, with requests queued behind it. So a pool that failed to
+// hand out a connection, or took longer than one connect may take, is
+// replaced: its waiters move to the new pool, and statements running on it
+// get that long to finish.
+async function reserve(deadline = Date.now() + CONNECT_TIMEOUT * 1000): Promise<Tx> {
+  const current = currentPool();
+  const reserving = current.sql.reserve();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<"expired">((resolve) => {
+    timer = setTimeout(() => resolve("expired"), Math.max(0, deadline - Date.now()));
+  });
+  let outcome: Tx | "retired" | "expired";
+  try {
+    outcome = await Promise.race([reserving, current.retired, expired]);
+  } catch (err) {
+    retire(current);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  if (typeof outcome !== "string") return outcome;
+  reserving.then((late) => late.release(), () => {});
+  if (outcome === "retired") return reserve(deadline);
+  retire(current);
+  throw Object.assign(new Error("no database connection in time"), { code: "CONNECT_TIMEOUT" });
+}
+
+function retire(old: Pool): void {
+  if (pool !== old) return;
+  pool = undefined;
+  old.retire();
+  old.sql.end({ timeout: CONNECT_TIMEOUT }).catch(() => {});
+}
+
 // The transaction runs on a reserved connection. With `prepare: false`
 // postgres.js describes every parameterized statement before running it (one
 // extra round trip each) and stops pipelining behind it, so the request's
@@ -48,29 +104,107 @@ async function inRole<T>(
   work: (tx: Tx) => Promise<T>,
   user?: UserPrincipal,
 ): Promise<T> {
-  const tx = await db().reserve();
+  const reserved = await reserve();
+  const link = new Link(reserved);
   let pending: Promise<unknown> | undefined;
   try {
-    const begin = tx`begin`.execute();
-    const setup = tx.unsafe<SetupRow[]>(setupStatement(role, claims, user)).execute();
-    const running = work(tx);
+    const begin = reserved.unsafe("begin", [], link.watch).execute();
+    const setup = reserved.unsafe<SetupRow[]>(setupStatement(role, claims, user)).execute();
+    const running = work(link.tx);
     pending = running;
-    const [, rows, result] = await Promise.all([begin, setup, running]);
+    const [, rows, result] = await link.race(Promise.all([begin, setup, running]));
     const hit = rows[0];
     if (user && hit?.rate_limit) {
       user.rate = { limit: hit.rate_limit, remaining: hit.remaining, reset: hit.reset_seconds };
     }
-    await tx`commit`;
+    await link.race(reserved`commit`.execute());
     return result;
   } catch (err) {
     // The work must be finished before the connection leaves this
     // transaction: a statement sent after ROLLBACK would run without the
-    // role and claims.
-    await pending?.catch(() => {});
-    await tx`rollback`.catch(() => {});
+    // role and claims. A lost connection ends both waits; one the server is
+    // dropping (it said so) has nothing left to roll back.
+    await link.race(Promise.resolve(pending)).catch(() => {});
+    if (!link.lost && !isDatabaseUnavailable(err)) {
+      await link.race(reserved`rollback`.execute()).catch(() => {});
+    }
     throw err;
   } finally {
-    tx.release();
+    link.end();
+  }
+}
+
+// One transaction's hold on its connection. postgres.js settles a reserved
+// connection's statements when the server errs or the socket breaks, but a
+// statement written after the server closed the connection (a restart, a
+// terminated backend) waits forever, its bytes are left to prefix the next
+// connection's startup message, and release() would file the dead connection
+// as open. So the transaction races the connection's close (as postgres.js's
+// own begin() does, through the same `onexecute` hook; postgres 3.4.9 is
+// pinned), the work's statements are refused once the connection is lost or
+// the transaction is over, and a lost connection is never released: the pool
+// already holds it as closed and reconnects it on demand.
+type PgConnection = { onclose: ((err: Error) => void) | null };
+type PgQuery = Promise<unknown> & { handler: (q: PgQuery) => void; reject: (e: Error) => void };
+
+class Link {
+  lost = false;
+  #ended = false;
+  #connection?: PgConnection;
+  #closed: Promise<never>;
+  #onClose: (err: Error) => void = () => {};
+  readonly tx: Tx;
+  readonly watch = {
+    onexecute: (c: PgConnection) => {
+      this.#connection = c;
+      c.onclose = (err) => {
+        this.lost = true;
+        this.#onClose(err);
+      };
+      return true; // more statements may be pipelined behind this one
+    },
+  } as postgres.UnsafeQueryOptions;
+
+  constructor(private readonly reserved: Tx) {
+    this.#closed = new Promise<never>((_, reject) => (this.#onClose = reject));
+    this.#closed.catch(() => {});
+    this.tx = this.#fenced(reserved);
+  }
+
+  race<T>(p: Promise<T>): Promise<T> {
+    return Promise.race([p, this.#closed]);
+  }
+
+  end(): void {
+    this.#ended = true;
+    if (this.#connection) this.#connection.onclose = null;
+    if (!this.lost) this.reserved.release();
+  }
+
+  // The work's view of the connection: statements run only while the
+  // transaction holds a live connection, checked when they are sent.
+  #fenced(reserved: Tx): Tx {
+    const fence = <Q>(q: Q): Q => {
+      if (!(q instanceof Promise)) return q; // a fragment or helper, not a statement
+      const query = q as unknown as PgQuery;
+      const send = query.handler;
+      query.handler = (x) =>
+        this.lost || this.#ended
+          ? x.reject(Object.assign(new Error("the transaction's connection is gone"), {
+            code: "CONNECTION_CLOSED",
+          }))
+          : send(x);
+      return q;
+    };
+    return new Proxy(reserved, {
+      apply: (target, self, args) => fence(Reflect.apply(target, self, args)),
+      get: (target, prop, receiver) => {
+        const value = Reflect.get(target, prop, receiver);
+        return prop === "unsafe"
+          ? (...args: Parameters<Tx["unsafe"]>) => fence(target.unsafe(...args))
+          : value;
+      },
+    });
   }
 }
 

@@ -64,6 +64,7 @@ export const notFound = (what: string) => new AppError("not_found", `${what} not
 const UNAVAILABLE = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
+  "EPIPE",
   "CONNECT_TIMEOUT",
   "CONNECTION_CLOSED",
   "CONNECTION_ENDED",
@@ -87,13 +88,18 @@ const BAD_INPUT: Record<string, string> = {
   "23514": "a value is not allowed",
 };
 
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === "string" && UNAVAILABLE.has(code);
+}
+
 // Maps anything thrown below a route to the envelope's vocabulary. Unknown
 // errors become "internal" and keep their text out of the response.
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const code = (err as { code?: unknown })?.code;
   if (typeof code === "string") {
-    if (UNAVAILABLE.has(code)) {
+    if (isDatabaseUnavailable(err)) {
       return new AppError(
         "service_unavailable",
         "the database is unavailable, retry shortly",
