@@ -7,10 +7,12 @@ import assert from "node:assert/strict";
 import { parseChatConfig, Secret } from "../../shared/chat/config.ts";
 import { createStreamingToken, HeygenFailure } from "../../shared/chat/heygen.ts";
 import { buildChatApp } from "../../supabase/functions/chat/app.ts";
-import { createUser, test } from "../helpers/stack.ts";
+import { snapshotOf } from "../helpers/snapshot.ts";
+import { createUser, test, type TestUser } from "../helpers/stack.ts";
 import {
   AGENT_API_KEY,
   agentSeen,
+  assertOnlyFailedExchangeAdded,
   HEYGEN_API_KEY,
   messagesOf,
   newSession,
@@ -19,6 +21,7 @@ import {
   readEvents,
   send,
   sessionRow,
+  sessionWithHistory,
   waitFor,
 } from "./support.ts";
 
@@ -46,12 +49,12 @@ async function request(
   app: ReturnType<typeof appWith>,
   method: string,
   path: string,
-  o: { body?: unknown; headers?: Record<string, string> } = {},
+  o: { as?: TestUser; body?: unknown; headers?: Record<string, string> } = {},
 ): Promise<Res> {
   const res = await app.request(`/chat${path}`, {
     method,
     headers: {
-      Authorization: `Bearer ${user.token}`,
+      Authorization: `Bearer ${(o.as ?? user).token}`,
       ...(o.body !== undefined ? { "Content-Type": "application/json" } : {}),
       ...o.headers,
     },
@@ -112,52 +115,84 @@ test("no agent configured: reading, voice data, HeyGen and the docs keep working
 
 // --- timeouts ---------------------------------------------------------------------
 
-test("an agent that never answers times out: 504, message kept, reply failed", async () => {
-  const app = appWith({ AGENT_TIMEOUT_MS: "300" });
-  const s = await newSession(user);
-  const tag = newTag();
-  const res = await request(app, "POST", `/${s.id}/messages`, {
-    body: { content: `[[hang]] [[tag=${tag}]]` },
-  });
-  assertEnvelope(res, 504, "agent_timeout");
-  const [u, a] = await messagesOf(s.id);
-  assert.deepEqual([u.role, u.status], ["user", "completed"]);
-  assert.deepEqual([a.status, a.error_code, a.content], ["failed", "agent_timeout", ""]);
-  assert.equal(res.body.error.details.user_message_id, u.id);
-  // On a loaded machine the agent may log the request after our 300 ms timeout fired.
-  const seen = await waitFor("the agent to record the request", () => agentSeen(tag), 5_000);
-  assert.deepEqual([seen.requests, seen.outcome], [1, "hung"], "asked once, never answered");
-});
-
-test("an agent that goes silent mid-stream times out and keeps the text so far", async () => {
-  // Long enough that a busy machine never delays the first pieces past it.
-  const app = appWith({ AGENT_TIMEOUT_MS: "1000" });
-  const s = await newSession(user);
-  const res = await request(app, "POST", `/${s.id}/messages`, {
-    body: { content: "[[stall=2]] [[words=10]]" },
-  });
-  assertEnvelope(res, 504, "agent_timeout");
-  const [, a] = await messagesOf(s.id);
-  assert.deepEqual([a.status, a.error_code, a.content], [
-    "failed",
-    "agent_timeout",
-    "word1 word2 ",
-  ]);
-
-  const streamed = await request(app, "POST", `/${s.id}/messages`, {
-    body: { content: "[[stall=3]] [[words=10]]" },
-    headers: { Accept: "text/event-stream" },
-  });
-  const events = await readEvents(streamed.body as Response);
-  const failed = events.at(-1)!;
-  assert.equal(failed.event, "message.failed");
-  assert.equal(failed.data.error.code, "agent_timeout");
-  assert.equal(failed.data.assistant_message.content, "word1 word2 word3 ");
-  assert.equal(
-    events.filter((e) => e.event === "delta").map((e) => e.data.content).join(""),
-    "word1 word2 word3 ",
-  );
-});
+// An agent that says nothing, before its first word or in the middle of its
+// reply, for JSON and SSE sends: 504 agent_timeout (or a message.failed
+// event), the text so far kept, nothing stored earlier changed. The stall's
+// timeout is long enough that a busy machine never delays the first pieces
+// past it.
+const silences = [
+  { name: "never answers", directive: "[[hang]]", partial: "", timeoutMs: "300" },
+  {
+    name: "goes silent mid-stream",
+    directive: "[[stall=2]] [[words=10]]",
+    partial: "word1 word2 ",
+    timeoutMs: "1000",
+  },
+];
+for (const silence of silences) {
+  for (const sse of [false, true]) {
+    test(
+      `an agent that ${silence.name} times out (${
+        sse ? "SSE" : "JSON"
+      }): 504, message kept, reply failed with the text so far, nothing earlier changed`,
+      async () => {
+        const app = appWith({ AGENT_TIMEOUT_MS: silence.timeoutMs });
+        const { user: owner, session: s } = await sessionWithHistory("agent-silent");
+        const tag = newTag();
+        const content = `${silence.directive} [[tag=${tag}]]`;
+        const before = await snapshotOf(owner.id);
+        const res = await request(app, "POST", `/${s.id}/messages`, {
+          as: owner,
+          body: { content },
+          headers: sse ? { Accept: "text/event-stream" } : {},
+        });
+        let ids: { user: string; reply: string };
+        if (sse) {
+          const events = await readEvents(res.body as Response);
+          const failed = events.at(-1)!;
+          assert.equal(failed.event, "message.failed");
+          assert.equal(failed.data.error.code, "agent_timeout");
+          assert.equal(failed.data.assistant_message.content, silence.partial);
+          assert.equal(
+            events.filter((e) => e.event === "delta").map((e) => e.data.content).join(""),
+            silence.partial,
+          );
+          ids = { user: events[0].data.user_message.id, reply: failed.data.assistant_message.id };
+        } else {
+          assertEnvelope(res, 504, "agent_timeout");
+          const { user_message_id, assistant_message_id } = res.body.error.details;
+          ids = { user: user_message_id, reply: assistant_message_id };
+        }
+        const [u, a] = (await messagesOf(s.id)).slice(-2);
+        assert.deepEqual([u.id, u.role, u.status], [ids.user, "user", "completed"]);
+        assert.deepEqual([a.id, a.status, a.error_code, a.content], [
+          ids.reply,
+          "failed",
+          "agent_timeout",
+          silence.partial,
+        ]);
+        await assertOnlyFailedExchangeAdded(owner, s.id, before, {
+          ...ids,
+          content,
+          errorCode: "agent_timeout",
+        });
+        if (silence.directive === "[[hang]]") {
+          // On a loaded machine the agent may log the request after our timeout fired.
+          const seen = await waitFor(
+            "the agent to record the request",
+            () => agentSeen(tag),
+            5_000,
+          );
+          assert.deepEqual(
+            [seen.requests, seen.outcome],
+            [1, "hung"],
+            "asked once, never answered",
+          );
+        }
+      },
+    );
+  }
+}
 
 test("the timeout is for silence, not for the whole answer", async () => {
   // 25 pieces 100 ms apart take 2.5 s; no gap comes near 1.5 s.

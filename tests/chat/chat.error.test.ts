@@ -1,14 +1,17 @@
 // Chat failures: bad input is a 4xx that stores nothing; closed sessions are
 // 409; every agent failure (500, 429, broken or corrupt stream, client gone)
-// keeps the user's message, stores the reply as failed with what arrived, and
-// answers with the envelope or a message.failed event; idempotency conflicts;
+// keeps the user's message, stores the reply as failed with what arrived,
+// changes nothing stored before it, and answers with the envelope or a
+// message.failed event; idempotency conflicts;
 // and no key ever shows up in a response or a log line.
 import assert from "node:assert/strict";
 import { assertError } from "../helpers/assert.ts";
+import { snapshotOf } from "../helpers/snapshot.ts";
 import { type Call, call, createUser, sql, test } from "../helpers/stack.ts";
 import {
   AGENT_API_KEY,
   agentSeen,
+  assertOnlyFailedExchangeAdded,
   HEYGEN_API_KEY,
   messagesOf,
   newSession,
@@ -17,6 +20,7 @@ import {
   send,
   sendStream,
   sessionRow,
+  sessionWithHistory,
   waitFor,
 } from "./support.ts";
 
@@ -205,14 +209,15 @@ const failures: Failure[] = [
 ];
 
 for (const f of failures) {
-  test(`agent ${f.directive}: ${f.status} ${f.code}, message kept, reply failed with its text`, async () => {
-    const s = await newSession(user);
+  test(`agent ${f.directive}: ${f.status} ${f.code}, message kept, reply failed with its text, nothing earlier changed`, async () => {
+    const { user: owner, session: s } = await sessionWithHistory("agent-fails");
     const tag = newTag();
     const content = `fail please ${f.directive} [[tag=${tag}]]`;
-    const res = keep(await send(user, s.id, { content }));
+    const before = await snapshotOf(owner.id);
+    const res = keep(await send(owner, s.id, { content }));
     assertError(res, f.status, f.code);
     const seen = (await agentSeen(tag))!;
-    const [u, a] = await messagesOf(s.id);
+    const [u, a] = (await messagesOf(s.id)).slice(-2);
     assert.deepEqual([u.role, u.status, u.content], ["user", "completed", content]);
     assert.deepEqual([a.role, a.status, a.error_code], ["assistant", "failed", f.errorCode]);
     assert.equal(a.parent_message_id, u.id);
@@ -225,11 +230,14 @@ for (const f of failures) {
       user_message_id: u.id,
       assistant_message_id: a.id,
     });
-    const session = await sessionRow(s.id);
-    assert.equal(session.message_count, 2);
-    assert.equal(Number(session.total_tokens_used), 0);
+    await assertOnlyFailedExchangeAdded(owner, s.id, before, {
+      user: u.id,
+      reply: a.id,
+      content,
+      errorCode: f.errorCode,
+    });
     // The stored reply reads the same through the API.
-    const got = await call("GET", `/chat/${s.id}/messages/${a.id}`, { token: user.token });
+    const got = await call("GET", `/chat/${s.id}/messages/${a.id}`, { token: owner.token });
     assert.equal(got.body.status, "failed");
     assert.equal(got.body.error_code, f.errorCode);
     assert.equal(typeof got.body.error_message, "string");
@@ -259,10 +267,12 @@ test("agent 429: Retry-After is passed on and recorded", async () => {
 // --- agent failures, SSE -------------------------------------------------------------
 
 for (const f of failures) {
-  test(`SSE agent ${f.directive}: message.failed with the partial reply`, async () => {
-    const s = await newSession(user);
+  test(`SSE agent ${f.directive}: message.failed with the partial reply, nothing earlier changed`, async () => {
+    const { user: owner, session: s } = await sessionWithHistory("agent-fails-sse");
     const tag = newTag();
-    const res = await sendStream(user, s.id, { content: `x ${f.directive} [[tag=${tag}]]` });
+    const content = `x ${f.directive} [[tag=${tag}]]`;
+    const before = await snapshotOf(owner.id);
+    const res = await sendStream(owner, s.id, { content });
     assert.equal(res.status, 200);
     const requestId = res.headers.get("x-request-id");
     const events = await readEvents(res);
@@ -278,9 +288,15 @@ for (const f of failures) {
     assert.equal(failed.assistant_message.content, deltas);
     assert.equal(deltas, f.partial);
     assert.ok((await agentSeen(tag))!.content.startsWith(deltas));
-    const [u, a] = await messagesOf(s.id);
+    const [u, a] = (await messagesOf(s.id)).slice(-2);
     assert.equal(u.id, events[0].data.user_message.id);
-    assert.deepEqual([a.status, a.content], ["failed", deltas]);
+    assert.deepEqual([a.id, a.status, a.content], [failed.assistant_message.id, "failed", deltas]);
+    await assertOnlyFailedExchangeAdded(owner, s.id, before, {
+      user: u.id,
+      reply: a.id,
+      content,
+      errorCode: f.errorCode,
+    });
     seenResponses.push(JSON.stringify(events));
   });
 }

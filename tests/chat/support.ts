@@ -2,7 +2,8 @@
 // events reader, the local development agent's record of what it saw, and
 // waiting for a condition (never for a duration).
 import assert from "node:assert/strict";
-import { call, FUNCTIONS_URL, sql, type TestUser } from "../helpers/stack.ts";
+import { assertOnlyChanges, rowCounts, type Snapshot, snapshotOf } from "../helpers/snapshot.ts";
+import { call, createUser, FUNCTIONS_URL, sql, type TestUser } from "../helpers/stack.ts";
 
 export const AGENT_URL = Deno.env.get("AGENT_URL")!;
 export const AGENT_MODEL = Deno.env.get("AGENT_MODEL")!;
@@ -169,4 +170,48 @@ export function expectedCost(
   const usd = (usage.prompt_tokens * price.prompt + usage.completion_tokens * price.completion) /
     1e6;
   return Math.round(usd * 1e6) / 1e6;
+}
+
+// A user with something to lose before an agent fault: a session holding a
+// completed exchange, with its usage and cost in the session's totals.
+export async function sessionWithHistory(label: string) {
+  const user = await createUser(label);
+  const session = await newSession(user);
+  const res = await send(user, session.id, { content: "an earlier question" });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  assert.ok(res.body.assistant_message.total_tokens > 0);
+  assert.equal(rowCounts(await snapshotOf(user.id))["public.messages"], 2);
+  return { user, session };
+}
+
+// What a send the agent failed may change, and nothing more: two new messages
+// (the user's, kept as sent, and the reply, failed) and the session's message
+// counters, each moving by two. Earlier messages, the session's token and
+// cost totals and everything else the user owns stay as they were.
+export async function assertOnlyFailedExchangeAdded(
+  user: TestUser,
+  sessionId: string,
+  before: Snapshot,
+  ids: { user: string; reply: string; content: string; errorCode: string },
+) {
+  const changes = await assertOnlyChanges(before, await snapshotOf(user.id), {
+    "public.messages": { added: 2 },
+    "public.chat_sessions": {
+      changed: {
+        [sessionId]: ["last_activity_at", "last_message_index", "message_count", "updated_at"],
+      },
+    },
+  });
+  const added = Object.fromEntries(changes["public.messages"].added.map((m) => [m.id, m]));
+  assert.deepEqual(
+    [added[ids.user]?.role, added[ids.user]?.status, added[ids.user]?.content],
+    ["user", "completed", ids.content],
+  );
+  assert.deepEqual(
+    [added[ids.reply]?.role, added[ids.reply]?.status, added[ids.reply]?.error_code],
+    ["assistant", "failed", ids.errorCode],
+  );
+  const [{ before: was, after: is }] = changes["public.chat_sessions"].changed;
+  assert.equal(is.message_count, (was.message_count as number) + 2);
+  assert.equal(is.last_message_index, (was.last_message_index as number) + 2);
 }

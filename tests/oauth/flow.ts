@@ -2,7 +2,8 @@
 // as the user, open the provider's page, submit its consent form, follow the
 // redirect to our callback. Plus the local OAuth server's test controls.
 import assert from "node:assert/strict";
-import { call, FUNCTIONS_URL, sql, type TestUser } from "../helpers/stack.ts";
+import { rowCounts, snapshotOf } from "../helpers/snapshot.ts";
+import { call, createUser, FUNCTIONS_URL, sql, type TestUser } from "../helpers/stack.ts";
 
 export const PROVIDER_URL = Deno.env.get("DEV_OAUTH_URL")!;
 
@@ -79,6 +80,23 @@ export async function connect(
   assert.equal(res.status, 200, JSON.stringify(res.body));
   assert.equal(res.body.status, "connected");
   return { token: res.body.token, email, callback: back };
+}
+
+// A user with something to lose before a fault: a dev connection that has
+// already been refreshed once (so it has a log row and a replaced access
+// token), and a Google connection that no fault test touches. Both have their
+// ciphertext; the second provider keeps `accessToken(user, "dev")` unambiguous.
+export async function userWithConnections(label: string) {
+  const user = await createUser(label);
+  const dev = await connect(user);
+  const google = await connect(user, { provider: "google" });
+  const refreshed = await call("POST", `/tokens/${dev.token.id}/refresh`, { token: user.token });
+  assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+  const counts = rowCounts(await snapshotOf(user.id));
+  assert.equal(counts["public.service_tokens"], 2);
+  assert.equal(counts["private.token_secrets"], 2);
+  assert.equal(counts["public.token_refresh_logs"], 1);
+  return { user, dev, google };
 }
 
 export async function accessToken(user: TestUser, provider: string, body?: unknown) {

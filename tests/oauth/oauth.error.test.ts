@@ -1,11 +1,22 @@
 // What the oauth function refuses: bad authorize input, redirect targets off
 // the allow-list, and every way a callback can be wrong (state replay, expiry,
 // another provider, another user, provider errors, PKCE mismatch, provider
-// outages on the exchange and on userinfo).
+// outages on the exchange and on userinfo, which spend the state and change
+// nothing else the user has stored).
 import assert from "node:assert/strict";
+import { hashState } from "../../shared/oauth/state.ts";
 import { assertError } from "../helpers/assert.ts";
+import { assertOnlyChanges, type Snapshot, snapshotOf } from "../helpers/snapshot.ts";
 import { call, createUser, sql, test, type TestUser } from "../helpers/stack.ts";
-import { authorize, callback, callbackUrl, consent, provider, uniqueEmail } from "./flow.ts";
+import {
+  authorize,
+  callback,
+  callbackUrl,
+  consent,
+  provider,
+  uniqueEmail,
+  userWithConnections,
+} from "./flow.ts";
 
 const user = await createUser("oauth-errors");
 
@@ -292,33 +303,47 @@ const outages: Array<["500" | "hang" | "close" | "malformed", number, string]> =
   ["close", 502, "provider_error"],
   ["malformed", 502, "provider_error"],
 ];
+
+// What a callback that fails after its state was accepted may change: the
+// state is spent (single use, whatever happens next), and nothing else. The
+// user's earlier connections keep their rows and ciphertext to the byte.
+async function assertOnlyStateSpent(u: TestUser, before: Snapshot, authorizationUrl: string) {
+  const changes = await assertOnlyChanges(before, await snapshotOf(u.id), {
+    "public.oauth_states": { removed: 1 },
+  });
+  const [spent] = changes["public.oauth_states"].removed;
+  const state = new URL(authorizationUrl).searchParams.get("state")!;
+  assert.equal(spent.state_hash, hashState(state));
+}
+
 for (const [mode, status, code] of outages) {
-  test(`the provider failing the code exchange (${mode}) is ${status} ${code}; nothing stored`, async () => {
-    const u = await createUser(`exchange-${mode}`);
+  test(`the provider failing the code exchange (${mode}) is ${status} ${code}; the state is spent, nothing else changes`, async () => {
+    const { user: u } = await userWithConnections(`exchange-${mode}`);
     const email = uniqueEmail(`exchange-${mode}`);
-    const back = await consent(await pending(u), { email });
+    const url = await pending(u);
+    const back = await consent(url, { email });
     await provider.fault(email, "authorization_code", mode, { hang_ms: 6000 });
+    const before = await snapshotOf(u.id);
     const res = await callback(back);
     assertError(res, status, code);
     assert.equal(res.body.error.details.reason, "exchange_failed");
-    assert.equal(await connectionsOf(u), 0);
+    await assertOnlyStateSpent(u, before, url);
     assert.equal((await provider.seen(email)).faults_served, 1);
   });
 }
 
-test("the provider failing userinfo is 502, nothing is stored and the grant is revoked", async () => {
-  const u = await createUser("userinfo");
+test("the provider failing userinfo is 502, the grant is revoked, the state is spent, nothing else changes", async () => {
+  const { user: u } = await userWithConnections("userinfo");
   const email = uniqueEmail("userinfo");
-  const back = await consent(
-    await pending(u, { redirect_to: "http://127.0.0.1:3000/x" }),
-    { email },
-  );
+  const url = await pending(u, { redirect_to: "http://127.0.0.1:3000/x" });
+  const back = await consent(url, { email });
   await provider.fault(email, "userinfo", "500");
+  const before = await snapshotOf(u.id);
   const res = await callback(back);
   assert.equal(res.status, 302);
   assert.equal(res.location!.searchParams.get("code"), "provider_error");
   assert.equal(res.location!.searchParams.get("reason"), "account_unavailable");
-  assert.equal(await connectionsOf(u), 0);
+  await assertOnlyStateSpent(u, before, url);
   const seen = await provider.seen(email);
   assert.equal(seen.revocations.length, 1, "the tokens we could not keep were revoked");
   assert.equal(seen.active_refresh_tokens, 0);

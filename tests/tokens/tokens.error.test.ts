@@ -1,18 +1,20 @@
 // What the tokens function refuses, and how provider failures surface:
 // invalid_grant marks needs_reauth and keeps everything; outages back off and
 // answer 502/504 while a still-valid token keeps being served; bad input is a
-// 4xx envelope, never a 500.
+// 4xx envelope, never a 500. Around every provider fault a snapshot of all the
+// user has stored shows that only what the failure is meant to move moved.
 import assert from "node:assert/strict";
 import { assertError } from "../helpers/assert.ts";
-import { call, createUser, SERVICE_ROLE_KEY, sql, test } from "../helpers/stack.ts";
+import { assertOnlyChanges, snapshotOf } from "../helpers/snapshot.ts";
+import { call, createUser, SERVICE_ROLE_KEY, test } from "../helpers/stack.ts";
 import {
   accessToken,
   connect,
   makeDue,
   provider,
   refreshLogs,
-  secretRow,
   tokenRow,
+  userWithConnections,
 } from "../oauth/flow.ts";
 
 const user = await createUser("tokens-errors");
@@ -91,34 +93,59 @@ test("access-token for a service the connection does not cover is 404", async ()
   assertError(await accessToken(u, "dev", { service: "calendar" }), 404, "not_found");
 });
 
-test("invalid_grant on refresh marks needs_reauth and keeps the row and its ciphertext", async () => {
-  const u = await createUser("invalid-grant");
-  const { token: t, email } = await connect(u);
+// The token columns each kind of refresh failure is meant to move. An outage
+// backs off: one more failure, a later next attempt, the error. A dead grant
+// (invalid_grant) ends the connection until the user reconnects; the backoff is
+// cleared, or left cleared. Anything else that moves is a defect, the
+// ciphertext above all.
+const OUTAGE_MOVES = ["last_error_code", "next_refresh_at", "refresh_failures", "updated_at"];
+const REAUTH_MOVES = ["last_error_code", "status", "updated_at"];
+
+test("invalid_grant on refresh marks needs_reauth and keeps everything stored, ciphertext included", async () => {
+  const { user: u, dev } = await userWithConnections("invalid-grant");
+  const { token: t, email } = dev;
   await provider.revokeGrants(email); // the user removed access at the provider
   await makeDue(t.id, 30);
+  const before = await snapshotOf(u.id);
   const res = await accessToken(u, "dev");
   assertError(res, 409, "needs_reauth");
-  const row = await tokenRow(t.id);
-  assert.equal(row.status, "needs_reauth");
-  assert.equal(row.last_error_code, "invalid_grant");
-  assert.ok(await secretRow(t.id), "nothing is deleted");
-  assert.equal(row.has_refresh_token, true);
-  const [log] = await refreshLogs(t.id);
-  assert.equal(log.status, "needs_reauth");
-  assert.equal(log.error_code, "invalid_grant");
-  assert.equal(log.refresh_type, "automatic");
-  const [activity] = await sql`select details from public.user_activities
-                                where user_id = ${u.id} and activity_type = 'oauth.needs_reauth'`;
-  assert.equal(activity.details.error_code, "invalid_grant");
-  // Later calls answer at once, without asking the provider again.
-  const before = (await provider.seen(email)).refresh_grants;
+  const afterFault = await snapshotOf(u.id);
+  // makeDue parked the token out of the scheduler's reach: needs_reauth clears that too.
+  const changes = await assertOnlyChanges(before, afterFault, {
+    "public.service_tokens": { changed: { [t.id]: [...REAUTH_MOVES, "next_refresh_at"].sort() } },
+    "public.token_refresh_logs": { added: 1 },
+    "public.user_activities": { added: 1 },
+  });
+  const { after: row } = changes["public.service_tokens"].changed[0];
+  assert.deepEqual([row.status, row.last_error_code, row.next_refresh_at], [
+    "needs_reauth",
+    "invalid_grant",
+    null,
+  ]);
+  const [log] = changes["public.token_refresh_logs"].added;
+  assert.deepEqual([log.token_id, log.status, log.error_code, log.refresh_type], [
+    t.id,
+    "needs_reauth",
+    "invalid_grant",
+    "automatic",
+  ]);
+  const [activity] = changes["public.user_activities"].added;
+  assert.equal(activity.activity_type, "oauth.needs_reauth");
+  assert.deepEqual(activity.details, {
+    token_id: t.id,
+    provider: "dev",
+    error_code: "invalid_grant",
+  });
+  // Later calls answer at once, without asking the provider again, and change nothing.
+  const seen = (await provider.seen(email)).refresh_grants;
   assertError(await accessToken(u, "dev"), 409, "needs_reauth");
   assertError(
     await call("POST", `/tokens/${t.id}/refresh`, { token: u.token }),
     409,
     "needs_reauth",
   );
-  assert.equal((await provider.seen(email)).refresh_grants, before);
+  assert.equal((await provider.seen(email)).refresh_grants, seen);
+  await assertOnlyChanges(afterFault, await snapshotOf(u.id), {});
   // Reconnecting heals it.
   const again = await connect(u, { email });
   assert.equal(again.token.id, t.id);
@@ -126,27 +153,64 @@ test("invalid_grant on refresh marks needs_reauth and keeps the row and its ciph
   assert.equal((await accessToken(u, "dev")).status, 200);
 });
 
-test("a manual refresh answered with invalid_grant is 409 needs_reauth", async () => {
-  const u = await createUser("manual-invalid");
-  const { token: t, email } = await connect(u);
-  await provider.fault(email, "refresh_token", "invalid_grant");
-  assertError(
-    await call("POST", `/tokens/${t.id}/refresh`, { token: u.token }),
-    409,
-    "needs_reauth",
-  );
-  assert.equal((await tokenRow(t.id)).status, "needs_reauth");
-  assert.equal((await refreshLogs(t.id))[0].refresh_type, "manual");
-});
+// Each way the provider can fail a manual refresh: the answer, and the error
+// code that the refresh log, the token and the answer's details record.
+const refreshFaults = [
+  { mode: "500", status: 502, code: "provider_error", logged: "unavailable" },
+  { mode: "hang", status: 504, code: "provider_timeout", logged: "timeout" },
+  // Headers, then the connection dies mid-body: an answer that cannot be read.
+  { mode: "close", status: 502, code: "provider_error", logged: "malformed" },
+  { mode: "malformed", status: 502, code: "provider_error", logged: "malformed" },
+  { mode: "invalid_grant", status: 409, code: "needs_reauth", logged: "invalid_grant" },
+] as const;
 
-test("a provider 500 on refresh is 502, logged, and backs off exponentially", async () => {
+for (const f of refreshFaults) {
+  const reauth = f.mode === "invalid_grant";
+  test(
+    `a provider ${f.mode} on a manual refresh is ${f.status} ${f.code}; the token ${
+      reauth ? "needs reauth" : "backs off"
+    }, nothing else stored changes`,
+    async () => {
+      const { user: u, dev } = await userWithConnections(`refresh-${f.mode}`);
+      const { token: t, email } = dev;
+      await provider.fault(email, "refresh_token", f.mode, { hang_ms: 6000 });
+      const before = await snapshotOf(u.id);
+      const res = await call("POST", `/tokens/${t.id}/refresh`, { token: u.token });
+      assertError(res, f.status, f.code);
+      assert.equal(res.body.error.details.error_code, f.logged);
+      const changes = await assertOnlyChanges(before, await snapshotOf(u.id), {
+        "public.service_tokens": { changed: { [t.id]: reauth ? REAUTH_MOVES : OUTAGE_MOVES } },
+        "public.token_refresh_logs": { added: 1 },
+        ...(reauth ? { "public.user_activities": { added: 1 } } : {}),
+      });
+      const { after: row } = changes["public.service_tokens"].changed[0];
+      assert.equal(row.last_error_code, f.logged);
+      if (reauth) {
+        assert.equal(row.status, "needs_reauth");
+        const [activity] = changes["public.user_activities"].added;
+        assert.equal(activity.activity_type, "oauth.needs_reauth");
+      } else {
+        assert.equal(row.status, "active", "an outage is not the user's problem");
+        assert.equal(row.refresh_failures, 1);
+        const wait = (Date.parse(row.next_refresh_at as string) - Date.now()) / 1000;
+        assert.ok(wait > 50 && wait <= 60, `backoff ${wait}s`);
+      }
+      const [log] = changes["public.token_refresh_logs"].added;
+      assert.deepEqual(
+        [log.token_id, log.refresh_type, log.status, log.error_code, log.retry_count],
+        [t.id, "manual", reauth ? "needs_reauth" : "failed", f.logged, 0],
+      );
+    },
+  );
+}
+
+test("repeated provider 500s on refresh back off exponentially; a success clears the backoff", async () => {
   const u = await createUser("refresh-500");
   const { token: t, email } = await connect(u);
   await provider.fault(email, "refresh_token", "500", { count: 2 });
   const first = await call("POST", `/tokens/${t.id}/refresh`, { token: u.token });
   assertError(first, 502, "provider_error");
   let row = await tokenRow(t.id);
-  assert.equal(row.status, "active", "an outage is not the user's problem");
   assert.equal(row.refresh_failures, 1);
   const wait1 = (new Date(row.next_refresh_at).getTime() - Date.now()) / 1000;
   assert.ok(wait1 > 50 && wait1 <= 60, `first backoff ${wait1}s`);
@@ -164,7 +228,6 @@ test("a provider 500 on refresh is 502, logged, and backs off exponentially", as
     ["failed", "unavailable", 0],
     ["failed", "unavailable", 1],
   ]);
-  assert.ok(await secretRow(t.id));
   // The provider recovers: the next refresh succeeds and clears the backoff.
   assert.equal((await call("POST", `/tokens/${t.id}/refresh`, { token: u.token })).status, 200);
   row = await tokenRow(t.id);
@@ -172,50 +235,41 @@ test("a provider 500 on refresh is 502, logged, and backs off exponentially", as
   assert.equal(row.next_refresh_at, null);
 });
 
-test("a provider that hangs on refresh is 504 provider_timeout", async () => {
-  const u = await createUser("refresh-hang");
-  const { token: t, email } = await connect(u);
-  await provider.fault(email, "refresh_token", "hang", { hang_ms: 6000 });
-  assertError(
-    await call("POST", `/tokens/${t.id}/refresh`, { token: u.token }),
-    504,
-    "provider_timeout",
-  );
-  const [log] = await refreshLogs(t.id);
-  assert.equal(log.error_code, "timeout");
-  assert.equal(log.status, "failed");
-});
-
-test("a connection closed mid-answer on refresh is 502", async () => {
-  const u = await createUser("refresh-close");
-  const { token: t, email } = await connect(u);
-  await provider.fault(email, "refresh_token", "close");
-  assertError(
-    await call("POST", `/tokens/${t.id}/refresh`, { token: u.token }),
-    502,
-    "provider_error",
-  );
-});
-
-test("a refresh that fails while the token still has time serves the current token", async () => {
-  const u = await createUser("graceful");
-  const { token: t, email } = await connect(u);
+test("a refresh that fails while the token still has time serves the current token; only the backoff and the use move", async () => {
+  const { user: u, dev } = await userWithConnections("graceful");
+  const { token: t, email } = dev;
   const current = (await accessToken(u, "dev")).body.access_token;
   await makeDue(t.id, 300);
   await provider.fault(email, "refresh_token", "500");
+  const before = await snapshotOf(u.id);
   const res = await accessToken(u, "dev");
   assert.equal(res.status, 200, JSON.stringify(res.body));
   assert.equal(res.body.refreshed, false);
   assert.equal(res.body.access_token, current);
-  assert.equal((await refreshLogs(t.id))[0].status, "failed");
+  const changes = await assertOnlyChanges(before, await snapshotOf(u.id), {
+    "public.service_tokens": {
+      changed: { [t.id]: [...OUTAGE_MOVES, "last_used_at", "use_count"].sort() },
+    },
+    "public.token_refresh_logs": { added: 1 },
+  });
+  const { before: was, after: row } = changes["public.service_tokens"].changed[0];
+  assert.equal(row.use_count, (was.use_count as number) + 1);
+  assert.equal(row.refresh_failures, 1);
+  assert.equal(changes["public.token_refresh_logs"].added[0].status, "failed");
 });
 
-test("a refresh that fails once the token has expired is 502", async () => {
-  const u = await createUser("expired-outage");
-  const { token: t, email } = await connect(u);
+test("a refresh that fails once the token has expired is 502; only the backoff moves", async () => {
+  const { user: u, dev } = await userWithConnections("expired-outage");
+  const { token: t, email } = dev;
   await makeDue(t.id, 0);
   await provider.fault(email, "refresh_token", "500");
+  const before = await snapshotOf(u.id);
   assertError(await accessToken(u, "dev"), 502, "provider_error");
+  const changes = await assertOnlyChanges(before, await snapshotOf(u.id), {
+    "public.service_tokens": { changed: { [t.id]: OUTAGE_MOVES } },
+    "public.token_refresh_logs": { added: 1 },
+  });
+  assert.equal(changes["public.service_tokens"].changed[0].after.refresh_failures, 1);
 });
 
 test("refreshing a revoked connection is 409 conflict", async () => {
@@ -236,25 +290,50 @@ test("refresh-due rejects a bad body with 400", async () => {
   }
 });
 
-test("refresh-due marks invalid_grant needs_reauth and backs off on outages", async () => {
-  const u = await createUser("due-errors");
-  const dead = await connect(u);
+test("refresh-due marks invalid_grant needs_reauth and backs off on outages; nothing else moves", async () => {
+  const { user: u, dev: dead } = await userWithConnections("due-errors");
   const flaky = await connect(u);
   await provider.revokeGrants(dead.email);
   await provider.fault(flaky.email, "refresh_token", "500");
+  // Taken before making them due: once due, any run of refresh-due (other test
+  // files call it too) may take them, and the snapshot must see that as well.
+  const before = await snapshotOf(u.id);
   await makeDue(dead.token.id, 120, { scheduler: true });
   await makeDue(flaky.token.id, 120, { scheduler: true });
   const res = await call("POST", "/tokens/refresh-due", { token: SERVICE_ROLE_KEY });
   assert.equal(res.status, 200, JSON.stringify(res.body));
-  assert.equal((await tokenRow(dead.token.id)).status, "needs_reauth");
-  const flakyRow = await tokenRow(flaky.token.id);
-  assert.equal(flakyRow.status, "active");
-  assert.equal(flakyRow.refresh_failures, 1);
-  assert.ok(new Date(flakyRow.next_refresh_at) > new Date());
-  assert.equal((await refreshLogs(flaky.token.id))[0].refresh_type, "scheduled");
+  const afterRun = await snapshotOf(u.id);
+  const due = ["expires_at", "issued_at"]; // moved by makeDue, not by the refresh
+  const changes = await assertOnlyChanges(before, afterRun, {
+    "public.service_tokens": {
+      changed: {
+        [dead.token.id]: [...due, ...REAUTH_MOVES].sort(),
+        [flaky.token.id]: [...due, ...OUTAGE_MOVES].sort(),
+      },
+    },
+    "public.token_refresh_logs": { added: 2 },
+    "public.user_activities": { added: 1 },
+  });
+  const rows = Object.fromEntries(
+    changes["public.service_tokens"].changed.map((c) => [c.key, c.after]),
+  );
+  for (const row of Object.values(rows)) {
+    // As makeDue left them: a failed refresh obtains no new expiry.
+    const lifetime = Date.parse(row.expires_at as string) - Date.parse(row.issued_at as string);
+    assert.equal(lifetime, (3600 + 120) * 1000);
+  }
+  assert.equal(rows[dead.token.id].status, "needs_reauth");
+  assert.equal(rows[flaky.token.id].status, "active");
+  assert.equal(rows[flaky.token.id].refresh_failures, 1);
+  assert.ok(new Date(rows[flaky.token.id].next_refresh_at as string) > new Date());
+  assert.deepEqual(
+    changes["public.token_refresh_logs"].added.map((l) => [l.token_id, l.refresh_type, l.status])
+      .sort(),
+    [[dead.token.id, "scheduled", "needs_reauth"], [flaky.token.id, "scheduled", "failed"]].sort(),
+  );
   // In backoff: another run leaves it alone.
   await call("POST", "/tokens/refresh-due", { token: SERVICE_ROLE_KEY });
-  assert.equal((await refreshLogs(flaky.token.id)).length, 1);
+  await assertOnlyChanges(afterRun, await snapshotOf(u.id), {});
   assert.equal((await provider.seen(flaky.email)).refresh_grants, 1);
 });
 
