@@ -1,22 +1,19 @@
 // Who is calling, once authenticated. Every handler works from this, never
 // from raw headers.
 import type { Claims } from "./jwt.ts";
-import type { RateClass, Scope } from "./scopes.ts";
+import type { Scope } from "./scopes.ts";
 
 export type UserPrincipal = {
   kind: "user";
   userId: string;
   isAdmin: boolean;
   claims: Claims;
-  // What the route asked for; the database layer enforces the rate limit in
-  // the request's own transaction.
+  // The scope the route asked for: read routes commit without waiting for
+  // the WAL flush.
   scope?: Scope;
-  rateClass?: RateClass;
   // Set when the caller authenticated with an API key: its id and scopes.
   apiKeyId?: string;
   scopes?: readonly Scope[];
-  // Filled by the database layer once the request has been counted.
-  rate?: { limit: number; remaining: number; reset: number };
 };
 
 export type ServicePrincipal = { kind: "service"; claims: Claims };

@@ -4,7 +4,6 @@
 import postgres from "postgres";
 import { config } from "../config.ts";
 import type { UserPrincipal } from "../auth/principal.ts";
-import { bucketOf, rateLimits } from "../http/rate-limit.ts";
 import { isDatabaseUnavailable } from "../http/errors.ts";
 
 // The connection a request's transaction runs on.
@@ -102,21 +101,16 @@ async function inRole<T>(
   role: string,
   claims: object,
   work: (tx: Tx) => Promise<T>,
-  user?: UserPrincipal,
 ): Promise<T> {
   const reserved = await reserve();
   const link = new Link(reserved);
   let pending: Promise<unknown> | undefined;
   try {
     const begin = reserved.unsafe("begin", [], link.watch).execute();
-    const setup = reserved.unsafe<SetupRow[]>(setupStatement(role, claims, user)).execute();
+    const setup = reserved.unsafe(setupStatement(role, claims)).execute();
     const running = work(link.tx);
     pending = running;
-    const [, rows, result] = await link.race(Promise.all([begin, setup, running]));
-    const hit = rows[0];
-    if (user && hit?.rate_limit) {
-      user.rate = { limit: hit.rate_limit, remaining: hit.remaining, reset: hit.reset_seconds };
-    }
+    const [, , result] = await link.race(Promise.all([begin, setup, running]));
     await link.race(reserved`commit`.execute());
     return result;
   } catch (err) {
@@ -208,39 +202,22 @@ class Link {
   }
 }
 
-type SetupRow = { rate_limit?: number; remaining: number; reset_seconds: number };
-
-// One statement: the rate-limit hit (it raises when the window is exhausted,
-// aborting everything after it) in FROM, so it runs before the projection
-// switches role and claims. Values are quoted literals: the claims come from a
-// verified token and every other value is ours.
-function setupStatement(role: string, claims: object, user?: UserPrincipal): string {
-  const config = `set_config('role', ${literal(role)}, true) as role,
-    set_config('request.jwt.claims', ${literal(JSON.stringify(claims))}, true) as claims,
-    set_config('synchronous_commit', ${literal(durability(user))}, true) as durability`;
-  if (!user?.rateClass || user.rate) return `select ${config}`;
-  const { limit, windowSeconds } = rateLimits()[user.rateClass];
-  return `select r.rate_limit, r.remaining, r.reset_seconds, ${config}
-    from private.rate_limit_hit(${literal(bucketOf(user))}, ${literal(user.rateClass)},
-                                ${Math.trunc(limit)}, ${Math.trunc(windowSeconds)}) r`;
+// One statement of quoted literals: the claims come from a verified token and
+// the role is ours.
+function setupStatement(role: string, claims: object): string {
+  return `select set_config('role', ${sqlLiteral(role)}, true) as role,
+    set_config('request.jwt.claims', ${sqlLiteral(JSON.stringify(claims))}, true) as claims`;
 }
 
 // A standard SQL string literal (standard_conforming_strings is on in every
 // supported Postgres): quotes doubled; NUL cannot occur in JSON or our values.
-function literal(value: string): string {
+export function sqlLiteral(value: string): string {
   if (value.includes("\u0000")) throw new Error("NUL in an SQL literal");
   return `'${value.replaceAll("'", "''")}'`;
 }
 
-// A read route writes nothing but its rate-limit counter; losing the last few
-// counter increments in a crash is harmless, so it need not wait for the WAL
-// flush. Anything that may write user data keeps the server's durability.
-function durability(user?: UserPrincipal): string {
-  return user?.scope?.endsWith(":read") ? "off" : "on";
-}
-
 export function asUser<T>(user: UserPrincipal, work: (tx: Tx) => Promise<T>): Promise<T> {
-  return inRole("authenticated", user.claims, work, user);
+  return inRole("authenticated", user.claims, work);
 }
 
 // Service work (cron, workers, callbacks after their own checks): bypasses RLS

@@ -117,7 +117,6 @@ export function toAppError(err: unknown): AppError {
         constraint ? { constraint } : undefined,
       );
     }
-    if (code === "RL429") return rateLimited(String((err as { detail?: string }).detail ?? ""));
     if (code === "23505") return new AppError("conflict", "the record already exists");
     if (code === "55000") return new AppError("conflict", "the record's state does not allow this");
   }
@@ -131,12 +130,3 @@ export function toAppError(err: unknown): AppError {
 }
 
 // The database's rate-limit refusal carries "limit,reset_seconds".
-function rateLimited(detail: string): AppError {
-  const [limit, reset] = detail.split(",");
-  return new AppError("rate_limited", "too many requests, retry later", undefined, {
-    "Retry-After": reset || "60",
-    "RateLimit-Limit": limit || "0",
-    "RateLimit-Remaining": "0",
-    "RateLimit-Reset": reset || "60",
-  });
-}

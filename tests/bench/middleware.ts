@@ -1,16 +1,17 @@
 // Middleware cost: the same hot read (GET /sessions/{id}) served four ways in
 // one process, each loaded by wrk in turn, as ratios to the bare route:
 //   bare          the route's transaction as a known user: no auth, no rate limit
-//   jwt           + JWT verification (requireUser), rate limiting off
-//   jwt + limit   the real sessions app: JWT and the rate-limit upsert
+//   jwt           + JWT verification (the verifier requireUser uses), no rate limit
+//   jwt + limit   the real sessions app: JWT and the rate limit (leased hits)
 //   key + limit   the real sessions app with an API key instead of the JWT
 // Only measures and prints; asserts nothing. Needs a stack's environment
 // (scripts/bench.sh) and rate limits the run cannot reach.
 //   deno run -A tests/bench/middleware.ts
 import postgres from "postgres";
 import { generateApiKey } from "../../shared/auth/api-keys.ts";
-import { requireUser } from "../../shared/auth/middleware.ts";
-import type { UserPrincipal } from "../../shared/auth/principal.ts";
+import { createVerifier } from "../../shared/auth/jwt.ts";
+import { principalFromClaims, type UserPrincipal } from "../../shared/auth/principal.ts";
+import { config } from "../../shared/config.ts";
 import { asUser } from "../../shared/db/client.ts";
 import { createApp } from "../../shared/http/app.ts";
 import { getSession } from "../../shared/sessions/store.ts";
@@ -44,9 +45,15 @@ bare.get(
   "/:id",
   async (c) => c.json(await asUser({ ...known }, (tx) => getSession(tx, c.req.param("id")))),
 );
+const verify = createVerifier({
+  secret: config().SUPABASE_JWT_SECRET,
+  jwksUrl: config().JWKS_URL,
+  issuers: config().JWT_ISSUERS,
+});
 const jwtOnly = createApp("sessions", "bench");
-jwtOnly.get("/:id", requireUser("sessions:read"), async (c) => {
-  const user = { ...c.get("user"), rateClass: undefined };
+jwtOnly.get("/:id", async (c) => {
+  const claims = await verify(c.req.header("Authorization")!.replace(/^Bearer /, ""));
+  const user = principalFromClaims(claims) as UserPrincipal;
   return c.json(await asUser(user, (tx) => getSession(tx, c.req.param("id"))));
 });
 

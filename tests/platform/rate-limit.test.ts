@@ -1,13 +1,17 @@
-// Rate limits live in Postgres: the N+1th request in a window is refused with
-// 429 and headers, buckets are per user and per key, and two gateway
-// processes share them.
+// Rate limits live in Postgres and are taken in leases: one gateway refuses
+// exactly the N+1th request of a window, two gateways together never let more
+// than N through (and at most a lease each fewer), with 429 and headers;
+// buckets are per user and per key; every request counts, errors included;
+// and a route without a transaction of its own is limited too.
 import assert from "node:assert/strict";
+import { leaseSize } from "../../shared/http/rate-limit.ts";
 import { assertError } from "../helpers/assert.ts";
 import { call, createApiKey, createUser, test } from "../helpers/stack.ts";
 
-const [limit, windowSeconds] = (Deno.env.get("RATE_LIMIT_DEFAULT") ?? "300/60").split("/").map(
-  Number,
-);
+const parse = (name: string, fallback: string) =>
+  (Deno.env.get(name) ?? fallback).split("/").map(Number);
+const [limit, windowSeconds] = parse("RATE_LIMIT_DEFAULT", "300/60");
+const [heygenLimit] = parse("RATE_LIMIT_HEYGEN", "10/60");
 
 async function startSecondGateway(): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
@@ -43,28 +47,35 @@ async function awaitFreshWindow() {
   }
 }
 
-test("the window is shared by two gateways, then 429 with headers; others unaffected", async () => {
+test("two gateways share the window: at most N pass, then 429 with headers; others unaffected", async () => {
   const user = await createUser("limited");
   const other = await createUser("unlimited");
   const key = await createApiKey(user, ["sessions:read"]);
   const second = await startSecondGateway();
   try {
     await awaitFreshWindow();
-    const statuses: number[] = [];
+    const statuses: [number[], number[]] = [[], []];
     const hit = async (i: number) => {
-      const base = i % 2 ? `${second.url}/functions/v1` : undefined;
-      const res = base
-        ? await fetch(`${base}/sessions/stats`, {
+      const gateway = i % 2;
+      const res = gateway
+        ? await fetch(`${second.url}/functions/v1/sessions/stats`, {
           headers: { Authorization: `Bearer ${user.token}` },
         })
         : await call("GET", "/sessions/stats", { token: user.token });
       if (res instanceof Response) await res.body?.cancel();
-      statuses.push(res.status);
+      statuses[gateway].push(res.status);
     };
-    for (let i = 0; i < limit; i += 25) {
-      await Promise.all(Array.from({ length: Math.min(25, limit - i) }, (_, j) => hit(i + j)));
+    // Past the limit by two leases, so both gateways run dry.
+    const total = limit + 2 * leaseSize(limit);
+    for (let i = 0; i < total; i += 25) {
+      await Promise.all(Array.from({ length: Math.min(25, total - i) }, (_, j) => hit(i + j)));
     }
-    assert.deepEqual(new Set(statuses), new Set([200]), "the first N pass on both gateways");
+    const passed = statuses.flat().filter((s) => s === 200).length;
+    assert.deepEqual(new Set(statuses.flat()), new Set([200, 429]));
+    assert.ok(passed <= limit, `${passed} passed, more than the limit ${limit}`);
+    // Each gateway may end the window holding part of a lease it never used.
+    const slack = 2 * (leaseSize(limit) - 1);
+    assert.ok(passed >= limit - slack, `${passed} passed, fewer than ${limit} - ${slack}`);
 
     const refused = await call("GET", "/sessions/stats", { token: user.token });
     assertError(refused, 429, "rate_limited");
@@ -87,6 +98,49 @@ test("the window is shared by two gateways, then 429 with headers; others unaffe
   } finally {
     await second.stop();
   }
+});
+
+test("one gateway refuses exactly the N+1th request", async () => {
+  const user = await createUser("exact");
+  await awaitFreshWindow();
+  const statuses: number[] = [];
+  for (let i = 0; i < limit + 5; i += 50) {
+    const batch = await Promise.all(
+      Array.from(
+        { length: Math.min(50, limit + 5 - i) },
+        () => call("GET", "/sessions/stats", { token: user.token }),
+      ),
+    );
+    statuses.push(...batch.map((r) => r.status));
+  }
+  assert.equal(statuses.filter((s) => s === 200).length, limit);
+  assert.equal(statuses.filter((s) => s === 429).length, 5);
+});
+
+test("every request counts, failures included, and error answers carry the headers", async () => {
+  const user = await createUser("failing");
+  await awaitFreshWindow();
+  const missing = `/sessions/${crypto.randomUUID()}`;
+  const first = await call("GET", missing, { token: user.token });
+  const bad = await call("GET", "/sessions/not-a-uuid", { token: user.token });
+  const ok = await call("GET", "/sessions/stats", { token: user.token });
+  assertError(first, 404, "not_found");
+  assertError(bad, 400, "validation_failed");
+  assert.equal(ok.status, 200);
+  assert.deepEqual(
+    [first, bad, ok].map((r) => r.headers.get("ratelimit-remaining")),
+    [limit - 1, limit - 2, limit - 3].map(String),
+  );
+});
+
+test("HeyGen tokens are limited although the route opens no transaction", async () => {
+  const user = await createUser("avatar");
+  await awaitFreshWindow();
+  const statuses: number[] = [];
+  for (let i = 0; i <= heygenLimit; i++) {
+    statuses.push((await call("POST", "/chat/heygen/token", { token: user.token })).status);
+  }
+  assert.deepEqual(statuses, [...Array(heygenLimit).fill(200), 429]);
 });
 
 test("a refused request changes nothing", async () => {

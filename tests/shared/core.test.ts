@@ -5,7 +5,7 @@ import { parseConfig } from "../../shared/config.ts";
 import { AppError, toAppError } from "../../shared/http/errors.ts";
 import { decodeCursor, encodeCursor, page } from "../../shared/http/pagination.ts";
 import { createVerifier } from "../../shared/auth/jwt.ts";
-import { parseRateLimits } from "../../shared/http/rate-limit.ts";
+import { leaseSize, parseRateLimits } from "../../shared/http/rate-limit.ts";
 import { generateKeyPair, SignJWT } from "jose";
 
 const base = {
@@ -109,4 +109,8 @@ Deno.test("rate limits parse from <requests>/<seconds> and name a malformed vari
   assert.deepEqual(limits.default, { limit: 300, windowSeconds: 60 });
   assert.throws(() => parseRateLimits({ RATE_LIMIT_AUTH: "many" }), /RATE_LIMIT_AUTH/);
   assert.throws(() => parseRateLimits({ RATE_LIMIT_HEYGEN: "0/60" }), /RATE_LIMIT_HEYGEN/);
+});
+
+Deno.test("leases are 5% of a limit, and limits under 40 are counted hit by hit", () => {
+  assert.deepEqual([1, 10, 39, 40, 300, 600].map(leaseSize), [1, 1, 1, 2, 15, 30]);
 });

@@ -1,8 +1,8 @@
 -- API keys (column grants, RLS, constraints, audit), private.resolve_api_key,
--- private.rate_limit_hit, retention (private.purge_expired and its cron job),
+-- private.rate_limit_take, retention (private.purge_expired and its cron job),
 -- the account.updated audit, private.delete_user and the admin views.
 begin;
-select plan(106);
+select plan(109);
 
 select set_config('tests.alice', tests.create_user('keys-alice@example.test')::text, true);
 select set_config('tests.bob', tests.create_user('keys-bob@example.test')::text, true);
@@ -333,88 +333,82 @@ select throws_ok(
 );
 select tests.clear_authentication();
 
--- private.rate_limit_hit -------------------------------------------------------------------
+-- private.rate_limit_take -----------------------------------------------------------------
 
 -- A one-hour window: the test cannot straddle a window boundary unless it runs
 -- exactly on the hour, and now() is fixed for the transaction anyway.
 select results_eq(
-  $$ select rate_limit, remaining from private.rate_limit_hit('test:alpha', 'default', 3, 3600) $$,
-  $$ values (3, 2) $$,
-  'first hit: limit 3, remaining 2'
-);
-select set_config('tests.rl_reset',
-  (select reset_seconds::text from private.rate_limit_hit('test:alpha', 'default', 3, 3600)), true);
-select ok(
-  current_setting('tests.rl_reset')::int between 1 and 3600
-    and extract(epoch from now()) + current_setting('tests.rl_reset')::int
-        - (floor(extract(epoch from now()) / 3600) + 1) * 3600 >= 0
-    and extract(epoch from now()) + current_setting('tests.rl_reset')::int
-        - (floor(extract(epoch from now()) / 3600) + 1) * 3600 < 1,
-  'reset_seconds counts to the end of the current fixed window (second hit)'
+  $$ select rate_limit, granted, remaining from private.rate_limit_take('test:alpha', 'default', 10, 3600, 1) $$,
+  $$ values (10, 1, 9) $$,
+  'first hit: limit 10, granted 1, remaining 9'
 );
 select results_eq(
-  $$ select rate_limit, remaining, reset_seconds from private.rate_limit_hit('test:alpha', 'default', 3, 3600) $$,
-  $$ values (3, 0, current_setting('tests.rl_reset')::int) $$,
-  'third hit: remaining 0, same reset'
+  $$ select granted, remaining from private.rate_limit_take('test:alpha', 'default', 10, 3600, 4) $$,
+  $$ values (4, 5) $$,
+  'a lease of 4: all granted, 5 left'
 );
-select throws_ok(
-  $$ select * from private.rate_limit_hit('test:alpha', 'default', 3, 3600) $$,
-  'RL429', 'rate limit exceeded',
-  'the fourth hit raises SQLSTATE RL429'
+select set_config('tests.rl_reset',
+  (select reset_ms::text from private.rate_limit_take('test:alpha', 'default', 10, 3600, 3)), true);
+select ok(
+  current_setting('tests.rl_reset')::int between 1 and 3600 * 1000
+    and abs(extract(epoch from now()) * 1000 + current_setting('tests.rl_reset')::int
+        - (floor(extract(epoch from now()) / 3600) + 1) * 3600 * 1000) <= 1,
+  'reset_ms counts to the end of the current fixed window'
 );
-
-create function pg_temp.rl_detail(p_bucket text, p_class text, p_limit integer, p_window integer)
-returns text language plpgsql as $$
-declare
-  v_detail text;
-begin
-  perform private.rate_limit_hit(p_bucket, p_class, p_limit, p_window);
-  return 'no error';
-exception when sqlstate 'RL429' then
-  get stacked diagnostics v_detail = pg_exception_detail;
-  return v_detail;
-end $$;
-
-select is(
-  pg_temp.rl_detail('test:alpha', 'default', 3, 3600),
-  '3,' || current_setting('tests.rl_reset'),
-  'the RL429 detail is "limit,reset_seconds"'
+select results_eq(
+  $$ select granted, remaining, reset_ms from private.rate_limit_take('test:alpha', 'default', 10, 3600, 5) $$,
+  $$ values (2, 0, current_setting('tests.rl_reset')::int) $$,
+  'a lease larger than what is left gets the rest: 2 of 5, remaining 0, same reset'
+);
+select results_eq(
+  $$ select granted, remaining from private.rate_limit_take('test:alpha', 'default', 10, 3600, 1) $$,
+  $$ values (0, 0) $$,
+  'an exhausted window grants nothing'
 );
 select results_eq(
   $$ select window_start, hits from private.rate_limits where bucket = 'test:alpha' and class = 'default' $$,
-  $$ values (to_timestamp(floor(extract(epoch from now()) / 3600) * 3600), 3) $$,
-  'one row for the current fixed window with 3 hits (a refused hit is rolled back with its transaction)'
+  $$ values (to_timestamp(floor(extract(epoch from now()) / 3600) * 3600), 14) $$,
+  'one row for the current fixed window; refused demand is counted beyond the limit'
 );
 select results_eq(
-  $$ select rate_limit, remaining from private.rate_limit_hit('test:beta', 'default', 3, 3600) $$,
-  $$ values (3, 2) $$,
+  $$ select granted, remaining from private.rate_limit_take('test:beta', 'default', 10, 3600, 1) $$,
+  $$ values (1, 9) $$,
   'another bucket in the same class is counted separately'
 );
 select results_eq(
-  $$ select rate_limit, remaining from private.rate_limit_hit('test:alpha', 'chat', 3, 3600) $$,
-  $$ values (3, 2) $$,
+  $$ select granted, remaining from private.rate_limit_take('test:alpha', 'chat', 10, 3600, 1) $$,
+  $$ values (1, 9) $$,
   'another class of the exhausted bucket is counted separately'
+);
+select throws_ok(
+  $$ select * from private.rate_limit_take('test:alpha', 'chat', 10, 3600, 0) $$,
+  '22023', null, 'a lease of nothing is refused'
+);
+select ok(
+  (select current_setting('synchronous_commit') = 'off'
+     from private.rate_limit_take('test:epsilon', 'default', 10, 3600, 1)),
+  'a take does not wait for the WAL flush'
 );
 
 -- A full previous window does not count against the current one.
 insert into private.rate_limits (bucket, class, window_start, hits)
 values ('test:gamma', 'default', to_timestamp((floor(extract(epoch from now()) / 3600) - 1) * 3600), 100);
 select results_eq(
-  $$ select remaining from private.rate_limit_hit('test:gamma', 'default', 3, 3600) $$,
-  array[2],
+  $$ select granted, remaining from private.rate_limit_take('test:gamma', 'default', 3, 3600, 1) $$,
+  $$ values (1, 2) $$,
   'hits of the previous window are not counted in the current one'
 );
 
 select tests.authenticate_as_service_role();
 select results_eq(
-  $$ select remaining from private.rate_limit_hit('test:delta', 'auth', 5, 60) $$,
+  $$ select remaining from private.rate_limit_take('test:delta', 'auth', 5, 60, 1) $$,
   array[4],
-  'service_role can count hits'
+  'service_role can take hits'
 );
 select tests.authenticate_as(current_setting('tests.alice')::uuid);
 select throws_ok(
-  $$ select * from private.rate_limit_hit('user:' || current_setting('tests.alice'), 'default', 1000000, 60) $$,
-  '42501', null, 'alice cannot call private.rate_limit_hit'
+  $$ select * from private.rate_limit_take('user:' || current_setting('tests.alice'), 'default', 1000000, 60, 1) $$,
+  '42501', null, 'alice cannot call private.rate_limit_take'
 );
 select throws_ok(
   $$ select * from private.rate_limits $$,
@@ -423,14 +417,15 @@ select throws_ok(
 select tests.clear_authentication();
 
 select ok(
-  not has_function_privilege('authenticated', 'private.rate_limit_hit(text, text, integer, integer)', 'execute')
-    and not has_function_privilege('anon', 'private.rate_limit_hit(text, text, integer, integer)', 'execute'),
-  'neither authenticated nor anon may execute private.rate_limit_hit'
+  not has_function_privilege('authenticated', 'private.rate_limit_take(text, text, integer, integer, integer)', 'execute')
+    and not has_function_privilege('anon', 'private.rate_limit_take(text, text, integer, integer, integer)', 'execute'),
+  'neither authenticated nor anon may execute private.rate_limit_take'
 );
 select ok(
-  has_function_privilege('service_role', 'private.rate_limit_hit(text, text, integer, integer)', 'execute'),
-  'service_role may execute private.rate_limit_hit'
+  has_function_privilege('service_role', 'private.rate_limit_take(text, text, integer, integer, integer)', 'execute'),
+  'service_role may execute private.rate_limit_take'
 );
+select hasnt_function('private', 'rate_limit_hit', 'the per-transaction counter is gone');
 
 -- account.updated ------------------------------------------------------------------------
 
@@ -478,11 +473,11 @@ update public.profiles set display_name = 'Carol' where id = current_setting('te
 select tests.clear_authentication();
 select set_config('tests.c1', (select id::text from public.api_keys where name = 'Carol key'), true);
 
-select private.rate_limit_hit('user:' || current_setting('tests.carol'), 'default', 10, 60);
-select private.rate_limit_hit('user:' || current_setting('tests.carol'), 'chat', 10, 60);
-select private.rate_limit_hit('key:' || current_setting('tests.c1'), 'chat', 10, 60);
-select private.rate_limit_hit('user:' || current_setting('tests.alice'), 'default', 10, 60);
-select private.rate_limit_hit('key:' || current_setting('tests.b1'), 'default', 10, 60);
+select private.rate_limit_take('user:' || current_setting('tests.carol'), 'default', 10, 60, 1);
+select private.rate_limit_take('user:' || current_setting('tests.carol'), 'chat', 10, 60, 1);
+select private.rate_limit_take('key:' || current_setting('tests.c1'), 'chat', 10, 60, 1);
+select private.rate_limit_take('user:' || current_setting('tests.alice'), 'default', 10, 60, 1);
+select private.rate_limit_take('key:' || current_setting('tests.b1'), 'default', 10, 60, 1);
 
 select results_eq(
   $$ select (select count(*) from public.profiles where id = current_setting('tests.carol')::uuid),
