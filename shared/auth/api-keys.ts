@@ -1,7 +1,7 @@
 // API keys: "opr_" + 160 random bits in base32. Only the SHA-256 of a key is
 // stored; the key is shown once, at creation.
 import { sha256 } from "@oslojs/crypto/sha2";
-import { encodeBase32LowerCaseNoPadding } from "@oslojs/encoding";
+import { encodeBase32LowerCaseNoPadding, encodeHexLowerCase } from "@oslojs/encoding";
 import { db } from "../db/client.ts";
 import type { Scope } from "./scopes.ts";
 
@@ -25,12 +25,14 @@ export function looksLikeApiKey(value: string): boolean {
 export type ResolvedKey = { id: string; userId: string; scopes: Scope[]; email: string | null };
 
 // One indexed lookup by hash through a SECURITY DEFINER function, which also
-// coalesces last_used_at. Revoked and expired keys resolve to null.
+// coalesces last_used_at. Revoked and expired keys resolve to null. The hash
+// goes in as a hex literal: a parameter would cost postgres.js a describe
+// round trip first.
 export async function resolveApiKey(key: string): Promise<ResolvedKey | null> {
   if (!looksLikeApiKey(key)) return null;
-  const [row] = await db()<
+  const hash = encodeHexLowerCase(hashApiKey(key));
+  const [row] = await db().unsafe<
     { id: string; user_id: string; scopes: Scope[]; email: string | null }[]
-  >`
-    select id, user_id, scopes, email from private.resolve_api_key(${hashApiKey(key)})`;
+  >(`select id, user_id, scopes, email from private.resolve_api_key('\\x${hash}'::bytea)`);
   return row ? { id: row.id, userId: row.user_id, scopes: row.scopes, email: row.email } : null;
 }
