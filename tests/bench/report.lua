@@ -2,8 +2,11 @@
 -- Requests: BENCH_USERS_FILE has one "token session_id" line per user, and
 -- BENCH_USERS_N says how many of them to use (the first N). With one user the
 -- request is static; with several, each request goes to the next user, for
--- GET /sessions/{that user's session} (BENCH_ENDPOINT=get) or
--- GET /sessions?limit=BENCH_LIMIT (BENCH_ENDPOINT=list).
+-- GET /sessions/{that user's session} (BENCH_ENDPOINT=get),
+-- GET /sessions?limit=BENCH_LIMIT (list),
+-- GET /sessions/{that user's session}/messages?limit=BENCH_LIMIT (messages) or
+-- GET /sessions/stats (stats). BENCH_PREFIX is what comes before /sessions:
+-- /functions/v1 (the default) through the gateway, empty for a function served alone.
 -- Report: one machine-readable line with throughput, latency percentiles (ms)
 -- and error counts (non-2xx responses count as errors).
 local users = {}
@@ -16,11 +19,18 @@ if file then
   end
 end
 
+local prefix = os.getenv("BENCH_PREFIX") or "/functions/v1"
+local limit = os.getenv("BENCH_LIMIT") or "20"
 local function path_for(user)
-  if os.getenv("BENCH_ENDPOINT") == "get" then
-    return "/functions/v1/sessions/" .. user.sid
+  local endpoint = os.getenv("BENCH_ENDPOINT")
+  if endpoint == "get" then
+    return prefix .. "/sessions/" .. user.sid
+  elseif endpoint == "messages" then
+    return prefix .. "/sessions/" .. user.sid .. "/messages?limit=" .. limit
+  elseif endpoint == "stats" then
+    return prefix .. "/sessions/stats"
   end
-  return "/functions/v1/sessions?limit=" .. (os.getenv("BENCH_LIMIT") or "20")
+  return prefix .. "/sessions?limit=" .. limit
 end
 
 if #users == 1 then

@@ -1,0 +1,49 @@
+-- The sessions store's read queries (shared/sessions/store.ts: getSession,
+-- listSessions, listMessages, sessionStats), explained as scripts/bench.sh's
+-- row-scaling user: as the authenticated role with the user's claims, so the
+-- row-level security predicates are part of the plan, as in a request.
+-- psql variables: claims, sid, lim. Each plan follows a line "@@ <endpoint>".
+begin;
+set local role authenticated;
+set local "request.jwt.claims" to :'claims';
+\echo @@ get
+explain (analyze, costs off)
+select "id", "user_id", "title", "status", "is_archived", "archived_at", "agent_type",
+       "agent_config", "context_data", "message_count", "total_tokens_used", "estimated_cost",
+       "last_activity_at", "created_at", "updated_at"
+  from public.chat_sessions where id = :'sid';
+\echo @@ list
+explain (analyze, costs off)
+select "id", "user_id", "title", "status", "is_archived", "archived_at", "agent_type",
+       "agent_config", "context_data", "message_count", "total_tokens_used", "estimated_cost",
+       "last_activity_at", "created_at", "updated_at",
+       (extract(epoch from last_activity_at) * 1000000)::int8::text as activity_us
+  from public.chat_sessions
+ where user_id = (select auth.uid()) and status <> 'archived'
+ order by last_activity_at desc, id desc
+ limit :lim;
+\echo @@ messages
+explain (analyze, costs off)
+select "id", "session_id", "message_index", "role", "content", "content_type",
+       "parent_message_id", "status", "error_code", "error_message", "agent_response_data",
+       "processing_time_ms", "prompt_tokens", "completion_tokens", "total_tokens",
+       "estimated_cost", "has_voice_response", "voice_response_url", "has_avatar_response",
+       "avatar_session_id", "metadata", "created_at", "updated_at"
+  from public.messages
+ where session_id = :'sid'
+ order by message_index asc
+ limit :lim;
+\echo @@ stats
+explain (analyze, costs off)
+select count(*)::int as total,
+       count(*) filter (where status = 'active')::int as active,
+       count(*) filter (where status = 'paused')::int as paused,
+       count(*) filter (where status = 'ended')::int as ended,
+       count(*) filter (where status = 'archived')::int as archived,
+       coalesce(sum(message_count), 0)::int8 as messages,
+       coalesce(sum(total_tokens_used), 0)::int8 as tokens,
+       coalesce(sum(estimated_cost), 0)::numeric as estimated_cost,
+       max(last_activity_at) as last_activity_at
+  from public.chat_sessions
+ where user_id = (select auth.uid());
+rollback;
