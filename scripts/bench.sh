@@ -484,6 +484,7 @@ cold_out=$(BENCH_COLD_RUNS="$COLD_RUNS" BENCH_COLD_PORT="$COLD_PORT" \
 cold_md=$(grep '^|' <<<"$cold_out" || true)
 cold_json=$(sed -n 's/^BENCH_JSON //p' <<<"$cold_out")
 [ -n "$cold_json" ] || { tail -5 "$out/coldstart.log" >&2; cold_json='[]'; }
+imports_md=$("$DENO" run -A "$BENCH/imports.ts" 2>>"$out/coldstart.log" | grep '^|' || true)
 phase "cold start"
 
 # --- row scaling ------------------------------------------------------------------
@@ -775,15 +776,16 @@ the machine shows in the "Other" CPU column.
   accounting, the transaction through \`shared/db/client.ts\`, JSON, the request log line).
   Headline rows use **one user** (always the same session); at the first connection count a
   second row rotates over all $USERS users (each reading its own newest session), because each
-  user's rate-limit counter is one row that every request of that user updates. Rate limits
-  are raised for the bench stack so nobody is throttled; the counting still happens.
+  user's rate-limit counter is one row in Postgres. Rate limits are raised for the bench stack
+  so nobody is throttled; the counting still happens (in leases of 5% of the limit, so with
+  these limits the isolate rarely goes to the database for it).
 - **pgbench**: the same SQL (the columns and predicates of \`shared/sessions/store.ts\`, with the
   token's own payload as \`request.jwt.claims\`), \`-c <conns> -j $THREADS -T ${DURATION}\` over
   TCP, in three shapes (\`tests/bench/{get,list}.{extended,pipeline,compound}.sql\`):
   \`extended\`, four statements with the unnamed extended protocol as postgres.js sends them;
   \`pipeline\`, begin + role/claims setup + query in one pipeline, then \`commit\`;
   \`compound\`, the whole transaction as one statement joined with \`\\;\` (\`-M simple\`), i.e.
-  Postgres at its fastest for this work. pgbench does not run the rate-limit upsert.
+  Postgres at its fastest for this work. pgbench does not count rate limits.
   Latency percentiles from pgbench's per-transaction log. Each file is first run through psql
   to check that RLS returns the expected rows (1 and $LIM).
 - **DB round trips** are counted, not assumed: \`tests/bench/roundtrips.ts\` relays a second
@@ -847,6 +849,11 @@ runtime does differently. "RSS at first 200" is the process's resident memory at
 
 $cold_md
 
+Where start-up goes (\`tests/bench/imports.ts\`): each dependency imported alone in a fresh
+process, timed inside it (so process start is not counted), caches warm:
+
+$imports_md
+
 ## Row scaling: one user with 1k to 100k rows
 
 One more user, grown in steps to ${SCALE_SIZES[*]} sessions, with as many messages in its
@@ -872,8 +879,8 @@ $plans_md
 ## Middleware: JWT, API key and rate limiting, against the bare route (\`tests/bench/middleware.ts\`)
 
 The same hot read served four ways by one process: the bare transaction as a known user, then
-with JWT verification, then the real route (JWT and the rate-limit upsert), then the real route
-with an API key. Target: API key plus rate limit cost under 20% of the bare route's throughput.
+with JWT verification, then the real route (JWT and the rate limit, leased), then the real route
+with an API key (one more round trip to resolve it). Target: API key plus rate limit cost under 20% of the bare route's throughput.
 
 $middleware_md
 

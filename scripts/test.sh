@@ -43,6 +43,7 @@ if ! grep -q '^Result: PASS' "$out/pgtap.txt"; then
 fi
 log "pgTAP: $tap_pass passed, $tap_fail failed"
 
+export ERROR_RESPONSES_LOG="$STACK_DIR/error-responses.log"
 log "deno: tests/"
 set +e
 (cd "$ROOT" && NO_COLOR=1 "$DENO" test -A --parallel "${@:-tests/}") 2>&1 | tee "$out/deno.txt"
@@ -52,9 +53,12 @@ deno_pass=$(echo "$summary" | sed -nE 's/.*\| ([0-9]+) passed.*/\1/p')
 deno_fail=$(echo "$summary" | sed -nE 's/.*\| ([0-9]+) failed.*/\1/p')
 if [ -z "$summary" ]; then deno_pass=0; deno_fail=1; log "deno test produced no summary"; fi
 
-# Secret hygiene over everything the functions logged in this run.
+# Secret hygiene over everything the functions logged in this run and every
+# error answer the tests received.
 scan_pass=0 scan_fail=0
-if "$DENO" run -A "$ROOT/scripts/local/secret-scan.ts" "$STACK_DIR/gateway.log" >"$out/secret-scan.txt" 2>&1; then
+touch "$ERROR_RESPONSES_LOG"
+if "$DENO" run -A "$ROOT/scripts/local/secret-scan.ts" "$STACK_DIR/gateway.log" "$ERROR_RESPONSES_LOG" \
+  >"$out/secret-scan.txt" 2>&1; then
   scan_pass=1
 else
   scan_fail=1

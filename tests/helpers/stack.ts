@@ -43,6 +43,17 @@ export type CallOptions = {
 // deno-lint-ignore no-explicit-any
 export type Call = { status: number; headers: Headers; body: any };
 
+// Every error answer of the run, one per line, for the secret scan that
+// scripts/test.sh runs afterwards: no error response may carry a secret.
+const ERROR_RESPONSES = Deno.env.get("ERROR_RESPONSES_LOG");
+
+export function recordErrorResponse(status: number, text: string): void {
+  if (!ERROR_RESPONSES || status < 400) return;
+  Deno.writeTextFileSync(ERROR_RESPONSES, `${status} ${text.replaceAll("\n", " ")}\n`, {
+    append: true,
+  });
+}
+
 // fetch against a function; parses JSON bodies and always drains the body.
 export async function call(method: string, path: string, o: CallOptions = {}): Promise<Call> {
   const headers = new Headers(o.headers);
@@ -55,6 +66,7 @@ export async function call(method: string, path: string, o: CallOptions = {}): P
   }
   const res = await fetch(`${FUNCTIONS_URL}${path}`, { method, headers, body });
   const text = await res.text();
+  recordErrorResponse(res.status, text);
   let parsed: unknown = text;
   if (res.headers.get("content-type")?.includes("application/json") && text) {
     parsed = JSON.parse(text);

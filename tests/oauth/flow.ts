@@ -3,7 +3,14 @@
 // redirect to our callback. Plus the local OAuth server's test controls.
 import assert from "node:assert/strict";
 import { rowCounts, snapshotOf } from "../helpers/snapshot.ts";
-import { call, createUser, FUNCTIONS_URL, sql, type TestUser } from "../helpers/stack.ts";
+import {
+  call,
+  createUser,
+  FUNCTIONS_URL,
+  recordErrorResponse,
+  sql,
+  type TestUser,
+} from "../helpers/stack.ts";
 
 export const PROVIDER_URL = Deno.env.get("DEV_OAUTH_URL")!;
 
@@ -45,6 +52,7 @@ export async function consent(
 export async function callback(url: URL | string): Promise<Callback> {
   const res = await fetch(url, { redirect: "manual" });
   const text = await res.text();
+  recordErrorResponse(res.status, text);
   const body = res.headers.get("content-type")?.includes("json") && text ? JSON.parse(text) : text;
   const location = res.headers.get("location");
   return {

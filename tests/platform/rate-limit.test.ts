@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { leaseSize } from "../../shared/http/rate-limit.ts";
 import { assertError } from "../helpers/assert.ts";
-import { call, createApiKey, createUser, test } from "../helpers/stack.ts";
+import { API_URL, call, createApiKey, createUser, test } from "../helpers/stack.ts";
 
 const parse = (name: string, fallback: string) =>
   (Deno.env.get(name) ?? fallback).split("/").map(Number);
@@ -14,7 +14,8 @@ const [limit, windowSeconds] = parse("RATE_LIMIT_DEFAULT", "300/60");
 const [heygenLimit] = parse("RATE_LIMIT_HEYGEN", "10/60");
 
 async function startSecondGateway(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  // Next to the stack's own services (API + 7 and + 8), below the ephemeral range.
+  const port = Number(new URL(API_URL).port) + 20;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "scripts/gateway.ts"],
     env: { GATEWAY_PORT: String(port), NET_WORKER: "off" },
@@ -32,9 +33,14 @@ async function startSecondGateway(): Promise<{ url: string; stop: () => Promise<
   }
   return {
     url,
+    // A second gateway that ended on its own (a crash, a port it could not
+    // bind) fails the test: its answers were not its own.
     stop: async () => {
-      child.kill();
-      await child.status;
+      try {
+        child.kill();
+      } catch { /* reported below */ }
+      const status = await child.status;
+      assert.equal(status.signal, "SIGTERM", `the second gateway exited early: ${status.code}`);
     },
   };
 }

@@ -4,7 +4,14 @@
 // stack trace or SQL. HOSTILE_RUNS raises the case count (nightly mode).
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { API_URL, call, createUser, FUNCTIONS_URL, test } from "../helpers/stack.ts";
+import {
+  API_URL,
+  call,
+  createUser,
+  FUNCTIONS_URL,
+  recordErrorResponse,
+  test,
+} from "../helpers/stack.ts";
 
 const SEED = Number(Deno.env.get("HOSTILE_SEED") ?? 20261125);
 const TOTAL = Number(Deno.env.get("HOSTILE_RUNS") ?? 600);
@@ -184,6 +191,7 @@ async function send(token: string, op: Op, c: Case): Promise<string | undefined>
   const url = `${FUNCTIONS_URL}${c.path}${c.query ? `?${c.query}` : ""}`;
   const res = await fetch(url, { method: op.method, headers, body: c.body });
   const text = await res.text();
+  recordErrorResponse(res.status, text);
   const where = `${op.method} ${op.path} [${c.label}] ${url.slice(0, 160)} -> ${res.status}`;
   if (res.status >= 500) return `${where}: ${text.slice(0, 200)}`;
   if (LEAK.test(text)) return `${where}: leaks internals: ${text.slice(0, 200)}`;
