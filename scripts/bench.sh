@@ -508,7 +508,8 @@ begin;
 -- Bulk rows bypass the row triggers on purpose: the audit trigger would add an
 -- activity row per session, and the message trigger would update the one hot
 -- session row once per message (a 100k-version chain in one transaction). The
--- counters those triggers keep are set once below and checked after.
+-- counters those triggers keep (the session's, the user's session_totals) are
+-- set once below and checked after.
 set local session_replication_role = replica;
 insert into public.chat_sessions (user_id, title, agent_config, context_data,
                                   last_activity_at, created_at, updated_at)
@@ -525,6 +526,17 @@ select s.id, s.user_id, g, case when g % 2 = 1 then 'user' else 'assistant' end,
 update public.chat_sessions
    set message_count = $2, last_message_index = $2, last_activity_at = now()
  where user_id = '$s_uid' and title = 'Scale session 1';
+insert into public.session_totals as t
+  (user_id, total, active, paused, ended, archived, messages, tokens, estimated_cost, last_activity_at)
+select user_id, count(*), count(*) filter (where status = 'active'),
+       count(*) filter (where status = 'paused'), count(*) filter (where status = 'ended'),
+       count(*) filter (where status = 'archived'), sum(message_count), sum(total_tokens_used),
+       sum(estimated_cost), max(last_activity_at)
+  from public.chat_sessions where user_id = '$s_uid' group by user_id
+on conflict (user_id) do update set total = excluded.total, active = excluded.active,
+  paused = excluded.paused, ended = excluded.ended, archived = excluded.archived,
+  messages = excluded.messages, tokens = excluded.tokens,
+  estimated_cost = excluded.estimated_cost, last_activity_at = excluded.last_activity_at;
 commit;
 analyze public.chat_sessions, public.messages;
 SQL
@@ -861,12 +873,12 @@ newest session (the one \`GET /sessions/{id}\` and \`.../messages\` read; a 100k
 session is unrealistic, but it is the worst case for the messages index). Rows are inserted
 with \`generate_series\` as the superuser with \`session_replication_role = replica\`, which
 skips the row triggers (audit rows, the per-message counter update); the counters they keep
-(\`message_count\`, \`last_message_index\`, \`last_activity_at\`) are then set in one update and
-checked against the rows, and the tables are analyzed, before each step. Each request runs
-through the gateway with \`wrk -t$THREADS -c$SCALE_CONNS\`, one user, ${SCALE_DURATION} s after
-1 s of warm-up. \`GET /sessions/stats\` aggregates all the user's sessions and is expected to
-grow with them; the other three read one index range. "SQL execution ms" is Postgres's own
-time for the store's query (\`EXPLAIN ANALYZE\`, \`tests/bench/plans.sql\`, as the user under
+(\`message_count\`, \`last_message_index\`, \`last_activity_at\`, and the user's
+\`session_totals\` row) are then set in one update and checked against the rows, and the
+tables are analyzed, before each step. Each request runs through the gateway with \`wrk -t$THREADS -c$SCALE_CONNS\`, one user, ${SCALE_DURATION} s after
+1 s of warm-up. \`GET /sessions/stats\` reads the user's one \`session_totals\` row (it
+aggregated every session until that row existed); the other three read one index range.
+"SQL execution ms" is Postgres's own time for the store's query (\`EXPLAIN ANALYZE\`, \`tests/bench/plans.sql\`, as the user under
 RLS) at that size.
 
 $scale_md

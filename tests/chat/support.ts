@@ -201,6 +201,8 @@ export async function assertOnlyFailedExchangeAdded(
         [sessionId]: ["last_activity_at", "last_message_index", "message_count", "updated_at"],
       },
     },
+    // The user's totals follow the session's counters.
+    "public.session_totals": { changed: { [user.id]: ["last_activity_at", "messages"] } },
   });
   const added = Object.fromEntries(changes["public.messages"].added.map((m) => [m.id, m]));
   assert.deepEqual(
@@ -214,4 +216,7 @@ export async function assertOnlyFailedExchangeAdded(
   const [{ before: was, after: is }] = changes["public.chat_sessions"].changed;
   assert.equal(is.message_count, (was.message_count as number) + 2);
   assert.equal(is.last_message_index, (was.last_message_index as number) + 2);
+  const [{ before: had, after: has }] = changes["public.session_totals"].changed;
+  assert.equal(has.messages, (had.messages as number) + 2);
+  assert.equal(has.tokens, had.tokens, "a failed exchange adds no tokens");
 }

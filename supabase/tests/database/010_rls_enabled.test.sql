@@ -24,7 +24,7 @@ select is(
 select tables_are(
   'public',
   array['profiles', 'user_activities', 'chat_sessions', 'messages', 'api_keys', 'idempotency_keys',
-        'service_tokens', 'oauth_states', 'token_refresh_logs'],
+        'service_tokens', 'oauth_states', 'token_refresh_logs', 'session_totals'],
   'schema public has exactly the known tables'
 );
 
