@@ -15,13 +15,14 @@ export type Row = Record<string, postgres.ParameterOrJSON<never>>;
 // for a connection before the pool is judged wedged.
 const CONNECT_TIMEOUT = 5;
 
-type Pool = { sql: Sql; retired: Promise<"retired">; retire: () => void };
+// A pool and the requests waiting on it for a connection (told when it is
+// replaced). Waiters register and leave one by one: racing every request
+// against one long-lived promise would keep a reaction per request alive.
+type Pool = { sql: Sql; waiters: Set<() => void> };
 let pool: Pool | undefined;
 
 function currentPool(): Pool {
   if (pool) return pool;
-  let retire = () => {};
-  const retired = new Promise<"retired">((resolve) => (retire = () => resolve("retired")));
   const sql = postgres(config().SUPABASE_DB_URL, {
     prepare: false, // Supavisor's transaction mode cannot keep prepared statements.
     max: config().DB_POOL_SIZE,
@@ -35,7 +36,7 @@ function currentPool(): Pool {
     onnotice: () => {},
     types: jsonSafeTypes,
   });
-  return pool = { sql, retired, retire };
+  return pool = { sql, waiters: new Set() };
 }
 
 export function db(): Sql {
@@ -66,17 +67,21 @@ async function reserve(deadline = Date.now() + CONNECT_TIMEOUT * 1000): Promise<
   const current = currentPool();
   const reserving = current.sql.reserve();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<"expired">((resolve) => {
+  let onRetired = () => {};
+  const interrupted = new Promise<"retired" | "expired">((resolve) => {
     timer = setTimeout(() => resolve("expired"), Math.max(0, deadline - Date.now()));
+    onRetired = () => resolve("retired");
+    current.waiters.add(onRetired);
   });
   let outcome: Tx | "retired" | "expired";
   try {
-    outcome = await Promise.race([reserving, current.retired, expired]);
+    outcome = await Promise.race([reserving, interrupted]);
   } catch (err) {
     retire(current);
     throw err;
   } finally {
     clearTimeout(timer);
+    current.waiters.delete(onRetired);
   }
   if (typeof outcome !== "string") return outcome;
   reserving.then((late) => late.release(), () => {});
@@ -88,7 +93,7 @@ async function reserve(deadline = Date.now() + CONNECT_TIMEOUT * 1000): Promise<
 function retire(old: Pool): void {
   if (pool !== old) return;
   pool = undefined;
-  old.retire();
+  for (const waiter of old.waiters) waiter();
   old.sql.end({ timeout: CONNECT_TIMEOUT }).catch(() => {});
 }
 
