@@ -43,19 +43,39 @@ returns void language sql security definer set search_path = '' as $$
    where t.user_id = s.user_id
 $$;
 
+-- A session that changed in place: one update by the difference. This is the
+-- path every message takes (it moves its session's counters).
+create or replace function private.session_totals_move(o public.chat_sessions, n public.chat_sessions)
+returns void language sql security definer set search_path = '' as $$
+  update public.session_totals t
+     set active = t.active + (n.status = 'active')::int - (o.status = 'active')::int,
+         paused = t.paused + (n.status = 'paused')::int - (o.status = 'paused')::int,
+         ended = t.ended + (n.status = 'ended')::int - (o.status = 'ended')::int,
+         archived = t.archived + (n.status = 'archived')::int - (o.status = 'archived')::int,
+         messages = t.messages + n.message_count - o.message_count,
+         tokens = t.tokens + n.total_tokens_used - o.total_tokens_used,
+         estimated_cost = t.estimated_cost + n.estimated_cost - o.estimated_cost,
+         last_activity_at = greatest(t.last_activity_at, n.last_activity_at)
+   where t.user_id = n.user_id
+$$;
+
 create or replace function private.session_totals_track() returns trigger
 language plpgsql security definer set search_path = '' as $$
 begin
-  if tg_op <> 'INSERT' then
-    perform private.session_totals_add(old, -1);
-  end if;
-  if tg_op <> 'DELETE' then
-    -- The row is created with the user's first session; never for a user
-    -- being deleted (the cascade removes their sessions after them).
-    insert into public.session_totals (user_id)
-    select new.user_id where exists (select 1 from auth.users u where u.id = new.user_id)
-    on conflict (user_id) do nothing;
-    perform private.session_totals_add(new, 1);
+  if tg_op = 'UPDATE' and new.user_id = old.user_id then
+    perform private.session_totals_move(old, new);
+  else
+    if tg_op <> 'INSERT' then
+      perform private.session_totals_add(old, -1);
+    end if;
+    if tg_op <> 'DELETE' then
+      -- The row is created with the user's first session; never for a user
+      -- being deleted (the cascade removes their sessions after them).
+      insert into public.session_totals (user_id)
+      select new.user_id where exists (select 1 from auth.users u where u.id = new.user_id)
+      on conflict (user_id) do nothing;
+      perform private.session_totals_add(new, 1);
+    end if;
   end if;
   -- A maximum cannot be taken back: recompute it from the index when the
   -- latest activity may have left.
