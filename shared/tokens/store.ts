@@ -381,6 +381,14 @@ export async function logRefresh(tx: Tx, l: RefreshLog): Promise<void> {
   })`;
 }
 
+export async function hasConnection(tx: Tx, userId: string, provider: string): Promise<boolean> {
+  const [row] = await tx<{ connected: boolean }[]>`
+    select exists (select 1 from public.service_tokens
+                    where user_id = ${userId} and provider = ${provider} and status <> 'revoked')
+           as connected`;
+  return row.connected;
+}
+
 export async function activeTokenIds(tx: Tx, userId: string): Promise<string[]> {
   const rows = await tx<{ id: string }[]>`
     select id from public.service_tokens where user_id = ${userId} and status <> 'revoked'`;

@@ -12,6 +12,7 @@ import {
   authorize,
   callback,
   callbackUrl,
+  connect,
   consent,
   provider,
   uniqueEmail,
@@ -332,19 +333,35 @@ for (const [mode, status, code] of outages) {
   });
 }
 
-test("the provider failing userinfo is 502, the grant is revoked, the state is spent, nothing else changes", async () => {
-  const { user: u } = await userWithConnections("userinfo");
-  const email = uniqueEmail("userinfo");
-  const url = await pending(u, { redirect_to: "http://127.0.0.1:3000/x" });
-  const back = await consent(url, { email });
-  await provider.fault(email, "userinfo", "500");
-  const before = await snapshotOf(u.id);
-  const res = await callback(back);
-  assert.equal(res.status, 302);
-  assert.equal(res.location!.searchParams.get("code"), "provider_error");
-  assert.equal(res.location!.searchParams.get("reason"), "account_unavailable");
-  await assertOnlyStateSpent(u, before, url);
-  const seen = await provider.seen(email);
-  assert.equal(seen.revocations.length, 1, "the tokens we could not keep were revoked");
-  assert.equal(seen.active_refresh_tokens, 0);
-});
+// A user with an account connected at Google only, or at Google and dev; the
+// failing flow is at dev, which revokes per RFC 7009.
+async function userConnectedAt(label: string, providers: string[]) {
+  const u = await createUser(label);
+  for (const p of providers) await connect(u, { provider: p });
+  return u;
+}
+
+for (
+  const [label, connected, revoked] of [
+    ["no account there yet: the grant is revoked", ["google"], 1],
+    ["an account already connected there: the grant is kept", ["google", "dev"], 0],
+  ] as const
+) {
+  test(`the provider failing userinfo is 502, the state is spent, nothing else changes; ${label}`, async () => {
+    const u = await userConnectedAt(`userinfo-${revoked}`, [...connected]);
+    const email = uniqueEmail("userinfo");
+    const url = await pending(u, { redirect_to: "http://127.0.0.1:3000/x" });
+    const back = await consent(url, { email });
+    await provider.fault(email, "userinfo", "500");
+    const before = await snapshotOf(u.id);
+    assert.equal(before["public.service_tokens"].length, connected.length);
+    const res = await callback(back);
+    assert.equal(res.status, 302);
+    assert.equal(res.location!.searchParams.get("code"), "provider_error");
+    assert.equal(res.location!.searchParams.get("reason"), "account_unavailable");
+    await assertOnlyStateSpent(u, before, url);
+    const seen = await provider.seen(email);
+    assert.equal(seen.revocations.length, revoked);
+    assert.equal(seen.active_refresh_tokens, 1 - revoked);
+  });
+}

@@ -7,7 +7,7 @@ import { AppError, type ErrorCode } from "../../http/errors.ts";
 import { log } from "../../http/log.ts";
 import { errorResponses, jsonResponse } from "../../http/openapi.ts";
 import { secretWork } from "../../tokens/access.ts";
-import { saveConnection, type TokenRow } from "../../tokens/store.ts";
+import { hasConnection, saveConnection, type TokenRow } from "../../tokens/store.ts";
 import { requireEncryptionKey } from "../../tokens/vault.ts";
 import { type ProviderAccount, ProviderError, type TokenSet } from "../client.ts";
 import { servicesCovered } from "../providers.ts";
@@ -163,7 +163,13 @@ async function complete(
   try {
     account = await client.account(tokens);
   } catch (err) {
-    await client.revoke(tokens.refreshToken ?? tokens.accessToken).catch(() => {});
+    // Tokens we cannot keep are revoked, unless the user already has an
+    // account connected at this provider: Google revokes a whole grant, and a
+    // reconnect's tokens may belong to the grant already stored, which
+    // revoking would end too.
+    const shared = await asService((tx) => hasConnection(tx, state.user_id, provider))
+      .catch(() => true);
+    if (!shared) await client.revoke(tokens.refreshToken ?? tokens.accessToken).catch(() => {});
     throw fromProvider(err, "account");
   }
   const granted = tokens.scopes ?? state.scopes;
