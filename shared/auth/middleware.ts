@@ -105,7 +105,6 @@ export function requireUser(
         required: scope,
       });
     }
-    principal.scope = scope;
     // Before the route runs, so a refused request does nothing and every
     // answer, errors included, carries the headers.
     const rate = await takeHit(principal, rateClass);

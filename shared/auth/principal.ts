@@ -8,9 +8,6 @@ export type UserPrincipal = {
   userId: string;
   isAdmin: boolean;
   claims: Claims;
-  // The scope the route asked for: read routes commit without waiting for
-  // the WAL flush.
-  scope?: Scope;
   // Set when the caller authenticated with an API key: its id and scopes.
   apiKeyId?: string;
   scopes?: readonly Scope[];
