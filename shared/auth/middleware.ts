@@ -12,7 +12,8 @@ import type { RateClass, Scope } from "./scopes.ts";
 
 let verify: ReturnType<typeof createVerifier> | undefined;
 
-function verifier() {
+// The isolate's one JWT verifier (it keeps the verified-token cache).
+export function verifier() {
   const c = config();
   return verify ??= createVerifier({
     secret: c.SUPABASE_JWT_SECRET,

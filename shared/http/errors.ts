@@ -128,5 +128,3 @@ export function toAppError(err: unknown): AppError {
   }
   return new AppError("internal", "internal error");
 }
-
-// The database's rate-limit refusal carries "limit,reset_seconds".

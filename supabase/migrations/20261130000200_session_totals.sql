@@ -26,47 +26,37 @@ grant select on public.session_totals to authenticated;
 create policy "session_totals: owner reads" on public.session_totals
   for select to authenticated using (user_id = (select auth.uid()));
 
--- A session's contribution, signed: +1 when it arrives, -1 when it leaves.
-create or replace function private.session_totals_add(s public.chat_sessions, sign integer)
+-- Moves a user's totals from one version of a session to another: o is null
+-- when it arrives, n is null when it leaves.
+create or replace function private.session_totals_shift(o public.chat_sessions, n public.chat_sessions)
 returns void language sql security definer set search_path = '' as $$
   update public.session_totals t
-     set total = t.total + sign,
-         active = t.active + sign * (s.status = 'active')::int,
-         paused = t.paused + sign * (s.status = 'paused')::int,
-         ended = t.ended + sign * (s.status = 'ended')::int,
-         archived = t.archived + sign * (s.status = 'archived')::int,
-         messages = t.messages + sign * s.message_count,
-         tokens = t.tokens + sign * s.total_tokens_used,
-         estimated_cost = t.estimated_cost + sign * s.estimated_cost,
-         last_activity_at = case when sign > 0 then greatest(t.last_activity_at, s.last_activity_at)
-                                 else t.last_activity_at end
-   where t.user_id = s.user_id
-$$;
-
--- A session that changed in place: one update by the difference. This is the
--- path every message takes (it moves its session's counters).
-create or replace function private.session_totals_move(o public.chat_sessions, n public.chat_sessions)
-returns void language sql security definer set search_path = '' as $$
-  update public.session_totals t
-     set active = t.active + (n.status = 'active')::int - (o.status = 'active')::int,
-         paused = t.paused + (n.status = 'paused')::int - (o.status = 'paused')::int,
-         ended = t.ended + (n.status = 'ended')::int - (o.status = 'ended')::int,
-         archived = t.archived + (n.status = 'archived')::int - (o.status = 'archived')::int,
-         messages = t.messages + n.message_count - o.message_count,
-         tokens = t.tokens + n.total_tokens_used - o.total_tokens_used,
-         estimated_cost = t.estimated_cost + n.estimated_cost - o.estimated_cost,
+     set total = t.total + (n.id is not null)::int - (o.id is not null)::int,
+         active = t.active + (n.status is not distinct from 'active')::int
+                           - (o.status is not distinct from 'active')::int,
+         paused = t.paused + (n.status is not distinct from 'paused')::int
+                           - (o.status is not distinct from 'paused')::int,
+         ended = t.ended + (n.status is not distinct from 'ended')::int
+                         - (o.status is not distinct from 'ended')::int,
+         archived = t.archived + (n.status is not distinct from 'archived')::int
+                               - (o.status is not distinct from 'archived')::int,
+         messages = t.messages + coalesce(n.message_count, 0) - coalesce(o.message_count, 0),
+         tokens = t.tokens + coalesce(n.total_tokens_used, 0) - coalesce(o.total_tokens_used, 0),
+         estimated_cost = t.estimated_cost + coalesce(n.estimated_cost, 0)
+                                           - coalesce(o.estimated_cost, 0),
          last_activity_at = greatest(t.last_activity_at, n.last_activity_at)
-   where t.user_id = n.user_id
+   where t.user_id = coalesce(n.user_id, o.user_id)
 $$;
 
 create or replace function private.session_totals_track() returns trigger
 language plpgsql security definer set search_path = '' as $$
 begin
   if tg_op = 'UPDATE' and new.user_id = old.user_id then
-    perform private.session_totals_move(old, new);
+    -- Every message takes this path (it moves its session's counters).
+    perform private.session_totals_shift(old, new);
   else
     if tg_op <> 'INSERT' then
-      perform private.session_totals_add(old, -1);
+      perform private.session_totals_shift(old, null);
     end if;
     if tg_op <> 'DELETE' then
       -- The row is created with the user's first session; never for a user
@@ -74,7 +64,7 @@ begin
       insert into public.session_totals (user_id)
       select new.user_id where exists (select 1 from auth.users u where u.id = new.user_id)
       on conflict (user_id) do nothing;
-      perform private.session_totals_add(new, 1);
+      perform private.session_totals_shift(null, new);
     end if;
   end if;
   -- A maximum cannot be taken back: recompute it from the index when the

@@ -1,34 +1,20 @@
 // Deleting an account leaves no row of the user in any table, and is idempotent.
 import assert from "node:assert/strict";
 import { connect, provider } from "../oauth/flow.ts";
+import { rowCounts, snapshotOf } from "../helpers/snapshot.ts";
 import { addMessages, call, createApiKey, createUser, sql, test } from "../helpers/stack.ts";
 
-// Every table in our schemas with a user_id column, found from the catalog so
-// a new table is checked without changing this test.
+// Every row of the user (every table with a user_id, found from the catalog,
+// plus the profile and token secrets), the auth user, and the rate-limit
+// buckets of the user and their keys.
 async function rowsOf(userId: string, keyIds: string[]): Promise<Record<string, number>> {
-  const tables = await sql<{ schema: string; table: string }[]>`
-    select c.table_schema as schema, c.table_name as table
-      from information_schema.columns c
-      join information_schema.tables t using (table_schema, table_name)
-     where c.column_name = 'user_id' and t.table_type = 'BASE TABLE'
-       and c.table_schema in ('public', 'private')`;
-  const counts: Record<string, number> = {};
-  for (const { schema, table } of tables) {
-    const [{ n }] = await sql`select count(*)::int as n from ${sql(schema)}.${
-      sql(table)
-    } where user_id = ${userId}`;
-    counts[`${schema}.${table}`] = n;
-  }
   const [{ n: users }] = await sql`select count(*)::int as n from auth.users where id = ${userId}`;
-  const [{ n: profiles }] =
-    await sql`select count(*)::int as n from public.profiles where id = ${userId}`;
   const buckets_ = [`user:${userId}`, ...keyIds.map((id) => `key:${id}`)];
   const [{ n: buckets }] = await sql`select count(*)::int as n from private.rate_limits
                                       where bucket in ${sql(buckets_)}`;
   return {
-    ...counts,
+    ...rowCounts(await snapshotOf(userId)),
     "auth.users": users,
-    "public.profiles": profiles,
     "private.rate_limits": buckets,
   };
 }

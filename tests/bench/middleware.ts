@@ -9,9 +9,8 @@
 //   deno run -A tests/bench/middleware.ts
 import postgres from "postgres";
 import { generateApiKey } from "../../shared/auth/api-keys.ts";
-import { createVerifier } from "../../shared/auth/jwt.ts";
+import { verifier } from "../../shared/auth/middleware.ts";
 import { principalFromClaims, type UserPrincipal } from "../../shared/auth/principal.ts";
-import { config } from "../../shared/config.ts";
 import { asUser } from "../../shared/db/client.ts";
 import { createApp } from "../../shared/http/app.ts";
 import { getSession } from "../../shared/sessions/store.ts";
@@ -45,14 +44,9 @@ bare.get(
   "/:id",
   async (c) => c.json(await asUser({ ...known }, (tx) => getSession(tx, c.req.param("id")))),
 );
-const verify = createVerifier({
-  secret: config().SUPABASE_JWT_SECRET,
-  jwksUrl: config().JWKS_URL,
-  issuers: config().JWT_ISSUERS,
-});
 const jwtOnly = createApp("sessions", "bench");
 jwtOnly.get("/:id", async (c) => {
-  const claims = await verify(c.req.header("Authorization")!.replace(/^Bearer /, ""));
+  const claims = await verifier()(c.req.header("Authorization")!.replace(/^Bearer /, ""));
   const user = principalFromClaims(claims) as UserPrincipal;
   return c.json(await asUser(user, (tx) => getSession(tx, c.req.param("id"))));
 });
