@@ -5,6 +5,7 @@ import postgres from "postgres";
 import { config } from "../config.ts";
 import type { UserPrincipal } from "../auth/principal.ts";
 import { isDatabaseUnavailable } from "../http/errors.ts";
+import { log } from "../http/log.ts";
 
 // The connection a request's transaction runs on.
 export type Tx = postgres.ReservedSql;
@@ -56,13 +57,12 @@ const jsonSafeTypes = {
   },
 };
 
-// A connection for one transaction, or a 503 in bounded time. When
-// postgres.js fails to connect for a reserve(), the waiter stays in its queue
-// and later swallows a healthy connection, which then sits "connecting" until
-// the idle timeout, with requests queued behind it. So a pool that failed to
-// hand out a connection, or took longer than one connect may take, is
-// replaced: its waiters move to the new pool, and statements running on it
-// get that long to finish.
+// A connection for one transaction, or a 503 in bounded time. A pool that
+// cannot hand one out within a connect timeout is judged wedged and replaced:
+// its waiters move to the new pool, and statements running on it get that
+// long to finish. (Replacing a pool on every failed connect instead left the
+// old pools reconnecting for their queued waiters once the database was back:
+// 120 connections after one restart, where 4 belong.)
 async function reserve(deadline = Date.now() + CONNECT_TIMEOUT * 1000): Promise<Tx> {
   const current = currentPool();
   const reserving = current.sql.reserve();
@@ -76,9 +76,6 @@ async function reserve(deadline = Date.now() + CONNECT_TIMEOUT * 1000): Promise<
   let outcome: Tx | "retired" | "expired";
   try {
     outcome = await Promise.race([reserving, interrupted]);
-  } catch (err) {
-    retire(current);
-    throw err;
   } finally {
     clearTimeout(timer);
     current.waiters.delete(onRetired);
@@ -92,6 +89,7 @@ async function reserve(deadline = Date.now() + CONNECT_TIMEOUT * 1000): Promise<
 
 function retire(old: Pool): void {
   if (pool !== old) return;
+  log("warn", "database pool replaced: no connection within the connect timeout");
   pool = undefined;
   for (const waiter of old.waiters) waiter();
   old.sql.end({ timeout: CONNECT_TIMEOUT }).catch(() => {});

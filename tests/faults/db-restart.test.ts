@@ -175,6 +175,15 @@ test("Postgres stopping, idle or under load, is 503 envelopes, loses nothing, an
 
     const health = await fetch(`${apiUrl}/functions/v1/sessions/health`);
     assert.equal((await health.json()).db.ok, true);
+
+    // Recovery must not leave connections behind: once a replaced pool's
+    // statements have had their time, the gateway holds its pool
+    // (DB_POOL_SIZE, 4 by default) and the pg_net worker's one, nothing more.
+    const held = async () =>
+      (await sql<{ n: number }[]>`
+        select count(*)::int as n from pg_stat_activity
+         where backend_type = 'client backend' and pid <> pg_backend_pid()`)[0].n;
+    await until(async () => (await held()) <= 5, "the gateway to hold at most 5 connections");
   } finally {
     await sql.end({ timeout: 1 }).catch(() => {});
     try {
