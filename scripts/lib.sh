@@ -53,9 +53,16 @@ max_connections = 200
 ${PG_EXTRA_CONF:-}
 CONF
   fi
-  if ! runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
-    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start >/dev/null
-  fi
+  # The dev ports (54321/54322) lie in Linux's ephemeral range, so a client
+  # socket can hold the port for a moment: retry a failed start a few times.
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1 && break
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start \
+      >/dev/null && break
+    [ "$attempt" -lt 5 ] || return 1
+    sleep 1
+  done
   psql "postgresql://postgres@127.0.0.1:$port/postgres" -qtAc \
     "alter user postgres password 'postgres'" >/dev/null
 }
