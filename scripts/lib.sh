@@ -3,10 +3,12 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DENO_VERSION=2.9.6
+DENO_VERSION=2.1.4
 PG_BIN=/usr/lib/postgresql/15/bin
 DENO="$ROOT/.tools/node_modules/.bin/deno"
 export DENO_NO_UPDATE_CHECK=1
+# Deno 2.1.4 reaches the npm registry here only through the system CA store.
+export DENO_TLS_CA_STORE=system
 
 log() { printf '\033[1m[oprina]\033[0m %s\n' "$*" >&2; }
 
