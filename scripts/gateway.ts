@@ -2,17 +2,25 @@
 // function under /functions/v1/<fn>/ (the function sees /<fn>/..., as on the
 // platform), the auth JWKS, and delivers pg_net's queued requests so pg_cron
 // jobs that call functions really run. Binds 127.0.0.1 only.
+//
+// The functions see only the environment a hosted function gets: the gateway
+// reads its own settings first and then removes everything else.
 import postgres from "postgres";
 import { keepServingOnStrayErrors } from "../shared/http/serve.ts";
+import { restrictToHostedEnv } from "./local/hosted-env.ts";
 import { loadOrCreateSigningKey, publicJwk } from "./local/keys.ts";
 
 type Handler = { fetch: (req: Request) => Response | Promise<Response> };
 
 const port = Number(Deno.env.get("GATEWAY_PORT") ?? 54321);
 const signingKeyPath = Deno.env.get("SIGNING_KEY_FILE");
+// pg_net's worker runs inside the platform, as its superuser.
+const platformDbUrl = Deno.env.get("PLATFORM_DB_URL");
+const netWorker = Deno.env.get("NET_WORKER") !== "off";
 const jwks = {
   keys: signingKeyPath ? [publicJwk(await loadOrCreateSigningKey(signingKeyPath))] : [],
 };
+restrictToHostedEnv();
 
 const functionsDir = new URL("../supabase/functions/", import.meta.url);
 const apps = new Map<string, Handler>();
@@ -51,9 +59,8 @@ console.log(
 
 // pg_net's worker: take queued requests, call them, record the responses.
 // Only loopback targets are delivered; the local stack never leaves the machine.
-const dbUrl = Deno.env.get("SUPABASE_DB_URL");
-if (dbUrl && Deno.env.get("NET_WORKER") !== "off") {
-  const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
+if (platformDbUrl && netWorker) {
+  const sql = postgres(platformDbUrl, { max: 1, onnotice: () => {} });
   const deliver = async () => {
     const jobs = await sql<
       {

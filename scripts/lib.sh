@@ -5,7 +5,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DENO_VERSION=2.1.4
 PG_BIN=/usr/lib/postgresql/15/bin
-DENO="$ROOT/.tools/node_modules/.bin/deno"
+# The binary itself, not npm's .bin/deno: since the npm package's launcher is a
+# node script, a pid taken from it would not be Deno's (services outlived stops).
+DENO="$ROOT/.tools/node_modules/deno/deno"
 export DENO_NO_UPDATE_CHECK=1
 # Deno 2.1.4 reaches the npm registry here only through the system CA store.
 export DENO_TLS_CA_STORE=system
@@ -32,18 +34,29 @@ ensure_tools() {
   (cd "$ROOT" && "$DENO" install --quiet >/dev/null)
 }
 
-# pg_start DIR PORT: creates (once) and starts a cluster owned by the postgres
-# user, listening on 127.0.0.1:PORT with its socket inside DIR.
+# The cluster layout version: a cluster made by an older layout (postgres as
+# its superuser) is rebuilt, since the strict platform needs another initdb.
+PG_LAYOUT=strict-platform-1
+
+# pg_start DIR PORT: creates (once) and starts a cluster listening on
+# 127.0.0.1:PORT with its socket inside DIR. Its only superuser is
+# supabase_admin, as on a Supabase project; scripts/local/platform.sql then
+# creates `postgres` without superuser rights.
 pg_start() {
   local dir="$1" port="$2"
   mkdir -p "$dir"
-  # The postgres user must be able to reach the cluster directory.
+  # The postgres OS user must be able to reach the cluster directory.
   local d="$dir"
   while [ "$d" != "/" ]; do chmod o+x "$d" 2>/dev/null || true; d="$(dirname "$d")"; done
+  if [ -f "$dir/data/PG_VERSION" ] && [ "$(cat "$dir/layout" 2>/dev/null)" != "$PG_LAYOUT" ]; then
+    log "rebuilding the database in $dir for the strict platform (its data is dropped)"
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    rm -rf "$dir/data" "$dir/sock"
+  fi
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     mkdir -p "$dir/data" "$dir/sock"
     chown -R postgres:postgres "$dir"
-    runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust \
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" -U supabase_admin --auth=trust \
       -E UTF8 --locale=C.UTF-8 >/dev/null
     cat >>"$dir/data/postgresql.conf" <<CONF
 port = $port
@@ -54,6 +67,7 @@ cron.database_name = 'postgres'
 max_connections = 200
 ${PG_EXTRA_CONF:-}
 CONF
+    echo "$PG_LAYOUT" >"$dir/layout"
   fi
   # The dev ports (54321/54322) lie in Linux's ephemeral range, so a client
   # socket can hold the port for a moment: retry a failed start a few times.
@@ -65,8 +79,6 @@ CONF
     [ "$attempt" -lt 5 ] || return 1
     sleep 1
   done
-  psql "postgresql://postgres@127.0.0.1:$port/postgres" -qtAc \
-    "alter user postgres password 'postgres'" >/dev/null
 }
 
 pg_stop() {
@@ -91,7 +103,14 @@ stack_env() {
   STACK_DIR="$ROOT/.local/$1"
   export SUPABASE_URL="http://127.0.0.1:$2"
   export SUPABASE_DB_URL="postgresql://postgres:postgres@127.0.0.1:$3/postgres"
-  export SUPABASE_JWT_SECRET="super-secret-jwt-token-with-at-least-32-characters-long"
+  # The platform's superuser: only the stand-in itself (platform.sql, pg_net's
+  # worker) and operator tools (benchmark data) use it; functions never see it.
+  export PLATFORM_DB_URL="postgresql://supabase_admin@127.0.0.1:$3/postgres"
+  # The API keys as `supabase start` prints them: the new publishable and
+  # secret keys, and the legacy anon and service_role JWTs (HS256, signed
+  # with the CLI's demo secret, which no function is given).
+  export SUPABASE_PUBLISHABLE_KEYS='{"default":"sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH"}'
+  export SUPABASE_SECRET_KEYS='{"default":"sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz"}'
   export SUPABASE_ANON_KEY="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0"
   export SUPABASE_SERVICE_ROLE_KEY="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU"
   export GATEWAY_PORT="$2"

@@ -1,16 +1,31 @@
-// Applies the local platform stand-in (with --platform) and then every
-// migration in supabase/migrations that is not yet recorded, each in its own
+// Applies the local platform stand-in (with --platform, as the platform's
+// superuser) and then, as `postgres` like `supabase db push`, every migration
+// in supabase/migrations that is not yet recorded, each in its own
 // transaction, recording it where the Supabase CLI records its own.
 import postgres from "postgres";
 
 const url = Deno.env.get("DB_URL") ?? "postgresql://postgres:postgres@127.0.0.1:54322/postgres";
 const root = new URL("..", import.meta.url);
-const sql = postgres(url, { max: 1, onnotice: () => {} });
 
-try {
-  if (Deno.args.includes("--platform")) {
-    await sql.unsafe(await Deno.readTextFile(new URL("scripts/local/platform.sql", root)));
+if (Deno.args.includes("--platform")) {
+  const platformUrl = Deno.env.get("PLATFORM_DB_URL");
+  if (!platformUrl) throw new Error("--platform needs PLATFORM_DB_URL (the platform's superuser)");
+  const admin = postgres(platformUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(await Deno.readTextFile(new URL("scripts/local/platform.sql", root)));
+  } finally {
+    await admin.end();
   }
+}
+
+const sql = postgres(url, { max: 1, onnotice: () => {} });
+try {
+  // What the CLI creates before its first push, as postgres.
+  await sql.unsafe(`
+    create schema if not exists supabase_migrations;
+    create table if not exists supabase_migrations.schema_migrations (version text primary key);
+    alter table supabase_migrations.schema_migrations add column if not exists statements text[];
+    alter table supabase_migrations.schema_migrations add column if not exists name text;`);
   const applied = new Set(
     (await sql`select version from supabase_migrations.schema_migrations`).map((r) => r.version),
   );

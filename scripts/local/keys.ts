@@ -1,7 +1,11 @@
-// Local signing material, identical to what `supabase start` uses, so that
-// clients and scripts work against either stack unchanged.
+// Local signing material. The API keys are identical to what `supabase start`
+// uses, so clients and scripts work against either stack unchanged. User
+// tokens are ES256, signed by the stack's own key and served as its JWKS, like
+// a project on asymmetric signing keys: no function is given a JWT secret.
 import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 
+// The CLI's demo secret: it signs the legacy anon and service_role keys below
+// (which functions compare as opaque strings) and nothing the functions verify.
 export const LOCAL_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long";
 const DEMO_EXP = 1983812996;
 
@@ -22,7 +26,7 @@ export type UserTokenOptions = {
   apiUrl: string;
   ttlSeconds?: number;
   appMetadata?: Record<string, unknown>;
-  signingKey?: JWK; // ES256 private JWK; HS256 with the local secret when absent
+  signingKey: JWK; // the stack's ES256 private JWK (stackSigningKey)
 };
 
 // A user access token shaped like GoTrue's.
@@ -42,12 +46,15 @@ export async function userToken(o: UserTokenOptions): Promise<string> {
     .setIssuer(`${o.apiUrl}/auth/v1`)
     .setIssuedAt(now)
     .setExpirationTime(now + (o.ttlSeconds ?? 3600));
-  if (o.signingKey) {
-    return await jwt.setProtectedHeader({ alg: "ES256", typ: "JWT", kid: o.signingKey.kid })
-      .sign(await importJWK(o.signingKey, "ES256"));
-  }
-  return await jwt.setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .sign(new TextEncoder().encode(LOCAL_JWT_SECRET));
+  return await jwt.setProtectedHeader({ alg: "ES256", typ: "JWT", kid: o.signingKey.kid })
+    .sign(await importJWK(o.signingKey, "ES256"));
+}
+
+// The running stack's signing key (scripts/lib.sh exports SIGNING_KEY_FILE).
+export async function stackSigningKey(): Promise<JWK> {
+  const path = Deno.env.get("SIGNING_KEY_FILE");
+  if (!path) throw new Error("SIGNING_KEY_FILE is not set: run this through scripts/");
+  return JSON.parse(await Deno.readTextFile(path));
 }
 
 // The stack's asymmetric signing key, created once per stack directory.

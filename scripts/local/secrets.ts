@@ -1,5 +1,8 @@
-// Puts into the local Vault what a project keeps there (see the README):
-// `project_url` and `service_role_key` for the pg_cron jobs that call functions,
+// Puts into the local Vault what a project keeps there (see the README), as
+// `postgres` through vault.create_secret, as an operator does on a project:
+// `project_url` and `service_role_key` for the pg_cron jobs that call functions
+// (locally the project's secret key, sb_secret_…; the legacy service_role JWT
+// works there too),
 // and `token_encryption_key` for the token vault. The URL and key are updated
 // on every start; the encryption key is created once per local database and
 // then kept (replacing it would make the stored tokens unreadable), just as an
@@ -9,10 +12,11 @@ import { encodeBase64urlNoPadding } from "@oslojs/encoding";
 
 const url = Deno.env.get("SUPABASE_DB_URL");
 const projectUrl = Deno.env.get("SUPABASE_URL");
-const serviceKey = Deno.env.get("SUPABASE_SERVICE_ROLE_KEY");
+const secretKeys = Deno.env.get("SUPABASE_SECRET_KEYS");
+const serviceKey = secretKeys && Object.values(JSON.parse(secretKeys) as Record<string, string>)[0];
 if (!url || !projectUrl || !serviceKey) {
   console.error(
-    "secrets.ts: SUPABASE_DB_URL, SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY are required",
+    "secrets.ts: SUPABASE_DB_URL, SUPABASE_URL and SUPABASE_SECRET_KEYS are required",
   );
   Deno.exit(2);
 }

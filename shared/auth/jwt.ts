@@ -1,5 +1,5 @@
-// Verifies Supabase Auth JWTs: HS256 with the legacy project secret, or the
-// project's asymmetric signing keys from its JWKS. The algorithm family is
+// Verifies Supabase Auth JWTs: the project's asymmetric signing keys from its
+// JWKS, or HS256 only when a legacy project secret is configured. The algorithm family is
 // chosen from the key material we hold, never from the token alone, so a
 // token "signed" with a public key as an HMAC secret cannot pass.
 import {

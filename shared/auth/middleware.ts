@@ -9,18 +9,22 @@ import { looksLikeApiKey, resolveApiKey } from "./api-keys.ts";
 import { createVerifier } from "./jwt.ts";
 import { type Principal, principalFromClaims, type UserPrincipal } from "./principal.ts";
 import type { RateClass, Scope } from "./scopes.ts";
+import { serviceKeyMatcher } from "./service-keys.ts";
 
 let verify: ReturnType<typeof createVerifier> | undefined;
+let isServiceKey: ((candidate: string) => boolean) | undefined;
 
 // The isolate's one JWT verifier (it keeps the verified-token cache).
 export function verifier() {
   const c = config();
   return verify ??= createVerifier({
-    secret: c.SUPABASE_JWT_SECRET,
+    secret: c.LEGACY_JWT_SECRET,
     jwksUrl: c.JWKS_URL,
     issuers: c.JWT_ISSUERS,
   });
 }
+
+const SERVICE: Principal = { kind: "service", claims: { role: "service_role" } };
 
 function bearerToken(header: string | undefined): string | undefined {
   const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
@@ -72,6 +76,8 @@ async function authenticate(
 ): Promise<Principal | null> {
   const { jwt, apiKey } = credentials(c.req.header("Authorization"), c.req.header("X-API-Key"));
   if (!jwt && !apiKey) throw refuse("a bearer token or an API key is required");
+  isServiceKey ??= serviceKeyMatcher(config().SERVICE_KEYS);
+  if (jwt && !apiKey && isServiceKey(jwt)) return SERVICE;
   const fromJwt = jwt ? principalFromClaims(await verifier()(jwt)) : undefined;
   if (!apiKey) return fromJwt ?? null;
   if (jwt && fromJwt?.kind !== "user") throw refuse("the token does not name a user");

@@ -3,6 +3,7 @@
 // stops the function at start with the variable's name. Keys are wrapped in
 // Secret, so printing or serializing the config never shows them.
 import { z } from "zod";
+import { OUTBOUND_BUDGET_MS } from "../platform.ts";
 
 export class Secret {
   readonly #value: string;
@@ -52,7 +53,8 @@ const schema = z.object({
   AGENT_MODEL: z.string().min(1).max(200).optional(),
   AGENT_SYSTEM_PROMPT: z.string().max(20_000).default(DEFAULT_SYSTEM_PROMPT),
   // The longest silence from the agent: before it answers, and between two chunks of a stream.
-  AGENT_TIMEOUT_MS: int(100, 600_000).default(60_000),
+  // Capped by the platform's wall-clock limit (shared/platform.ts).
+  AGENT_TIMEOUT_MS: int(100, OUTBOUND_BUDGET_MS).default(60_000),
   AGENT_HISTORY_MESSAGES: int(0, 200).default(20),
   AGENT_HISTORY_CHARS: int(0, 1_000_000).default(24_000),
   AGENT_PRICES: priceTable.default({}),
@@ -60,7 +62,7 @@ const schema = z.object({
   AGENT_STREAM: z.enum(["true", "false"]).default("true"),
   HEYGEN_API_KEY: z.string().max(4096).optional(),
   HEYGEN_BASE_URL: httpUrl.default("https://api.heygen.com"),
-  HEYGEN_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  HEYGEN_TIMEOUT_MS: int(100, OUTBOUND_BUDGET_MS).default(10_000),
 }).superRefine((env, ctx) => {
   if (env.AGENT_URL && !env.AGENT_MODEL) {
     ctx.addIssue({ code: "custom", path: ["AGENT_MODEL"], message: "is required with AGENT_URL" });

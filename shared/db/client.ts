@@ -24,7 +24,7 @@ let pool: Pool | undefined;
 
 function currentPool(): Pool {
   if (pool) return pool;
-  const sql = postgres(config().SUPABASE_DB_URL, {
+  const sql = postgres(config().DB_URL, {
     prepare: false, // Supavisor's transaction mode cannot keep prepared statements.
     max: config().DB_POOL_SIZE,
     idle_timeout: 30,

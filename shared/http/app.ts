@@ -50,6 +50,7 @@ export function createApp(fn: string, description: string): App {
         "Idempotency-Key",
         "apikey",
         "x-client-info",
+        "x-region", // supabase-js functions.invoke({ region })
       ],
       allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
       exposeHeaders: [

@@ -3,6 +3,7 @@
 // configured provider, a malformed URL or a plain-http endpoint off loopback
 // stops the function at start with the variable's name.
 import { z } from "zod";
+import { OUTBOUND_BUDGET_MS } from "../platform.ts";
 import {
   type Endpoints,
   PROVIDER_IDS,
@@ -47,7 +48,11 @@ const base = z.object({
   SUPABASE_URL: z.url(),
   OAUTH_CALLBACK_URL: z.url().optional(),
   OAUTH_REDIRECT_ALLOWLIST: csv.default([]),
-  OAUTH_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  // The callback makes up to three provider calls in a row (code exchange,
+  // userinfo, a revocation when it cannot keep the grant): all three must fit
+  // in the platform's limit.
+  OAUTH_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(Math.floor(OUTBOUND_BUDGET_MS / 3))
+    .default(10_000),
   MICROSOFT_TENANT: z.string().regex(/^[A-Za-z0-9.-]{1,100}$/, "a tenant id, domain or common")
     .optional(),
 });

@@ -1,5 +1,6 @@
 // Token maintenance settings, parsed once per isolate from the environment.
 import { z } from "zod";
+import { OUTBOUND_BUDGET_MS } from "../platform.ts";
 
 const schema = z.object({
   // Refresh an access token when it expires within this many seconds (or
@@ -9,7 +10,11 @@ const schema = z.object({
   // claiming new ones after this long (pg_cron calls it every minute).
   TOKEN_REFRESH_BATCH_LIMIT: z.coerce.number().int().min(1).max(10_000).default(500),
   TOKEN_REFRESH_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
-  TOKEN_REFRESH_TIME_BUDGET_MS: z.coerce.number().int().min(1_000).max(300_000).default(45_000),
+  // A refresh claimed just before the budget ends may still take one provider
+  // timeout (at most a third of the outbound budget), and the run answers only
+  // at its end: budget plus that must stay inside the platform's limit.
+  TOKEN_REFRESH_TIME_BUDGET_MS: z.coerce.number().int().min(1_000)
+    .max(Math.floor((OUTBOUND_BUDGET_MS * 2) / 3)).default(45_000),
   // After n consecutive failures the scheduled refresh waits base * 2^(n-1), capped.
   TOKEN_REFRESH_BACKOFF_BASE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(60),
   TOKEN_REFRESH_BACKOFF_MAX_SECONDS: z.coerce.number().int().min(1).max(86_400).default(3_600),

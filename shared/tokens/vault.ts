@@ -48,7 +48,10 @@ export const requireEncryptionKey = createMiddleware<AppEnv>(async (_c, next) =>
   await next();
 });
 
-// For index.ts: refuse to start without the key. A database that is merely
+// For index.ts: refuse to start without the key. It throws: inside an edge
+// worker Deno.exit does nothing, while a module that fails to evaluate is a
+// worker that never boots (every request gets the platform's boot error), and
+// under the Deno CLI the process exits 1. A database that is merely
 // unreachable at boot is not a verdict on the key; the middleware checks again.
 export async function refuseToStartWithoutKey(fn: string): Promise<void> {
   try {
@@ -58,7 +61,9 @@ export async function refuseToStartWithoutKey(fn: string): Promise<void> {
   } catch (err) {
     if (isMissingKey(err)) {
       log("error", "refusing to start: no token encryption key in Vault", { fn });
-      Deno.exit(1);
+      throw new Error(
+        `${fn}: refusing to start: Vault holds no token_encryption_key (see the README)`,
+      );
     }
     log("warn", "could not check the token encryption key at start", { fn });
   }

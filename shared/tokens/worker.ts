@@ -6,6 +6,7 @@
 // sets next_refresh_at (exponential backoff), so it is not retried in the same
 // run either.
 import { asService } from "../db/client.ts";
+import { AppError } from "../http/errors.ts";
 import { log } from "../http/log.ts";
 import { tokensConfig } from "./config.ts";
 import { refreshLocked, type RefreshOutcome } from "./refresh.ts";
@@ -72,5 +73,19 @@ export async function refreshDue(o: { limit?: number; concurrency?: number } = {
   summary.ms = Math.round(performance.now() - started);
   log("info", "refresh-due finished", { ...summary });
   if (missingKey && summary.claimed === 0) throw missingKeyError();
+  assertSomethingWorked(summary);
   return summary;
+}
+
+// A run whose every attempt failed answers 5xx, so the scheduler's record
+// (net._http_response for pg_cron's call, the dashboard's invocations) shows
+// it: a provider that refuses every refresh (say, an expired client secret)
+// or a database that fails every claim. A needs_reauth answer is a verdict,
+// not a failure of the run.
+function assertSomethingWorked(s: RefreshDueSummary): void {
+  const attempts = s.claimed + s.errors;
+  if (attempts === 0 || s.refreshed + s.needs_reauth > 0) return;
+  throw s.failed > 0
+    ? new AppError("provider_error", "every refresh in this run failed at the provider", s)
+    : new AppError("service_unavailable", "every refresh in this run failed", s);
 }

@@ -12,7 +12,8 @@
 // Knobs: BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 2), BENCH_CONNECTIONS ("8 32"),
 // BENCH_SESSIONS (sessions the sends spread over, default 64).
 import postgres from "postgres";
-import { userToken } from "../../scripts/local/keys.ts";
+import { stackSigningKey, userToken } from "../../scripts/local/keys.ts";
+import { insertAuthUser } from "../../scripts/local/users.ts";
 
 const env = (name: string) => {
   const v = Deno.env.get(name);
@@ -38,11 +39,11 @@ const sql = postgres(env("SUPABASE_DB_URL"), { max: 1, onnotice: () => {} });
 const USERS = Math.max(...LEVELS);
 type BenchUser = { id: string; token: string; sessions: string[] };
 const users: BenchUser[] = [];
+const signingKey = await stackSigningKey();
 for (let u = 0; u < USERS; u++) {
   const email = `bench-chat-${crypto.randomUUID()}@test.local`;
-  const [{ id }] = await sql<{ id: string }[]>`
-    insert into auth.users (email) values (${email}) returning id`;
-  const token = await userToken({ userId: id, email, apiUrl: API, ttlSeconds: 3600 });
+  const id = await insertAuthUser(sql, { email });
+  const token = await userToken({ userId: id, email, apiUrl: API, signingKey });
   const sessions: string[] = [];
   for (let i = 0; i < Math.max(1, Math.ceil(SESSIONS / USERS)); i++) {
     const res = await fetch(`${FUNCTIONS}/sessions`, {

@@ -15,19 +15,23 @@ import { asUser } from "../../shared/db/client.ts";
 import { createApp } from "../../shared/http/app.ts";
 import { getSession } from "../../shared/sessions/store.ts";
 import sessions from "../../supabase/functions/sessions/app.ts";
-import { userToken } from "../../scripts/local/keys.ts";
+import { stackSigningKey, userToken } from "../../scripts/local/keys.ts";
+import { insertAuthUser } from "../../scripts/local/users.ts";
 
 const DURATION = Number(Deno.env.get("BENCH_DURATION") ?? 6);
 const CONNS = Number(Deno.env.get("BENCH_CONNECTIONS_MW") ?? 16);
 const sql = postgres(Deno.env.get("SUPABASE_DB_URL")!, { max: 1, onnotice: () => {} });
 
 const email = `mw-${crypto.randomUUID()}@bench.local`;
-const [{ id: userId }] = await sql<
-  { id: string }[]
->`insert into auth.users (email) values (${email}) returning id`;
+const userId = await insertAuthUser(sql, { email });
 const [{ id: sessionId }] = await sql<{ id: string }[]>`
   insert into public.chat_sessions (user_id, title) values (${userId}, 'bench') returning id`;
-const token = await userToken({ userId, email, apiUrl: Deno.env.get("SUPABASE_URL")! });
+const token = await userToken({
+  userId,
+  email,
+  apiUrl: Deno.env.get("SUPABASE_URL")!,
+  signingKey: await stackSigningKey(),
+});
 const key = generateApiKey();
 await sql`insert into public.api_keys (user_id, name, prefix, key_hash, scopes)
           values (${userId}, 'bench', ${key.prefix}, ${key.hash}, ${["sessions:read"]})`;

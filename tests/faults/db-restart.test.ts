@@ -7,7 +7,8 @@
 // shared stack is never disturbed.
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { userToken } from "../../scripts/local/keys.ts";
+import { stackSigningKey, userToken } from "../../scripts/local/keys.ts";
+import { insertAuthUser } from "../../scripts/local/users.ts";
 import { test } from "../helpers/stack.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -17,6 +18,7 @@ const dir = `${stackDir}restart-${crypto.randomUUID().slice(0, 8)}`;
 const dbPort = 10000 + Math.floor(Math.random() * 5000);
 const apiPort = dbPort + 5000;
 const dbUrl = `postgresql://postgres:postgres@127.0.0.1:${dbPort}/postgres`;
+const platformUrl = `postgresql://supabase_admin@127.0.0.1:${dbPort}/postgres`;
 const apiUrl = `http://127.0.0.1:${apiPort}`;
 const WORKERS = 16;
 
@@ -93,14 +95,18 @@ test("Postgres stopping, idle or under load, is 503 envelopes, loses nothing, an
   try {
     const migrated = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "scripts/migrate.ts", "--platform"],
-      env: { DB_URL: dbUrl },
+      env: { DB_URL: dbUrl, PLATFORM_DB_URL: platformUrl },
       cwd: root,
       stderr: "null",
     }).output();
     assert.equal(migrated.code, 0);
-    const [{ id }] = await sql<{ id: string }[]>`
-      insert into auth.users (email) values ('r@test.local') returning id`;
-    const token = await userToken({ userId: id, email: "r@test.local", apiUrl });
+    const id = await insertAuthUser(sql, { email: "r@test.local" });
+    const token = await userToken({
+      userId: id,
+      email: "r@test.local",
+      apiUrl,
+      signingKey: await stackSigningKey(),
+    });
     const stored = () =>
       sql<{ row: string }[]>`select to_jsonb(s)::text as row from public.chat_sessions s
                               where user_id = ${id} order by id`.then((rows) =>
@@ -114,6 +120,7 @@ test("Postgres stopping, idle or under load, is 503 envelopes, loses nothing, an
         GATEWAY_PORT: String(apiPort),
         SUPABASE_URL: apiUrl,
         SUPABASE_DB_URL: dbUrl,
+        PLATFORM_DB_URL: platformUrl,
         // The load is one user's; the limiter is not under test here.
         RATE_LIMIT_DEFAULT: "1000000/60",
       },

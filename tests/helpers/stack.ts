@@ -1,8 +1,9 @@
 // What a test needs to reach the stack that scripts/test.sh started: the
-// gateway over HTTP, Postgres as the superuser for setup and inspection, and
-// users with real signed tokens.
+// gateway over HTTP, Postgres as `postgres` (not a superuser, as on a
+// project) for setup and inspection, and users with real ES256 tokens.
 import postgres from "postgres";
-import { userToken } from "../../scripts/local/keys.ts";
+import { stackSigningKey, userToken } from "../../scripts/local/keys.ts";
+import { insertAuthUser } from "../../scripts/local/users.ts";
 
 function env(name: string): string {
   const value = Deno.env.get(name);
@@ -13,7 +14,9 @@ function env(name: string): string {
 export const API_URL = env("SUPABASE_URL");
 export const FUNCTIONS_URL = `${API_URL}/functions/v1`;
 export const ANON_KEY = env("SUPABASE_ANON_KEY");
+// The legacy service_role JWT and the new secret key: both are service keys.
 export const SERVICE_ROLE_KEY = env("SUPABASE_SERVICE_ROLE_KEY");
+export const SECRET_KEY = Object.values(JSON.parse(env("SUPABASE_SECRET_KEYS")))[0] as string;
 
 // One small pool per test module; closed by the sanitizer-friendly helper below.
 export const sql = postgres(env("SUPABASE_DB_URL"), { max: 2, onnotice: () => {} });
@@ -25,13 +28,10 @@ export async function createUser(
   appMetadata: Record<string, unknown> = {},
 ): Promise<TestUser> {
   const email = `${label}-${crypto.randomUUID()}@test.local`;
-  const [row] = await sql<{ id: string }[]>`
-    insert into auth.users (email, raw_app_meta_data) values (${email}, ${
-    sql.json(appMetadata as postgres.JSONValue)
-  })
-    returning id`;
-  const token = await userToken({ userId: row.id, email, apiUrl: API_URL, appMetadata });
-  return { id: row.id, email, token };
+  const id = await insertAuthUser(sql, { email, appMetadata });
+  const signingKey = await stackSigningKey();
+  const token = await userToken({ userId: id, email, apiUrl: API_URL, appMetadata, signingKey });
+  return { id, email, token };
 }
 
 export type CallOptions = {

@@ -1,5 +1,6 @@
 // No key, no start: the deployed entry points (supabase/functions/{oauth,tokens}/index.ts)
-// exit before serving when Vault holds no token encryption key. The stack's own
+// fail to boot when Vault holds no token encryption key, even where Deno.exit
+// does nothing (the edge runtime): tests/helpers/edge-boot.ts boots them so. The stack's own
 // database has a key (and other suites use it), so this starts a second,
 // throwaway Postgres cluster with the same migrations and no key.
 import assert from "node:assert/strict";
@@ -12,6 +13,7 @@ const dir = `${stackDir}nokey-${crypto.randomUUID().slice(0, 8)}`;
 // Below the ephemeral range, so no client socket holds it.
 const port = 20000 + Math.floor(Math.random() * 10000);
 const dbUrl = `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`;
+const platformUrl = `postgresql://supabase_admin@127.0.0.1:${port}/postgres`;
 
 async function run(cmd: string, args: string[], env: Record<string, string> = {}) {
   const out = await new Deno.Command(cmd, {
@@ -34,6 +36,7 @@ async function serve(fn: string) {
     `--allow-net=127.0.0.1:${port}`,
     "--allow-env",
     "--allow-read",
+    "tests/helpers/edge-boot.ts",
     `supabase/functions/${fn}/index.ts`,
   ], { SUPABASE_DB_URL: dbUrl });
 }
@@ -45,13 +48,15 @@ test("without a token encryption key in Vault the oauth and tokens functions ref
   try {
     const migrated = await run(Deno.execPath(), ["run", "-A", "scripts/migrate.ts", "--platform"], {
       DB_URL: dbUrl,
+      PLATFORM_DB_URL: platformUrl,
     });
     assert.equal(migrated.code, 0, migrated.text);
 
     for (const fn of ["tokens", "oauth"]) {
       const res = await serve(fn);
-      assert.equal(res.code, 1, res.text);
       assert.match(res.text, /refusing to start: no token encryption key in Vault/);
+      assert.match(res.text, /^boot error: .*refusing to start/m, res.text);
+      assert.doesNotMatch(res.text, /^booted/m);
     }
 
     // With a key the same entry point gets past the check (and then stops at
@@ -62,6 +67,7 @@ test("without a token encryption key in Vault the oauth and tokens functions ref
     const withKey = await serve("tokens");
     assert.match(withKey.text, /token encryption key present/);
     assert.doesNotMatch(withKey.text, /refusing to start/);
+    assert.match(withKey.text, /^boot error: .*127\.0\.0\.1|^boot error: .*(net|listen)/mi);
   } finally {
     await run("bash", ["-c", `source scripts/lib.sh && pg_stop '${dir}/pg'`]);
     await Deno.remove(dir, { recursive: true }).catch(() => {});

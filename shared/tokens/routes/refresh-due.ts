@@ -21,7 +21,8 @@ export const route = createRoute({
   },
   responses: {
     200: jsonResponse("What this run did", RefreshDueResult),
-    ...errorResponses(400, 401, 403, 415, 503),
+    // 502/503 when every attempt of the run failed; details hold its summary.
+    ...errorResponses(400, 401, 403, 415, 502, 503),
   },
 });
 
