@@ -3,6 +3,7 @@
 // platform), the auth JWKS, and delivers pg_net's queued requests so pg_cron
 // jobs that call functions really run. Binds 127.0.0.1 only.
 import postgres from "postgres";
+import { drainingUnreadBody } from "../shared/http/drain.ts";
 import { keepServingOnStrayErrors } from "../shared/http/serve.ts";
 import { loadOrCreateSigningKey, publicJwk } from "./local/keys.ts";
 
@@ -44,7 +45,9 @@ async function route(req: Request): Promise<Response> {
 }
 
 keepServingOnStrayErrors();
-Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, route);
+// As the functions' own servers do: an early answer (the gateway's 404, or a
+// function's 401/413) reaches a client that is still sending its body.
+Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, drainingUnreadBody(route));
 console.log(
   JSON.stringify({ level: "info", msg: "gateway listening", port, functions: [...apps.keys()] }),
 );
