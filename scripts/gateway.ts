@@ -6,6 +6,7 @@
 // The functions see only the environment a hosted function gets: the gateway
 // reads its own settings first and then removes everything else.
 import postgres from "postgres";
+import { drainingUnreadBody } from "../shared/http/drain.ts";
 import { keepServingOnStrayErrors } from "../shared/http/serve.ts";
 import { restrictToHostedEnv } from "./local/hosted-env.ts";
 import { loadOrCreateSigningKey, publicJwk } from "./local/keys.ts";
@@ -52,7 +53,9 @@ async function route(req: Request): Promise<Response> {
 }
 
 keepServingOnStrayErrors();
-Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, route);
+// As the functions' own servers do: an early answer (the gateway's 404, or a
+// function's 401/413) reaches a client that is still sending its body.
+Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, drainingUnreadBody(route));
 console.log(
   JSON.stringify({ level: "info", msg: "gateway listening", port, functions: [...apps.keys()] }),
 );

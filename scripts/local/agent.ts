@@ -131,6 +131,19 @@ function pieces(reply: string): string[] {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// Breaks a body off. Deno 2.1.4's server drops what it has not yet written
+// when a body errors, headers included: a JSON body cut right after its first
+// half closed the connection before any answer, which a client rightly sees as
+// an unreachable agent, not as an answer broken off. A timer turn first lets
+// the server put the headers and the text so far on the wire.
+const DROP_AFTER_MS = 10;
+
+async function drop(controller: ReadableStreamDefaultController<Uint8Array>, why: string) {
+  await sleep(DROP_AFTER_MS);
+  controller.error(new Error(why));
+}
+
 const HANG_LIMIT_MS = 5 * 60_000;
 
 async function chatCompletions(req: Request): Promise<Response> {
@@ -278,7 +291,7 @@ async function chatCompletions(req: Request): Promise<Response> {
             return;
           }
           record.outcome = "dropped";
-          controller.error(new Error("dropped on purpose ([[break]])"));
+          await drop(controller, "dropped on purpose ([[break]])");
         },
         cancel() {
           record.outcome = "client_closed";
@@ -327,7 +340,7 @@ async function chatCompletions(req: Request): Promise<Response> {
         if (breakAfter !== undefined && contentSent >= breakAfter) {
           record.outcome = "dropped";
           log("info", "dropping the connection mid-stream on purpose ([[break]])", { tag: d.tag });
-          controller.error(new Error("dropped on purpose"));
+          await drop(controller, "dropped on purpose");
           return;
         }
         if (stallAfter !== undefined && contentSent >= stallAfter) {

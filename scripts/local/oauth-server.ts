@@ -209,13 +209,10 @@ async function fault(
       });
     case "close":
       // Headers go out, then the connection dies mid-body.
-      return new Response(
-        new ReadableStream({ start: (c) => c.error(new Error("forced close")) }),
-        {
-          status: 200,
-          headers: { "Content-Type": "application/json" },
-        },
-      );
+      return new Response(breakingBody('{"access_token":"'), {
+        status: 200,
+        headers: { "Content-Type": "application/json" },
+      });
     case "hang": {
       const ac = new AbortController();
       hanging.add(ac);
@@ -232,6 +229,24 @@ async function fault(
       return new Response("gave up hanging", { status: 504 });
     }
   }
+}
+
+// A body that breaks off after its first bytes. Deno 2.1.4's server drops what
+// it has not yet written when a body errors, headers included: a body that
+// failed at once, or in the same turn as its first bytes, closed the
+// connection before any answer, which a client rightly sees as an unreachable
+// provider. A timer turn between the bytes and the error lets the server put
+// both the headers and the bytes on the wire first.
+const BREAK_AFTER_MS = 10;
+
+function breakingBody(first: string): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start: (c) => c.enqueue(enc.encode(first)),
+    async pull(c) {
+      await new Promise((resolve) => setTimeout(resolve, BREAK_AFTER_MS));
+      c.error(new Error("forced close"));
+    },
+  });
 }
 
 // Client authentication (RFC 6749 2.3.1) -------------------------------------------------

@@ -10,9 +10,9 @@ import { config } from "../config.ts";
 import { db } from "../db/client.ts";
 import type { AppEnv } from "./context.ts";
 import { AppError, errorBody, toAppError } from "./errors.ts";
+import { MAX_BODY_BYTES } from "./limits.ts";
 import { log } from "./log.ts";
 
-const MAX_BODY_BYTES = 1024 * 1024;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export type App = OpenAPIHono<AppEnv>;

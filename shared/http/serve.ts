@@ -2,7 +2,9 @@
 // failover), postgres.js can throw from a timer callback or reject a promise
 // nobody awaits; by default Deno would end the whole isolate on either. We log
 // them and keep serving: requests in flight already got their own errors, and
-// the pool reconnects.
+// the pool reconnects. A body the app did not read is drained (drain.ts), so
+// an early answer reaches the client.
+import { drainingUnreadBody } from "./drain.ts";
 import { log } from "./log.ts";
 
 let guarded = false;
@@ -26,5 +28,5 @@ function describe(err: unknown): string {
 
 export function serve(app: { fetch: (req: Request) => Response | Promise<Response> }): void {
   keepServingOnStrayErrors();
-  Deno.serve(app.fetch);
+  Deno.serve(drainingUnreadBody(app.fetch));
 }

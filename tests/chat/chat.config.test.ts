@@ -183,10 +183,13 @@ for (const silence of silences) {
             () => agentSeen(tag),
             5_000,
           );
+          // "hung" turns "client_closed" once the agent's server notices that
+          // we hung up: Deno 2.1.4 does, 2.9.6 often leaves the socket in
+          // CLOSE-WAIT. Either way it was asked once and never answered.
           assert.deepEqual(
-            [seen.requests, seen.outcome],
-            [1, "hung"],
-            "asked once, never answered",
+            [seen.requests, ["hung", "client_closed"].includes(seen.outcome)],
+            [1, true],
+            `asked once, never answered (${seen.outcome})`,
           );
         }
       },
