@@ -5,6 +5,7 @@
 // sent in the Authorization header and nowhere else.
 import type { AgentConfig } from "./config.ts";
 import { EventStreamParser } from "./event-stream.ts";
+import { OUTBOUND_BUDGET_MS } from "../platform.ts";
 
 export type AgentMessage = { role: "system" | "user" | "assistant"; content: string };
 export type AgentUsage = { prompt_tokens: number; completion_tokens: number; total_tokens: number };
@@ -56,8 +57,10 @@ export class AgentFailure extends Error {
 // The messages table holds at most 100 000 characters; longer replies are cut
 // there and stored with finish_reason "length" and truncated: true.
 export const MAX_REPLY_CHARS = 100_000;
-// A hard ceiling on one call even while the agent keeps talking.
-export const MAX_CALL_MS = 10 * 60_000;
+// A hard ceiling on one call even while the agent keeps talking: inside the
+// platform's wall-clock limit, so our answer (JSON or the stream's end) is
+// ours, not the platform cutting the request off.
+export const MAX_CALL_MS = OUTBOUND_BUDGET_MS;
 const MAX_JSON_BYTES = 8 * 1024 * 1024;
 const MAX_ERROR_BYTES = 64 * 1024;
 

@@ -17,9 +17,6 @@ grant select, insert, update, delete on public.service_tokens to service_role;
 grant select, insert, delete on public.oauth_states to service_role;
 grant select, insert on public.token_refresh_logs to service_role;
 grant usage on sequence public.token_refresh_logs_id_seq to service_role;
-grant select on public.user_activities to service_role;
-grant select, update on public.api_keys to service_role;
-grant select on public.session_totals to service_role;
 
 -- anon gets nothing from any table: every route needs a signed-in caller or a
 -- key, and the Data API must not serve the public schema to anonymous callers.

@@ -49,7 +49,10 @@ export async function badTokens(user: TestUser): Promise<Record<string, string |
     // No function holds a JWT secret (hosted gives none), so HS256 is refused
     // whatever the secret, the CLI's well-known demo secret included.
     "HS256 with the demo secret": await hs256(claims(user)),
-    "HS256 with another secret": await hs256(claims(user), "another-secret-that-is-at-least-32-chars!"),
+    "HS256 with another secret": await hs256(
+      claims(user),
+      "another-secret-that-is-at-least-32-chars!",
+    ),
     "alg none": `${b64({ alg: "none", typ: "JWT" })}.${b64(claims(user))}.`,
     "HS256 keyed with the public JWK": await hs256(claims(user), publicJwk),
     "tampered payload": `${h}.${b64(claims(user, { sub: crypto.randomUUID() }))}.${s}`,

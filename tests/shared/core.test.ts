@@ -17,9 +17,37 @@ Deno.test("config names the missing variable", () => {
   assert.throws(() => parseConfig({ SUPABASE_URL: base.SUPABASE_URL }), /SUPABASE_DB_URL/);
   assert.throws(() => parseConfig({ ...base, SUPABASE_URL: "not a url" }), /SUPABASE_URL/);
   assert.throws(
-    () => parseConfig({ ...base, SUPABASE_JWT_SECRET: "short" }),
-    /SUPABASE_JWT_SECRET/,
+    () => parseConfig({ ...base, LEGACY_JWT_SECRET: "short" }),
+    /LEGACY_JWT_SECRET/,
   );
+  assert.throws(
+    () => parseConfig({ ...base, SUPABASE_SECRET_KEYS: "sb_secret_not_json" }),
+    /SUPABASE_SECRET_KEYS/,
+  );
+});
+
+Deno.test("config: DATABASE_URL (the pooler) wins over SUPABASE_DB_URL, which hosted fixes", () => {
+  const pooler = "postgresql://postgres.ref:pw@pooler.example:6543/postgres";
+  assert.equal(parseConfig(base).DB_URL, base.SUPABASE_DB_URL);
+  assert.equal(parseConfig({ ...base, DATABASE_URL: pooler }).DB_URL, pooler);
+  assert.equal(
+    parseConfig({ SUPABASE_URL: base.SUPABASE_URL, DATABASE_URL: pooler }).DB_URL,
+    pooler,
+  );
+  assert.throws(() => parseConfig({ ...base, DATABASE_URL: "mysql://x" }), /DATABASE_URL/);
+});
+
+Deno.test("config: service keys are every secret key and the legacy service_role key", () => {
+  const c = parseConfig({
+    ...base,
+    SUPABASE_SECRET_KEYS: '{"default":"sb_secret_a","cron":"sb_secret_b"}',
+    SUPABASE_SERVICE_ROLE_KEY: "legacy.jwt.value",
+  });
+  assert.deepEqual(c.SERVICE_KEYS, ["sb_secret_a", "sb_secret_b", "legacy.jwt.value"]);
+  assert.deepEqual(parseConfig(base).SERVICE_KEYS, []);
+  // No JWT secret is ever read from a SUPABASE_ name: hosted never sets one.
+  const withOld = parseConfig({ ...base, SUPABASE_JWT_SECRET: "x".repeat(40) });
+  assert.equal(withOld.LEGACY_JWT_SECRET, undefined);
 });
 
 Deno.test("config derives the JWKS URL and issuers from the project URL", () => {

@@ -2,7 +2,7 @@
 // project URL and service key from Vault (the local stack delivers the net
 // queue, so the call really happens), and the cleanup daily in SQL.
 import assert from "node:assert/strict";
-import { createUser, sql, test } from "../helpers/stack.ts";
+import { createUser, SECRET_KEY, SERVICE_ROLE_KEY, sql, test } from "../helpers/stack.ts";
 import { connect, makeDue, provider, refreshLogs } from "../oauth/flow.ts";
 
 test("pg_cron schedules refresh-due every minute and the cleanup daily", async () => {
@@ -15,28 +15,44 @@ test("pg_cron schedules refresh-due every minute and the cleanup daily", async (
   ]);
 });
 
-test("the refresh job's command reaches refresh-due with the service key from Vault", async () => {
-  const user = await createUser("cron");
-  const { token, email } = await connect(user);
-  await makeDue(token.id, 120, { scheduler: true });
-  // Exactly what pg_cron runs each minute.
-  const [{ id }] = await sql`select private.enqueue_token_refresh() as id`;
-  let response;
-  for (let i = 0; i < 100 && !response; i++) {
-    [response] = await sql`select status_code, content from net._http_response where id = ${id}`;
-    if (!response) await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.ok(response, "the queued request was delivered");
-  assert.equal(response.status_code, 200, response.content);
-  const summary = JSON.parse(response.content);
-  assert.equal(summary.errors, 0);
-  assert.equal(typeof summary.claimed, "number");
-  // The due token was refreshed once, as scheduled work (by this call or by
-  // the minute's own run, whichever came first).
-  const logs = await refreshLogs(token.id);
-  assert.deepEqual(logs.map((l) => [l.refresh_type, l.status]), [["scheduled", "success"]]);
-  assert.equal((await provider.seen(email)).refresh_grants, 1);
-});
+// The job sends whatever key Vault holds as `service_role_key`: the project's
+// secret key (sb_secret_…, what the stack stores) or the legacy service_role
+// JWT; refresh-due accepts both.
+async function useVaultServiceKey(key: string) {
+  await sql`select vault.update_secret(id, ${key}) from vault.decrypted_secrets
+             where name = 'service_role_key'`;
+}
+
+for (const [label, key] of [["a secret key", SECRET_KEY], ["the legacy JWT", SERVICE_ROLE_KEY]]) {
+  test(`the refresh job's command reaches refresh-due with ${label} from Vault`, async () => {
+    await useVaultServiceKey(key);
+    try {
+      const user = await createUser("cron");
+      const { token, email } = await connect(user);
+      await makeDue(token.id, 120, { scheduler: true });
+      // Exactly what pg_cron runs each minute.
+      const [{ id }] = await sql`select private.enqueue_token_refresh() as id`;
+      let response;
+      for (let i = 0; i < 100 && !response; i++) {
+        [response] = await sql`select status_code, content from net._http_response
+                                where id = ${id}`;
+        if (!response) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.ok(response, "the queued request was delivered");
+      assert.equal(response.status_code, 200, response.content);
+      const summary = JSON.parse(response.content);
+      assert.equal(summary.errors, 0);
+      assert.equal(typeof summary.claimed, "number");
+      // The due token was refreshed once, as scheduled work (by this call or
+      // by the minute's own run, whichever came first).
+      const logs = await refreshLogs(token.id);
+      assert.deepEqual(logs.map((l) => [l.refresh_type, l.status]), [["scheduled", "success"]]);
+      assert.equal((await provider.seen(email)).refresh_grants, 1);
+    } finally {
+      await useVaultServiceKey(SECRET_KEY);
+    }
+  });
+}
 
 test("the cleanup job's command runs as plain SQL", async () => {
   const [{ result }] = await sql`select private.cleanup_oauth_data() as result`;

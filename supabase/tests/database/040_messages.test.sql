@@ -1,7 +1,7 @@
 -- messages: per-session sequence, trigger-maintained session counters,
 -- owner-only access, column grants and the parent link.
 begin;
-select plan(46);
+select plan(47);
 
 select set_config('tests.alice', tests.create_user('alice@example.test')::text, true);
 select set_config('tests.bob', tests.create_user('bob@example.test')::text, true);
@@ -227,13 +227,22 @@ select throws_ok(
   'even service_role cannot add a message owned by someone other than the session owner'
 );
 
--- Deleting messages (service_role) -----------------------------------------------------
+-- Deleting messages ----------------------------------------------------------------
+-- The API never deletes one message (sessions and accounts cascade), so
+-- service_role may not: an operator does, as postgres in the dashboard.
 
+select throws_ok(
+  $$ delete from public.messages where content = 's1 m2' and session_id = current_setting('tests.s1')::uuid $$,
+  '42501', null,
+  'service_role cannot delete a message'
+);
+select tests.clear_authentication();
 select results_eq(
   $$ with d as (delete from public.messages where content = 's1 m2' and session_id = current_setting('tests.s1')::uuid returning 1) select count(*)::int from d $$,
   array[1],
-  'service_role deletes a message with usage'
+  'an operator deletes a message with usage'
 );
+select tests.authenticate_as_service_role();
 select results_eq(
   $$ select message_count, last_message_index, total_tokens_used, estimated_cost
        from public.chat_sessions where id = current_setting('tests.s1')::uuid $$,

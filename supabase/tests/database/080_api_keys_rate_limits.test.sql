@@ -649,7 +649,7 @@ select results_eq(
 );
 
 select results_eq(
-  $$ select name, email, prefix from admin.api_keys_in_use
+  $$ select name, email::text, prefix from admin.api_keys_in_use
       where user_id in (current_setting('tests.alice')::uuid, current_setting('tests.bob')::uuid)
       order by name $$,
   $$ values ('Alice app'::text, 'keys-alice@example.test'::text, 'opr_alice2cd'::text),
