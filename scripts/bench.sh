@@ -503,7 +503,9 @@ s_claims=$(b64url_decode "$(cut -d. -f2 <<<"$s_token")" | jq -c .)
 s_sid=""
 
 seed_scale() { # FROM TO: adds sessions FROM+1..TO and messages FROM+1..TO
-  psql "$SUPABASE_DB_URL" -v ON_ERROR_STOP=1 -qtA >/dev/null <<SQL
+  # As the platform's superuser: only it may set session_replication_role
+  # (postgres is not a superuser, as on a hosted project).
+  psql "$PLATFORM_DB_URL" -v ON_ERROR_STOP=1 -qtA >/dev/null <<SQL
 begin;
 -- Bulk rows bypass the row triggers on purpose: the audit trigger would add an
 -- activity row per session, and the message trigger would update the one hot

@@ -30,9 +30,11 @@ up)
     Logs       .local/dev/gateway.log, .local/dev/pg/log
     OAuth      $DEV_OAUTH_URL   (the local dev provider)
     Agent      $AGENT_URL   ($([ "$AGENT_URL" = "http://127.0.0.1:$LOCAL_AGENT_PORT/v1" ] && echo "the local development agent, not a real model: .local/dev/agent.log; chat in README" || echo "model $AGENT_MODEL"))
-    Anon key   $SUPABASE_ANON_KEY
+    Keys       publishable $(sed -E 's/.*"default":"([^"]+)".*/\1/' <<<"$SUPABASE_PUBLISHABLE_KEYS")
+               secret      $(sed -E 's/.*"default":"([^"]+)".*/\1/' <<<"$SUPABASE_SECRET_KEYS")   (service callers)
+    Platform   as strict as hosted: postgres is not a superuser, no default grants, ES256 tokens
 
-  Dev user dev@example.com, token valid 24 h:
+  Dev user dev@example.com, ES256 token valid 24 h:
     export TOKEN=$token
 
   Try it:

@@ -13,7 +13,7 @@ await sql.end();
 const exact = [
   ...keys.map((k) => k.value),
   ...[
-    "SUPABASE_JWT_SECRET",
+    "LEGACY_JWT_SECRET",
     "SUPABASE_SERVICE_ROLE_KEY",
     "DEV_OAUTH_CLIENT_SECRET",
     "GOOGLE_CLIENT_SECRET",
@@ -26,6 +26,7 @@ const exact = [
 const patterns: Array<[string, RegExp]> = [
   ["JWT", /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/],
   ["API key", /opr_[a-z2-7]{32}/],
+  ["Supabase secret key", /sb_secret_[A-Za-z0-9_-]{10,}/],
   ["provider access token", /devat_[A-Za-z0-9_-]{16,}/],
   ["provider refresh token", /devrt_[A-Za-z0-9_-]{16,}/],
 ];

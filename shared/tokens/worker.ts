@@ -82,7 +82,7 @@ export async function refreshDue(o: { limit?: number; concurrency?: number } = {
 // it: a provider that refuses every refresh (say, an expired client secret)
 // or a database that fails every claim. A needs_reauth answer is a verdict,
 // not a failure of the run.
-function assertSomethingWorked(s: RefreshDueSummary): void {
+export function assertSomethingWorked(s: RefreshDueSummary): void {
   const attempts = s.claimed + s.errors;
   if (attempts === 0 || s.refreshed + s.needs_reauth > 0) return;
   throw s.failed > 0
