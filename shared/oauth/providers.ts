@@ -87,7 +87,9 @@ export const PROVIDERS: Record<ProviderId, ProviderDefinition> = {
       outlook: [`${GRAPH}Mail.ReadWrite`, `${GRAPH}Mail.Send`],
       calendar: [`${GRAPH}Calendars.ReadWrite`],
     },
-    authorizeParams: { response_mode: "query" },
+    // select_account: a user who consented before still sees a screen naming
+    // the account being connected, so nobody is connected without a click.
+    authorizeParams: { response_mode: "query", prompt: "select_account" },
     refreshWithScopes: true,
     normalizeScope: (s) => lower(s.startsWith(GRAPH) ? s.slice(GRAPH.length) : s),
   },

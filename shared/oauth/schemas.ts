@@ -22,9 +22,10 @@ export const AuthorizeRequest = z.strictObject({
   scopes: z.array(z.string().min(1).max(200)).min(1).max(20).optional()
     .openapi({ description: "Extra scopes, each one the provider lists in GET /providers." }),
   redirect_to: z.string().max(2048).optional().openapi({
-    description: "Where the browser goes after the callback, with status=connected or " +
-      "status=error&code=...; must match OAUTH_REDIRECT_ALLOWLIST. Without it the callback " +
-      "answers JSON.",
+    description: "Where the browser goes after the callback, with " +
+      "status=authorized&provider=...&completion=<code> (finish with POST /oauth/complete) or " +
+      "status=error&code=...&reason=...; must match OAUTH_REDIRECT_ALLOWLIST. Without it the " +
+      "callback answers JSON with the completion code.",
   }),
 }).refine((b) => b.services !== undefined || b.scopes !== undefined, {
   message: "give services or scopes",
@@ -51,8 +52,30 @@ export const CallbackQuery = z.object({
   error_description: z.string().max(2048).optional(),
 });
 
+// A completion code: 32 random bytes, base64url. Single use, ten minutes, and
+// only the user who started the authorization can redeem it.
+export const COMPLETION_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
 export const CallbackResult = z.object({
+  status: z.literal("authorized"),
+  provider: z.enum(PROVIDER_IDS),
+  completion: z.string().regex(COMPLETION_PATTERN).openapi({
+    description: "Redeem with POST /oauth/complete, signed in as the user who started.",
+  }),
+  complete_by: z.string().openapi({ description: "After this the grant is revoked." }),
+}).openapi("CallbackResult");
+
+export const CompleteRequest = z.strictObject({
+  completion: z.string().regex(COMPLETION_PATTERN, "a completion code from the callback"),
+}).openapi("CompleteRequest");
+
+export const CompleteResult = z.object({
   status: z.literal("connected"),
   provider: z.enum(PROVIDER_IDS),
   token: ServiceToken,
-}).openapi("CallbackResult");
+}).openapi("CompleteResult");
+
+export const CleanupResult = z.object({
+  revoked: z.number().int().openapi({ description: "Abandoned grants revoked at the provider." }),
+  failed: z.number().int().openapi({ description: "Provider failures (deleted locally anyway)." }),
+}).openapi("OAuthCleanupResult");

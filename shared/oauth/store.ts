@@ -1,5 +1,5 @@
-// SQL of the oauth domain: pending authorization states. Connections are the
-// tokens domain's (shared/tokens/store.ts saveConnection).
+// SQL of the oauth domain: pending authorization states and parked grants.
+// Connections are the tokens domain's (shared/tokens/store.ts saveConnection).
 import type { Tx } from "../db/client.ts";
 import type { ProviderId, Service } from "./providers.ts";
 
@@ -52,4 +52,63 @@ export async function pendingStates(tx: Tx): Promise<number> {
     select count(*)::int as n from public.oauth_states
      where user_id = (select auth.uid()) and expires_at > now()`;
   return row.n;
+}
+
+export type GrantToPark = {
+  completionHash: string;
+  userId: string;
+  provider: ProviderId;
+  services: Service[];
+  accountId: string;
+  email: string | null;
+  grantedScopes: string[];
+  expiresAt: Date;
+  accessToken: string;
+  refreshToken: string | null;
+};
+
+// Encrypted by the database under the token key; null when the user is gone
+// or being deleted (the caller revokes the grant then).
+export async function parkGrant(tx: Tx, g: GrantToPark): Promise<string | null> {
+  const [row] = await tx<{ id: string | null }[]>`
+    select private.park_grant(${g.completionHash}, ${g.userId}, ${g.provider},
+                              ${g.services}::text[], ${g.accountId}, ${g.email},
+                              ${g.grantedScopes}::text[], ${g.expiresAt}, ${g.accessToken},
+                              ${g.refreshToken}) as id`;
+  return row.id;
+}
+
+export type TakenGrant = {
+  id: string;
+  user_id: string;
+  provider: ProviderId;
+  services: Service[];
+  provider_user_id: string;
+  provider_email: string | null;
+  granted_scopes: string[];
+  expires_at: string | null;
+  expired: boolean;
+  access_token: string;
+  refresh_token: string | null;
+};
+
+// Each of these removes what it returns: a parked grant is taken once.
+export async function takeParkedGrant(tx: Tx, hash: string): Promise<TakenGrant | undefined> {
+  const [row] = await tx<TakenGrant[]>`select * from private.take_parked_grant(${hash})`;
+  return row;
+}
+
+export function takeParkedGrantsOf(tx: Tx, userId: string): Promise<TakenGrant[]> {
+  return tx<TakenGrant[]>`select * from private.take_parked_grants_of(${userId})`;
+}
+
+export function takeExpiredParkedGrants(tx: Tx, limit: number): Promise<TakenGrant[]> {
+  return tx<TakenGrant[]>`select * from private.take_expired_parked_grants(${limit})`;
+}
+
+// Whether a connection may be stored for the user; holds the profile's share
+// lock to the end of the transaction, which account deletion's mark waits for.
+export async function mayConnect(tx: Tx, userId: string): Promise<boolean> {
+  const [row] = await tx<{ ok: boolean }[]>`select private.may_connect(${userId}) as ok`;
+  return row.ok;
 }

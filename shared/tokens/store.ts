@@ -389,6 +389,20 @@ export async function hasConnection(tx: Tx, userId: string, provider: string): P
   return row.connected;
 }
 
+// Whether this provider account is a live connection of anyone: new tokens for
+// it may belong to the same grant, which revoking them would end too (Google).
+export async function accountConnected(
+  tx: Tx,
+  provider: string,
+  accountId: string,
+): Promise<boolean> {
+  const [row] = await tx<{ connected: boolean }[]>`
+    select exists (select 1 from public.service_tokens
+                    where provider = ${provider} and provider_account_id = ${accountId}
+                      and status <> 'revoked') as connected`;
+  return row.connected;
+}
+
 export async function activeTokenIds(tx: Tx, userId: string): Promise<string[]> {
   const rows = await tx<{ id: string }[]>`
     select id from public.service_tokens where user_id = ${userId} and status <> 'revoked'`;

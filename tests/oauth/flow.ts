@@ -1,6 +1,7 @@
-// Drives the authorization-code flow the way a browser does: POST /authorize
-// as the user, open the provider's page, submit its consent form, follow the
-// redirect to our callback. Plus the local OAuth server's test controls.
+// Drives the authorization-code flow the way a browser and its app do: POST
+// /authorize as the user, open the provider's page, submit its consent form,
+// follow the redirect to our callback, then POST /complete with the
+// completion code as the same user. Plus the local OAuth server's controls.
 import assert from "node:assert/strict";
 import { rowCounts, snapshotOf } from "../helpers/snapshot.ts";
 import {
@@ -72,6 +73,10 @@ export type Connected = {
   callback: URL;
 };
 
+export async function complete(user: TestUser, completion: string) {
+  return await call("POST", "/oauth/complete", { token: user.token, body: { completion } });
+}
+
 // The whole flow; the connection must succeed.
 export async function connect(
   user: TestUser,
@@ -86,8 +91,11 @@ export async function connect(
   const back = await consent(started.body.authorization_url, { email });
   const res = await callback(back);
   assert.equal(res.status, 200, JSON.stringify(res.body));
-  assert.equal(res.body.status, "connected");
-  return { token: res.body.token, email, callback: back };
+  assert.equal(res.body.status, "authorized");
+  const done = await complete(user, res.body.completion);
+  assert.equal(done.status, 201, JSON.stringify(done.body));
+  assert.equal(done.body.status, "connected");
+  return { token: done.body.token, email, callback: back };
 }
 
 // A user with something to lose before a fault: a dev connection that has

@@ -3,11 +3,13 @@
 import assert from "node:assert/strict";
 import { sha256 } from "@oslojs/crypto/sha2";
 import { encodeBase64urlNoPadding, encodeHexLowerCase } from "@oslojs/encoding";
+import { assertError } from "../helpers/assert.ts";
 import { call, createUser, sql, test } from "../helpers/stack.ts";
 import {
   accessToken,
   authorize,
   callback,
+  complete,
   connect,
   consent,
   provider,
@@ -120,6 +122,8 @@ test("Microsoft's authorize URL asks for offline_access and Graph scopes", async
   assert.ok(scopes.includes("https://graph.microsoft.com/Mail.ReadWrite"));
   assert.ok(scopes.includes("https://graph.microsoft.com/Mail.Send"));
   assert.equal(q.get("access_type"), null);
+  // A user who consented before still sees which account is being connected.
+  assert.equal(q.get("prompt"), "select_account");
 });
 
 test("services can be asked for by their scopes", async () => {
@@ -140,9 +144,18 @@ test("the full flow connects a dev account and stores its tokens encrypted", asy
   const res = await callback(back);
   assert.equal(res.status, 200, JSON.stringify(res.body));
   assert.equal(res.headers.get("cache-control"), "no-store");
-  const token = res.body.token;
-  assert.equal(res.body.status, "connected");
+  assert.equal(res.body.status, "authorized");
   assert.equal(res.body.provider, "dev");
+  assert.ok(Date.parse(res.body.complete_by) > Date.now());
+  // Nothing is connected until the user who started completes it.
+  const [{ n: before }] = await sql`select count(*)::int as n from public.service_tokens
+                                     where user_id = ${user.id}`;
+  assert.equal(before, 0);
+  const done = await complete(user, res.body.completion);
+  assert.equal(done.status, 201, JSON.stringify(done.body));
+  const token = done.body.token;
+  assert.equal(done.body.status, "connected");
+  assert.equal(done.body.provider, "dev");
   assert.equal(token.user_id, user.id);
   assert.equal(token.provider, "dev");
   assert.deepEqual(token.services, ["calendar", "gmail"]);
@@ -217,7 +230,7 @@ test("the full flow connects a dev account and stores its tokens encrypted", asy
   });
 });
 
-test("with redirect_to the callback sends the browser back with status=connected", async () => {
+test("with redirect_to the callback sends the browser back with a completion code", async () => {
   const user = await createUser("flow-redirect");
   const started = await authorize(user, {
     provider: "dev",
@@ -231,12 +244,16 @@ test("with redirect_to the callback sends the browser back with status=connected
   const to = res.location!;
   assert.equal(`${to.origin}${to.pathname}`, "http://localhost:3000/connected");
   assert.equal(to.searchParams.get("tab"), "accounts");
-  assert.equal(to.searchParams.get("status"), "connected");
+  assert.equal(to.searchParams.get("status"), "authorized");
   assert.equal(to.searchParams.get("provider"), "dev");
-  const row = await tokenRow(to.searchParams.get("token_id")!);
-  assert.equal(row.user_id, user.id);
   assert.equal(res.headers.get("referrer-policy"), "no-referrer");
-  assert.doesNotMatch(to.href, /code=|state=|devat_|devrt_/);
+  assert.doesNotMatch(to.href, /[?&]code=|state=|devat_|devrt_/);
+  const done = await complete(user, to.searchParams.get("completion")!);
+  assert.equal(done.status, 201, JSON.stringify(done.body));
+  const row = await tokenRow(done.body.token.id);
+  assert.equal(row.user_id, user.id);
+  // Single use.
+  assertError(await complete(user, to.searchParams.get("completion")!), 404, "not_found");
 });
 
 test("connecting the same account again renews the one connection and keeps its services", async () => {

@@ -6,27 +6,44 @@ import { assertError } from "../helpers/assert.ts";
 import { fill, operations } from "../helpers/openapi.ts";
 import { call, createUser, sql, test } from "../helpers/stack.ts";
 import { badTokens, es256Token } from "../helpers/tokens.ts";
-import { accessToken, authorize, callback, consent, uniqueEmail } from "./flow.ts";
+import { accessToken, authorize, callback, complete, consent, uniqueEmail } from "./flow.ts";
 
 const owner = await createUser("oauth-owner");
 const ops = await operations("oauth");
 const tokens = await badTokens(owner);
 const BODY = { provider: "dev", services: ["gmail"] };
 
-test("the document lists every oauth route; only /authorize needs a caller", () => {
+// The service's route (the cleanup) is covered with the other service routes.
+const userOps = ops.filter((o) => o.secured && o.scope);
+// A body each user route accepts: a completion code that is nobody's is 404,
+// which still proves the token was accepted.
+const BODIES: Record<string, unknown> = {
+  "/oauth/authorize": BODY,
+  "/oauth/complete": { completion: "A".repeat(43) },
+};
+const ACCEPTED: Record<string, number> = { "/oauth/authorize": 200, "/oauth/complete": 404 };
+
+test("the document lists every oauth route; /authorize and /complete need a user", () => {
   assert.deepEqual(ops.map((o) => `${o.method} ${o.path}`).sort(), [
     "GET /oauth/callback/{provider}",
     "GET /oauth/providers",
     "POST /oauth/authorize",
+    "POST /oauth/cleanup",
+    "POST /oauth/complete",
   ]);
-  assert.deepEqual(ops.filter((o) => o.secured).map((o) => o.path), ["/oauth/authorize"]);
-  assert.equal(ops.find((o) => o.path === "/oauth/authorize")!.scope, "tokens:write");
+  assert.deepEqual(userOps.map((o) => o.path).sort(), ["/oauth/authorize", "/oauth/complete"]);
+  for (const op of userOps) assert.equal(op.scope, "tokens:write");
 });
 
-for (const op of ops.filter((o) => o.secured)) {
+test("POST /oauth/cleanup is the service's (and admins'): users and no token are refused", async () => {
+  assertError(await call("POST", "/oauth/cleanup"), 401, "unauthorized");
+  assertError(await call("POST", "/oauth/cleanup", { token: owner.token }), 403, "forbidden");
+});
+
+for (const op of userOps) {
   for (const [name, token] of Object.entries(tokens)) {
     test(`${op.method} ${op.path}: ${name} is 401 and stores no state`, async () => {
-      const res = await call(op.method, fill(op.path, "dev"), { token, body: BODY });
+      const res = await call(op.method, fill(op.path, "dev"), { token, body: BODIES[op.path] });
       assertError(res, 401, "unauthorized");
       const [{ n }] =
         await sql`select count(*)::int as n from public.oauth_states where user_id = ${owner.id}`;
@@ -35,8 +52,11 @@ for (const op of ops.filter((o) => o.secured)) {
   }
   test(`${op.method} ${op.path}: a valid ES256 token from the JWKS is accepted`, async () => {
     const user = await createUser("oauth-es256");
-    const res = await call(op.method, op.path, { token: await es256Token(user), body: BODY });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const res = await call(op.method, op.path, {
+      token: await es256Token(user),
+      body: BODIES[op.path],
+    });
+    assert.equal(res.status, ACCEPTED[op.path], JSON.stringify(res.body));
   });
 }
 
@@ -95,7 +115,10 @@ test("no secret of the flow reaches the gateway's log", async () => {
   const providerEmail = uniqueEmail("log");
   const back = await consent(started.body.authorization_url, { email: providerEmail });
   const code = back.searchParams.get("code")!;
-  assert.equal((await callback(back)).status, 302);
+  const returned = await callback(back);
+  assert.equal(returned.status, 302);
+  const completion = returned.location!.searchParams.get("completion")!;
+  assert.equal((await complete(user, completion)).status, 201);
   const issued = (await accessToken(user, "dev")).body.access_token as string;
   assert.ok(issued);
   const [{ refresh }] = await sql`
@@ -112,6 +135,7 @@ test("no secret of the flow reaches the gateway's log", async () => {
     const [name, secret] of [
       ["state", state],
       ["code", code],
+      ["completion code", completion],
       ["access token", issued],
       ["refresh token", refresh as string],
       ["user's e-mail", user.email],

@@ -21,7 +21,7 @@ import {
   test,
   type TestUser,
 } from "../helpers/stack.ts";
-import { connect, provider } from "../oauth/flow.ts";
+import { callback, connect, consent, provider, uniqueEmail } from "../oauth/flow.ts";
 
 // The OpenAPI document, as far as the probe reads it ----------------------------------------
 
@@ -144,6 +144,7 @@ const SESSION_ONLY = [
 const SERVICE_ONLY = [
   "POST /tokens/refresh-due",
   "POST /tokens/cleanup",
+  "POST /oauth/cleanup",
   "GET /account/admin/stats",
 ];
 
@@ -154,6 +155,9 @@ const SEND = { content: "isolation probe: hello" };
 // Ids that travel outside the path, per operation, taken from the victim.
 type Extra = { body?: (v: Ids) => unknown; headers?: (v: Ids) => Record<string, string> };
 const EXTRAS: Record<string, Extra> = {
+  // Nobody's code. A's real code in B's hands is the account-linking attack,
+  // which must end A's parked grant (revoked): tests/oauth/oauth.completion.test.ts.
+  "POST /oauth/complete": { body: () => ({ completion: "A".repeat(43) }) },
   "POST /tokens/{provider}/access-token": { body: (v) => ({ token_id: v.token }) },
   "POST /chat/{sessionId}/messages": {
     body: () => SEND,
@@ -325,6 +329,13 @@ async function populate(label: string): Promise<Ids> {
   await ok(user, "POST", "/oauth/authorize", {
     body: { provider: "google", services: ["calendar"] },
   });
+  // Authorized at the provider but never completed: a parked grant.
+  const parked = await ok(user, "POST", "/oauth/authorize", {
+    body: { provider: "dev", services: ["calendar"] },
+  });
+  const parkedMailbox = uniqueEmail("parked");
+  const back = await callback(await consent(parked.authorization_url, { email: parkedMailbox }));
+  assert.equal(back.status, 200, JSON.stringify(back.body));
   const key = await createApiKey(user, [...SCOPES], { name: `${label}'s key` });
   return {
     user,
@@ -335,7 +346,7 @@ async function populate(label: string): Promise<Ids> {
     key: key.key,
     provider: "google",
     idempotencyKey,
-    providerAccounts: [google.email, microsoft.email],
+    providerAccounts: [google.email, microsoft.email, parkedMailbox],
   };
 }
 
