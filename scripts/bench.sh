@@ -886,7 +886,7 @@ RLS) at that size.
 $scale_md
 
 Query plans at ${SCALE_SIZES[-1]} rows (\`tests/bench/plans.sql\`: the store's SQL, as the
-authenticated role with the user's claims):
+API's role with the user's claims):
 
 $plans_md
 

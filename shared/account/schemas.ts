@@ -2,6 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import { SCOPES } from "../auth/scopes.ts";
 import { pageQuery } from "../http/pagination.ts";
+import { httpUrl } from "../http/url.ts";
 
 const jsonObject = z.record(z.string(), z.unknown());
 
@@ -27,7 +28,7 @@ function isTimeZone(tz: string): boolean {
 
 export const UpdateProfile = z.strictObject({
   display_name: z.string().trim().min(1).max(100).nullable().optional(),
-  avatar_url: z.url({ protocol: /^https?$/ }).max(2048).nullable().optional(),
+  avatar_url: httpUrl().nullable().optional(),
   timezone: z.string().max(64).refine(isTimeZone, "must be an IANA time zone, e.g. Europe/Berlin")
     .optional(),
   preferences: jsonObject.refine((o) => JSON.stringify(o).length <= 16 * 1024, {

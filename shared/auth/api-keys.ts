@@ -1,5 +1,8 @@
 // API keys: "opr_" + 160 random bits in base32. Only the SHA-256 of a key is
 // stored; the key is shown once, at creation.
+// The database holds the same shape (api_keys_prefix_shape: the prefix is
+// "opr_" and 8 base32 characters; key_hash is 32 bytes), and only the API's
+// role may insert keys, so every stored key came from generateApiKey.
 import { sha256 } from "@oslojs/crypto/sha2";
 import { encodeBase32LowerCaseNoPadding, encodeHexLowerCase } from "@oslojs/encoding";
 import { db } from "../db/client.ts";

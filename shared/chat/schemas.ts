@@ -2,6 +2,7 @@
 // generate the OpenAPI document.
 import { z } from "@hono/zod-openapi";
 import { errorResponsesWith } from "../http/openapi.ts";
+import { httpUrl } from "../http/url.ts";
 import { Message } from "../sessions/schemas.ts";
 import { IDEMPOTENCY_KEY } from "./idempotency.ts";
 
@@ -11,6 +12,26 @@ const MAX_METADATA_BYTES = 16 * 1024;
 // Postgres text and jsonb cannot hold NUL; refuse it as input instead of failing in SQL.
 const noNul = (s: string) => !s.includes("\u0000");
 const jsonObject = z.record(z.string(), z.unknown());
+
+// The database checks that a json message parses (messages_json_content_is_json);
+// its parser gives up near 12000 levels of nesting, JSON.parse does not. A
+// limit well below keeps every message the API accepts storable.
+export const MAX_JSON_DEPTH = 1000;
+
+// How deeply valid JSON text nests arrays and objects.
+export function jsonDepth(json: string): number {
+  let depth = 0, max = 0, inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === "[" || c === "{") max = Math.max(max, ++depth);
+    else if (c === "]" || c === "}") depth--;
+  }
+  return max;
+}
 
 // A chat message is a session's message, metadata included.
 export const ChatMessage = Message;
@@ -49,7 +70,8 @@ export const SendMessage = z.strictObject({
     .openapi({ description: `What the user says, at most ${MAX_CONTENT_CHARS} characters.` }),
   content_type: z.enum(["text", "markdown", "json", "voice"]).default("text")
     .openapi({
-      description: "voice: content is the transcript; json: content must parse as JSON.",
+      description: "voice: content is the transcript; json: content must parse as JSON " +
+        `(nested at most ${MAX_JSON_DEPTH} levels).`,
     }),
   parent_message_id: z.uuid().optional()
     .openapi({ description: "A message of the same session this one answers." }),
@@ -70,6 +92,14 @@ export const SendMessage = z.strictObject({
       path: ["content"],
       message: "is not valid JSON (content_type json)",
     });
+    return;
+  }
+  if (jsonDepth(body.content) > MAX_JSON_DEPTH) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["content"],
+      message: `nests JSON deeper than ${MAX_JSON_DEPTH} levels`,
+    });
   }
 }).openapi("SendMessage");
 
@@ -85,7 +115,7 @@ const avatarSessionId = z.string().regex(
 
 export const UpdateVoiceAvatar = z.strictObject({
   has_voice_response: z.boolean().optional(),
-  voice_response_url: z.url({ protocol: /^https?$/ }).max(2048).refine(noNul).nullable().optional()
+  voice_response_url: httpUrl().refine(noNul).nullable().optional()
     .openapi({
       description: "http(s) URL of the spoken reply; setting one implies has_voice_response.",
     }),

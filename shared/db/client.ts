@@ -1,6 +1,6 @@
 // Postgres access. Every user request is one transaction that first assumes
-// the `authenticated` role with the caller's claims, exactly as PostgREST does,
-// so row-level security decides what the request can see.
+// the API's user role with the caller's claims, as PostgREST assumes
+// `authenticated`, so row-level security decides what the request can see.
 import postgres from "postgres";
 import { config } from "../config.ts";
 import type { UserPrincipal } from "../auth/principal.ts";
@@ -219,8 +219,14 @@ export function sqlLiteral(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
+// The user's work runs as `oprina_api_user`: a member of `authenticated` (its
+// reads and RLS policies) that also holds the writes the API makes, which
+// `authenticated`, the Data API's role, no longer has. PostgREST cannot switch
+// to it (it is not granted to `authenticator`), so writes go through the API.
+export const API_USER_ROLE = "oprina_api_user";
+
 export function asUser<T>(user: UserPrincipal, work: (tx: Tx) => Promise<T>): Promise<T> {
-  return inRole("authenticated", user.claims, work);
+  return inRole(API_USER_ROLE, user.claims, work);
 }
 
 // Service work (cron, workers, callbacks after their own checks): bypasses RLS

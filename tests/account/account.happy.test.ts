@@ -151,7 +151,10 @@ test("an expiring key works until its expiry", async () => {
     expires_at: new Date(Date.now() + 3600_000).toISOString(),
   });
   assert.equal((await call("GET", "/sessions", { headers: { "X-API-Key": key.key } })).status, 200);
-  await sql`update public.api_keys set expires_at = now() - interval '1 second' where id = ${key.id}`;
+  // Moved into the past whole: a key always expires after it was created.
+  await sql`update public.api_keys
+               set created_at = now() - interval '1 hour', expires_at = now() - interval '1 second'
+             where id = ${key.id}`;
   const res = await call("GET", "/sessions", { headers: { "X-API-Key": key.key } });
   assert.equal(res.status, 401);
   const list = await call("GET", "/account/api-keys", { token: user.token });

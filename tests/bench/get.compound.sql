@@ -1,7 +1,7 @@
 -- GET /sessions/{id} as one compound statement (-M simple): the whole
 -- transaction in a single round trip, pgbench at its fastest.
 begin \;
-select set_config('role', 'authenticated', true),
+select set_config('role', 'oprina_api_user', true),
        set_config('request.jwt.claims', ':claims', true) \;
 select "id", "user_id", "title", "status", "is_archived", "archived_at", "agent_type",
        "agent_config", "context_data", "message_count", "total_tokens_used", "estimated_cost",

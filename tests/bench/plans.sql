@@ -1,10 +1,10 @@
 -- The sessions store's read queries (shared/sessions/store.ts: getSession,
 -- listSessions, listMessages, sessionStats), explained as scripts/bench.sh's
--- row-scaling user: as the authenticated role with the user's claims, so the
+-- row-scaling user: as the API's role (oprina_api_user) with the user's claims, so the
 -- row-level security predicates are part of the plan, as in a request.
 -- psql variables: claims, sid, lim. Each plan follows a line "@@ <endpoint>".
 begin;
-set local role authenticated;
+set local role oprina_api_user;
 set local "request.jwt.claims" to :'claims';
 \echo @@ get
 explain (analyze, costs off)

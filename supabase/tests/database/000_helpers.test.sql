@@ -72,6 +72,21 @@ begin
   perform set_config('role', 'authenticated', true);
 end $$;
 
+-- Acts as the given user the way the functions do (shared/db/client.ts
+-- asUser): the same claims, as oprina_api_user, which holds the API's writes
+-- and is a member of authenticated. Its privileges and policies include all
+-- of authenticated's, so a refusal or an invisible row shown here holds for
+-- the Data API as well; what only the API may do is tested as both.
+create or replace function tests.authenticate_as_api(user_id uuid)
+returns void
+language plpgsql
+security invoker
+as $$
+begin
+  perform tests.authenticate_as(user_id);
+  perform set_config('role', 'oprina_api_user', true);
+end $$;
+
 -- Acts as a non-user API role: service_role (bypasses RLS) or anon.
 create or replace function tests.authenticate_as_role(p_role text)
 returns void
@@ -107,12 +122,13 @@ end $$;
 grant usage on schema tests to anon, authenticated, service_role;
 grant execute on all functions in schema tests to anon, authenticated, service_role;
 
-select plan(8);
+select plan(9);
 
 select has_schema('tests', 'schema tests exists');
 select has_function('tests', 'create_user', array['text'], 'tests.create_user(text) exists');
 select has_function('tests', 'create_user', array['text', 'jsonb'], 'tests.create_user(text, jsonb) exists');
 select has_function('tests', 'authenticate_as', array['uuid'], 'tests.authenticate_as(uuid) exists');
+select has_function('tests', 'authenticate_as_api', array['uuid'], 'tests.authenticate_as_api(uuid) exists');
 select has_function('tests', 'authenticate_as_service_role', array[]::name[], 'tests.authenticate_as_service_role() exists');
 select has_function('tests', 'authenticate_as_anon', array[]::name[], 'tests.authenticate_as_anon() exists');
 select has_function('tests', 'clear_authentication', array[]::name[], 'tests.clear_authentication() exists');

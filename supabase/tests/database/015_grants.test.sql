@@ -3,6 +3,9 @@
 -- the migrations forget is a grant the API does not have: the matrix below
 -- fails on any missing or extra privilege, and the probe table shows that
 -- nothing is handed out by default (runs as `postgres`, not a superuser).
+-- The API roles: anon and authenticated (the Data API's), service_role, and
+-- oprina_api_user (the functions' user transactions, the only one that
+-- writes as a user: writes go through the API).
 begin;
 select plan(7);
 
@@ -22,8 +25,8 @@ select is_empty(
       cross join aclexplode(d.defaclacl) a
        join pg_roles r on r.oid = a.grantee
       where d.defaclnamespace = 'public'::regnamespace
-        and r.rolname in ('anon', 'authenticated', 'service_role') $$,
-  'no default privileges in public for anon, authenticated or service_role'
+        and r.rolname in ('anon', 'authenticated', 'service_role', 'oprina_api_user') $$,
+  'no default privileges in public for any API role'
 );
 
 create table public.grant_probe (id bigint generated always as identity primary key, note text);
@@ -33,7 +36,7 @@ select is_empty(
       cross join aclexplode(c.relacl) a
        join pg_roles r on r.oid = a.grantee
       where c.oid in ('public.grant_probe'::regclass, 'public.grant_probe_id_seq'::regclass)
-        and r.rolname in ('anon', 'authenticated', 'service_role') $$,
+        and r.rolname in ('anon', 'authenticated', 'service_role', 'oprina_api_user') $$,
   'a table postgres creates now is granted to no API role, service_role included'
 );
 select tests.authenticate_as_service_role();
@@ -57,12 +60,13 @@ select is(
       join pg_roles r on r.oid = a.grantee
      where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'v', 'm', 'S', 'p')
        and c.relname <> 'grant_probe'
-       and r.rolname in ('anon', 'authenticated', 'service_role')
+       and r.rolname in ('anon', 'authenticated', 'service_role', 'oprina_api_user')
      group by c.relname, r.rolname
      order by 1
   ),
   array[
-    'chat_sessions authenticated DELETE,SELECT',
+    'chat_sessions authenticated SELECT',
+    'chat_sessions oprina_api_user DELETE',
     'chat_sessions service_role SELECT,UPDATE',
     'idempotency_keys authenticated SELECT',
     'idempotency_keys service_role DELETE,INSERT,SELECT,UPDATE',
@@ -91,20 +95,20 @@ select is(
      cross join aclexplode(att.attacl) a
       join pg_roles r on r.oid = a.grantee
      where c.relnamespace = 'public'::regnamespace
-       and r.rolname in ('anon', 'authenticated', 'service_role')
+       and r.rolname in ('anon', 'authenticated', 'service_role', 'oprina_api_user')
      group by c.relname, r.rolname, a.privilege_type
      order by 1
   ),
   array[
-    'api_keys authenticated INSERT (expires_at,key_hash,name,prefix,scopes)',
     'api_keys authenticated SELECT (created_at,expires_at,id,last_used_at,name,prefix,revoked_at,scopes,user_id)',
-    'api_keys authenticated UPDATE (revoked_at)',
-    'chat_sessions authenticated INSERT (agent_config,agent_type,context_data,status,title)',
-    'chat_sessions authenticated UPDATE (agent_config,agent_type,context_data,status,title)',
-    'messages authenticated INSERT (content,content_type,id,metadata,parent_message_id,role,session_id)',
-    'messages authenticated UPDATE (avatar_session_id,has_avatar_response,has_voice_response,voice_response_url)',
+    'api_keys oprina_api_user INSERT (expires_at,key_hash,name,prefix,scopes)',
+    'api_keys oprina_api_user UPDATE (revoked_at)',
+    'chat_sessions oprina_api_user INSERT (agent_config,agent_type,context_data,status,title)',
+    'chat_sessions oprina_api_user UPDATE (agent_config,agent_type,context_data,status,title)',
+    'messages oprina_api_user INSERT (content,content_type,id,metadata,parent_message_id,role,session_id)',
+    'messages oprina_api_user UPDATE (avatar_session_id,has_avatar_response,has_voice_response,voice_response_url)',
     'oauth_states authenticated SELECT (created_at,expires_at,id,provider,redirect_to,services,user_id)',
-    'profiles authenticated UPDATE (avatar_url,display_name,preferences,timezone)'
+    'profiles oprina_api_user UPDATE (avatar_url,display_name,preferences,timezone)'
   ],
   'column privileges of the API roles in public are exactly the granted ones'
 );

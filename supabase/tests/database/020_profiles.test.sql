@@ -39,7 +39,7 @@ alter table public.profiles enable trigger profiles_updated_at;
 
 -- Reading ---------------------------------------------------------------------
 
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 
 select results_eq(
   'select id from public.profiles',

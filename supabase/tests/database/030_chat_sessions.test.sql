@@ -8,7 +8,7 @@ select set_config('tests.bob', tests.create_user('bob@example.test')::text, true
 
 -- Creating ------------------------------------------------------------------------
 
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 
 select lives_ok(
   $$ insert into public.chat_sessions (title, agent_config) values ('Alice first', '{"model": "x"}') $$,
@@ -108,7 +108,7 @@ select throws_ok(
 
 -- Other users -------------------------------------------------------------------
 
-select tests.authenticate_as(current_setting('tests.bob')::uuid);
+select tests.authenticate_as_api(current_setting('tests.bob')::uuid);
 
 select is_empty(
   'select 1 from public.chat_sessions',
@@ -140,7 +140,7 @@ select results_eq(
 
 -- Status tracking -------------------------------------------------------------------
 
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 
 select results_eq(
   $$ with u as (
@@ -247,7 +247,7 @@ select lives_ok(
   'alice adds two messages to it'
 );
 
-select tests.authenticate_as(current_setting('tests.bob')::uuid);
+select tests.authenticate_as_api(current_setting('tests.bob')::uuid);
 select lives_ok(
   $$ insert into public.chat_sessions (title) values ('Bob''s') $$,
   'bob creates a session'

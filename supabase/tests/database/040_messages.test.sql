@@ -7,11 +7,11 @@ select set_config('tests.alice', tests.create_user('alice@example.test')::text, 
 select set_config('tests.bob', tests.create_user('bob@example.test')::text, true);
 
 -- Two sessions for alice, one for bob.
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 insert into public.chat_sessions (title) values ('S1'), ('S2');
 select set_config('tests.s1', (select id::text from public.chat_sessions where title = 'S1'), true);
 select set_config('tests.s2', (select id::text from public.chat_sessions where title = 'S2'), true);
-select tests.authenticate_as(current_setting('tests.bob')::uuid);
+select tests.authenticate_as_api(current_setting('tests.bob')::uuid);
 insert into public.chat_sessions (title) values ('B1');
 select set_config('tests.b1', (select id::text from public.chat_sessions where title = 'B1'), true);
 
@@ -23,7 +23,7 @@ update public.chat_sessions set last_activity_at = now() - interval '1 day'
 
 -- Sequence and counters on insert ----------------------------------------------
 
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 
 select lives_ok(
   $$ insert into public.messages (session_id, role, content) values (current_setting('tests.s1')::uuid, 'user', 's1 m1') $$,
@@ -40,7 +40,7 @@ insert into public.messages (session_id, user_id, role, content)
   values (current_setting('tests.s1')::uuid, current_setting('tests.alice')::uuid, 'assistant', 's1 m2');
 insert into public.messages (session_id, user_id, role, content)
   values (current_setting('tests.s2')::uuid, current_setting('tests.alice')::uuid, 'assistant', 's2 m2');
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 insert into public.messages (session_id, role, content) values (current_setting('tests.s1')::uuid, 'user', 's1 m3');
 
 select results_eq(
@@ -110,7 +110,7 @@ select throws_ok(
      values (current_setting('tests.s1')::uuid, current_setting('tests.alice')::uuid, 'admin', 'x') $$,
   '23514', null, 'role must be user/assistant/system/tool'
 );
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 
 -- Voice / avatar columns -------------------------------------------------------------
 
@@ -128,7 +128,7 @@ select results_eq(
 
 -- Other users ------------------------------------------------------------------------
 
-select tests.authenticate_as(current_setting('tests.bob')::uuid);
+select tests.authenticate_as_api(current_setting('tests.bob')::uuid);
 
 select is_empty(
   $$ select 1 from public.messages $$,
@@ -250,7 +250,7 @@ select results_eq(
   'deleting a message decrements message_count and the totals; the index sequence is not rewound'
 );
 
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 insert into public.messages (session_id, role, content) values (current_setting('tests.s1')::uuid, 'user', 's1 m5');
 select results_eq(
   $$ select message_index from public.messages where content = 's1 m5' $$,
@@ -294,7 +294,7 @@ select results_eq(
 
 -- Session status gates new messages: archived and ended sessions refuse them
 -- (55000 object_not_in_prerequisite_state), paused ones accept them.
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 update public.chat_sessions set status = 'archived' where id = current_setting('tests.s2')::uuid;
 select throws_ok(
   $$ insert into public.messages (session_id, role, content) values (current_setting('tests.s2')::uuid, 'user', 'into archive') $$,

@@ -7,9 +7,9 @@ select set_config('tests.alice', tests.create_user('alice@example.test')::text, 
 select set_config('tests.bob', tests.create_user('bob@example.test')::text, true);
 
 -- Each creates a session, which records a session.created activity.
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 insert into public.chat_sessions (title) values ('Alice''s');
-select tests.authenticate_as(current_setting('tests.bob')::uuid);
+select tests.authenticate_as_api(current_setting('tests.bob')::uuid);
 insert into public.chat_sessions (title) values ('Bob''s'), ('Bob''s second');
 select tests.clear_authentication();
 
@@ -22,7 +22,7 @@ select is(
 
 -- Reading -----------------------------------------------------------------------------
 
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 select results_eq(
   $$ select user_id, activity_type, details ->> 'title' from public.user_activities $$,
   $$ values (current_setting('tests.alice')::uuid, 'session.created'::text, 'Alice''s'::text) $$,
@@ -33,7 +33,7 @@ select is_empty(
   'alice cannot read bob''s activities even when asking for them'
 );
 
-select tests.authenticate_as(current_setting('tests.bob')::uuid);
+select tests.authenticate_as_api(current_setting('tests.bob')::uuid);
 select results_eq(
   $$ select user_id, count(*)::int from public.user_activities group by user_id $$,
   $$ values (current_setting('tests.bob')::uuid, 2) $$,
@@ -42,7 +42,7 @@ select results_eq(
 
 -- Writing is denied -------------------------------------------------------------------
 
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 select throws_ok(
   $$ insert into public.user_activities (user_id, activity_type) values (current_setting('tests.alice')::uuid, 'session.created') $$,
   '42501', null, 'alice cannot insert her own activities'

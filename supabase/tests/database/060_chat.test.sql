@@ -35,7 +35,7 @@ select is(
 
 select set_config('tests.alice', tests.create_user('chat-alice@example.test')::text, true);
 select set_config('tests.bob', tests.create_user('chat-bob@example.test')::text, true);
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 insert into public.chat_sessions (title) values ('chat A');
 select set_config('tests.s', (select id::text from public.chat_sessions where title = 'chat A'), true);
 
@@ -122,7 +122,7 @@ select throws_ok(
 
 -- Owners read their keys, nobody else sees them, clients never write them --------------
 
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 select results_eq(
   $$ select key, assistant_message_id from public.idempotency_keys $$,
   $$ values ('retry-1'::text, current_setting('tests.reply')::uuid) $$,
@@ -143,7 +143,7 @@ select throws_ok(
   '42501', null, 'alice cannot delete her key'
 );
 
-select tests.authenticate_as(current_setting('tests.bob')::uuid);
+select tests.authenticate_as_api(current_setting('tests.bob')::uuid);
 select is_empty($$ select 1 from public.idempotency_keys $$, 'bob sees none of alice''s keys');
 select is_empty(
   $$ select 1 from public.idempotency_keys where key = 'retry-1' $$,
@@ -168,7 +168,7 @@ select lives_ok(
 
 -- Maintenance -------------------------------------------------------------------
 
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 select throws_ok(
   'select * from private.chat_maintenance()',
   '42501', null, 'authenticated cannot run the maintenance sweep'

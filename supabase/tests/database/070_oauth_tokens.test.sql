@@ -29,7 +29,7 @@ select ok((select relrowsecurity from pg_class where oid = 'public.oauth_states'
 select ok((select relrowsecurity from pg_class where oid = 'public.token_refresh_logs'::regclass), 'RLS on token_refresh_logs');
 select ok((select relrowsecurity from pg_class where oid = 'private.token_secrets'::regclass), 'RLS on private.token_secrets');
 
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 select results_eq(
   $$ select id, provider, provider_email from public.service_tokens $$,
   $$ values ('00000000-0000-0000-0000-00000000a001'::uuid, 'google'::text, 'alice@gmail.test'::text) $$,
@@ -98,7 +98,7 @@ select is_empty(
   $$ select p.oid::regprocedure::text || ' to ' || r.role
        from pg_proc p
        join pg_namespace n on n.oid = p.pronamespace
-      cross join unnest(array['anon', 'authenticated', 'public']) as r(role)
+      cross join unnest(array['anon', 'authenticated', 'oprina_api_user', 'public']) as r(role)
       where n.nspname = 'private'
         and p.proname in ('token_key', 'token_key_version', 'token_encrypt', 'token_decrypt',
                           'store_token_secrets', 'read_token_secrets', 'destroy_token_secrets',
@@ -107,7 +107,7 @@ select is_empty(
                select 1 from aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
                 where a.grantee = 0 and a.privilege_type = 'EXECUTE')
              or r.role <> 'public' and has_function_privilege(r.role, p.oid, 'execute')) $$,
-  'no secret function is executable by anon, authenticated or PUBLIC'
+  'no secret function is executable by anon, authenticated, oprina_api_user or PUBLIC'
 );
 select ok(
   (select bool_and(prosecdef) from pg_proc p join pg_namespace n on n.oid = p.pronamespace
@@ -341,7 +341,7 @@ select results_eq(
 -- Dashboard views ----------------------------------------------------------------------------
 select isnt_empty($$ select 1 from admin.token_health where provider = 'microsoft' $$,
   'admin.token_health summarizes connections for the dashboard');
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 select throws_ok($$ select * from admin.token_health $$, '42501', null, 'clients cannot read admin.token_health');
 select throws_ok($$ select * from admin.token_refresh_failures $$, '42501', null,
   'clients cannot read admin.token_refresh_failures');

@@ -9,11 +9,11 @@ select set_config('tests.bob', tests.create_user('keys-bob@example.test')::text,
 
 -- Creating keys -------------------------------------------------------------------
 
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 
 select lives_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes)
-     values ('Alice CI', 'opr_alice1ab', sha256('opr_alice_one'::bytea), array['sessions:read', 'chat:write']) $$,
+     values ('Alice CI', 'opr_alice2ab', sha256('opr_alice_one'::bytea), array['sessions:read', 'chat:write']) $$,
   'alice creates an API key (without user_id)'
 );
 select set_config('tests.a1', (select id::text from public.api_keys where name = 'Alice CI'), true);
@@ -21,7 +21,7 @@ select set_config('tests.a1', (select id::text from public.api_keys where name =
 select results_eq(
   $$ select user_id, name, prefix, scopes, expires_at, revoked_at, last_used_at, created_at
        from public.api_keys where id = current_setting('tests.a1')::uuid $$,
-  $$ values (current_setting('tests.alice')::uuid, 'Alice CI'::text, 'opr_alice1ab'::text,
+  $$ values (current_setting('tests.alice')::uuid, 'Alice CI'::text, 'opr_alice2ab'::text,
              array['sessions:read', 'chat:write']::text[], null::timestamptz, null::timestamptz,
              null::timestamptz, now()) $$,
   'alice reads every column but key_hash of her new key; user_id defaulted to auth.uid()'
@@ -30,7 +30,7 @@ select results_eq(
 select results_eq(
   $$ with i as (
        insert into public.api_keys (name, prefix, key_hash, scopes, expires_at)
-       values ('Alice app', 'opr_alice2cd', sha256('opr_alice_two'::bytea), array['account:read'], now() + interval '30 days')
+       values ('Alice app', 'opr_alice3cd', sha256('opr_alice_two'::bytea), array['account:read'], now() + interval '30 days')
        returning name, scopes, expires_at,
                  case when revoked_at is not null then 'revoked'
                       when expires_at <= now() then 'expired' else 'active' end as status)
@@ -57,59 +57,59 @@ select throws_ok(
 -- Columns a client may not supply.
 select throws_ok(
   $$ insert into public.api_keys (user_id, name, prefix, key_hash, scopes)
-     values (current_setting('tests.bob')::uuid, 'For bob', 'opr_forbob1', sha256('opr_for_bob'::bytea), array['chat:write']) $$,
+     values (current_setting('tests.bob')::uuid, 'For bob', 'opr_forbobx2', sha256('opr_for_bob'::bytea), array['chat:write']) $$,
   '42501', null, 'alice cannot create a key with user_id of bob'
 );
 select throws_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes, last_used_at)
-     values ('Forged use', 'opr_forged1', sha256('opr_forged_use'::bytea), array['chat:write'], now()) $$,
+     values ('Forged use', 'opr_forgedus', sha256('opr_forged_use'::bytea), array['chat:write'], now()) $$,
   '42501', null, 'alice cannot insert last_used_at'
 );
 select throws_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes, revoked_at)
-     values ('Pre-revoked', 'opr_forged2', sha256('opr_forged_rev'::bytea), array['chat:write'], now()) $$,
+     values ('Pre-revoked', 'opr_forgedrv', sha256('opr_forged_rev'::bytea), array['chat:write'], now()) $$,
   '42501', null, 'alice cannot insert revoked_at'
 );
 
 -- Check and unique constraints.
 select throws_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes)
-     values ('No scopes', 'opr_scope01', sha256('opr_scope_none'::bytea), array[]::text[]) $$,
+     values ('No scopes', 'opr_scopenon', sha256('opr_scope_none'::bytea), array[]::text[]) $$,
   '23514', null, 'scopes cannot be empty'
 );
 select throws_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes)
-     values ('Root', 'opr_scope02', sha256('opr_scope_root'::bytea), array['admin']) $$,
+     values ('Root', 'opr_scoperoo', sha256('opr_scope_root'::bytea), array['admin']) $$,
   '23514', null, 'an unknown scope is rejected'
 );
 select throws_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes)
-     values ('Mixed', 'opr_scope03', sha256('opr_scope_mixed'::bytea), array['sessions:read', 'sessions:delete']) $$,
+     values ('Mixed', 'opr_scopemix', sha256('opr_scope_mixed'::bytea), array['sessions:read', 'sessions:delete']) $$,
   '23514', null, 'a known scope does not excuse an unknown one next to it'
 );
 select throws_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes)
-     values ('Short hash', 'opr_hash001', substring(sha256('opr_short'::bytea) from 1 for 31), array['chat:write']) $$,
+     values ('Short hash', 'opr_hashshrt', substring(sha256('opr_short'::bytea) from 1 for 31), array['chat:write']) $$,
   '23514', null, 'key_hash of 31 bytes is rejected'
 );
 select throws_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes)
-     values ('Long hash', 'opr_hash002', sha256('opr_long'::bytea) || '\x00'::bytea, array['chat:write']) $$,
+     values ('Long hash', 'opr_hashlong', sha256('opr_long'::bytea) || '\x00'::bytea, array['chat:write']) $$,
   '23514', null, 'key_hash of 33 bytes is rejected'
 );
 select throws_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes)
-     values ('Same hash', 'opr_dupe001', sha256('opr_alice_one'::bytea), array['chat:write']) $$,
+     values ('Same hash', 'opr_dupekey2', sha256('opr_alice_one'::bytea), array['chat:write']) $$,
   '23505', null, 'key_hash is unique'
 );
 
 -- Other users -------------------------------------------------------------------------
 
-select tests.authenticate_as(current_setting('tests.bob')::uuid);
+select tests.authenticate_as_api(current_setting('tests.bob')::uuid);
 
 select lives_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes)
-     values ('Bob key', 'opr_bob1abc', sha256('opr_bob_one'::bytea), array['sessions:write', 'tokens:read']) $$,
+     values ('Bob key', 'opr_bob2abcd', sha256('opr_bob_one'::bytea), array['sessions:write', 'tokens:read']) $$,
   'bob creates his own key'
 );
 select set_config('tests.b1', (select id::text from public.api_keys where name = 'Bob key'), true);
@@ -137,7 +137,7 @@ select throws_ok(
   '42501', null, 'bob cannot delete alice''s key (no client deletes keys)'
 );
 
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 
 select results_eq(
   $$ select name from public.api_keys order by name $$,
@@ -154,7 +154,7 @@ select results_eq(
 
 -- Updating: only revoked_at ----------------------------------------------------------------
 
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 
 select throws_ok(
   $$ update public.api_keys set name = 'Renamed' where id = current_setting('tests.a1')::uuid $$,
@@ -213,7 +213,7 @@ select results_eq(
   $$ select details from public.user_activities
       where details ->> 'api_key_id' = current_setting('tests.a1') and activity_type = 'api_key.created' $$,
   $$ values (jsonb_build_object('api_key_id', current_setting('tests.a1'), 'name', 'Alice CI',
-                                'prefix', 'opr_alice1ab', 'scopes', array['sessions:read', 'chat:write'])) $$,
+                                'prefix', 'opr_alice2ab', 'scopes', array['sessions:read', 'chat:write'])) $$,
   'api_key.created details hold id, name, prefix and scopes (and nothing secret)'
 );
 select is(
@@ -226,11 +226,12 @@ select is(
 -- private.resolve_api_key -------------------------------------------------------------
 
 -- As postgres: an expired key, a key expiring later, and a revoked one of bob's.
-insert into public.api_keys (user_id, name, prefix, key_hash, scopes, expires_at) values
-  (current_setting('tests.alice')::uuid, 'Alice expired', 'opr_alice3ef', sha256('opr_alice_expired'::bytea),
-   array['tokens:read'], now() - interval '1 second'),
-  (current_setting('tests.alice')::uuid, 'Alice expires at now', 'opr_alice4gh', sha256('opr_alice_now'::bytea),
-   array['tokens:read'], now());
+-- Created an hour ago: a key always expires after it was created.
+insert into public.api_keys (user_id, name, prefix, key_hash, scopes, expires_at, created_at) values
+  (current_setting('tests.alice')::uuid, 'Alice expired', 'opr_alice4ef', sha256('opr_alice_expired'::bytea),
+   array['tokens:read'], now() - interval '1 second', now() - interval '1 hour'),
+  (current_setting('tests.alice')::uuid, 'Alice expires at now', 'opr_alice5gh', sha256('opr_alice_now'::bytea),
+   array['tokens:read'], now(), now() - interval '1 hour');
 
 select tests.authenticate_as_service_role();
 
@@ -326,7 +327,7 @@ select is_empty(
         and a.grantee = 0 and a.privilege_type = 'EXECUTE' $$,
   'PUBLIC has no EXECUTE on private.resolve_api_key'
 );
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 select throws_ok(
   $$ select * from private.resolve_api_key(sha256('opr_bob_one'::bytea)) $$,
   '42501', null, 'alice cannot call private.resolve_api_key'
@@ -405,7 +406,7 @@ select results_eq(
   array[4],
   'service_role can take hits'
 );
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 select throws_ok(
   $$ select * from private.rate_limit_take('user:' || current_setting('tests.alice'), 'default', 1000000, 60, 1) $$,
   '42501', null, 'alice cannot call private.rate_limit_take'
@@ -429,7 +430,7 @@ select hasnt_function('private', 'rate_limit_hit', 'the per-transaction counter 
 
 -- account.updated ------------------------------------------------------------------------
 
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 select lives_ok(
   $$ update public.profiles set display_name = 'Alice K', timezone = 'Europe/Berlin'
       where id = current_setting('tests.alice')::uuid $$,
@@ -463,12 +464,12 @@ select is(
 -- private.delete_user ----------------------------------------------------------------------
 
 select set_config('tests.carol', tests.create_user('keys-carol@example.test')::text, true);
-select tests.authenticate_as(current_setting('tests.carol')::uuid);
+select tests.authenticate_as_api(current_setting('tests.carol')::uuid);
 insert into public.chat_sessions (title) values ('Carol''s');
 insert into public.messages (session_id, role, content)
   values ((select id from public.chat_sessions where title = 'Carol''s'), 'user', 'hello from carol');
 insert into public.api_keys (name, prefix, key_hash, scopes)
-  values ('Carol key', 'opr_carol1ab', sha256('opr_carol_one'::bytea), array['chat:write']);
+  values ('Carol key', 'opr_carol2ab', sha256('opr_carol_one'::bytea), array['chat:write']);
 update public.profiles set display_name = 'Carol' where id = current_setting('tests.carol')::uuid;
 select tests.clear_authentication();
 select set_config('tests.c1', (select id::text from public.api_keys where name = 'Carol key'), true);
@@ -491,7 +492,7 @@ select results_eq(
   'setup: carol has a profile, a session, a message, a key, three rate-limit rows and activities'
 );
 
-select tests.authenticate_as(current_setting('tests.carol')::uuid);
+select tests.authenticate_as_api(current_setting('tests.carol')::uuid);
 select throws_ok(
   $$ select private.delete_user(current_setting('tests.carol')::uuid) $$,
   '42501', null, 'carol cannot call private.delete_user herself'
@@ -605,7 +606,7 @@ select throws_ok(
   $$ select * from admin.api_keys_in_use $$,
   '42501', null, 'anon cannot select admin.api_keys_in_use'
 );
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 select throws_ok(
   $$ select * from admin.usage_per_day $$,
   '42501', null, 'authenticated cannot select admin.usage_per_day'
@@ -625,7 +626,7 @@ select set_config('tests.usage_before', coalesce(
   (select to_jsonb(u) from admin.usage_per_day u where day = now()::date),
   '{"messages": 0, "agent_replies": 0, "failed": 0, "tokens": 0, "estimated_cost": 0, "active_users": 0}'::jsonb)::text, true);
 
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 insert into public.chat_sessions (title) values ('Usage');
 select set_config('tests.usage_session', (select id::text from public.chat_sessions where title = 'Usage'), true);
 insert into public.messages (session_id, role, content) values (current_setting('tests.usage_session')::uuid, 'user', 'count me');
@@ -652,8 +653,8 @@ select results_eq(
   $$ select name, email::text, prefix from admin.api_keys_in_use
       where user_id in (current_setting('tests.alice')::uuid, current_setting('tests.bob')::uuid)
       order by name $$,
-  $$ values ('Alice app'::text, 'keys-alice@example.test'::text, 'opr_alice2cd'::text),
-            ('Bob key', 'keys-bob@example.test', 'opr_bob1abc') $$,
+  $$ values ('Alice app'::text, 'keys-alice@example.test'::text, 'opr_alice3cd'::text),
+            ('Bob key', 'keys-bob@example.test', 'opr_bob2abcd') $$,
   'api_keys_in_use lists live keys with the owner''s email, not revoked or expired ones'
 );
 select ok(
@@ -705,9 +706,9 @@ select isnt_empty(
 
 -- A revoked key must stay revoked: clearing revoked_at must not bring it back,
 -- whether the attempt is refused with an error or simply changes nothing.
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 insert into public.api_keys (name, prefix, key_hash, scopes)
-  values ('Alice retired', 'opr_alice5ij', sha256('opr_alice_retired'::bytea), array['chat:write']);
+  values ('Alice retired', 'opr_alice6ij', sha256('opr_alice_retired'::bytea), array['chat:write']);
 select set_config('tests.a5', (select id::text from public.api_keys where name = 'Alice retired'), true);
 update public.api_keys set revoked_at = now() where id = current_setting('tests.a5')::uuid;
 do $$

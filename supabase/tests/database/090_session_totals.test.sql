@@ -31,9 +31,9 @@ select is_empty(
   'a user without sessions has no totals row'
 );
 
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 insert into public.chat_sessions (title) values ('one'), ('two'), ('three');
-select tests.authenticate_as(current_setting('tests.bob')::uuid);
+select tests.authenticate_as_api(current_setting('tests.bob')::uuid);
 insert into public.chat_sessions (title) values ('bob''s');
 select tests.clear_authentication();
 select ok(pg_temp.totals_match(), 'after creating sessions');
@@ -86,7 +86,7 @@ update public.chat_sessions set last_activity_at = now() - interval '1 day'
 select ok(pg_temp.totals_match(), 'after activity moves back');
 
 -- Reading and writing as a client.
-select tests.authenticate_as(current_setting('tests.alice')::uuid);
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 select results_eq(
   $$ select user_id from public.session_totals $$,
   $$ values (current_setting('tests.alice')::uuid) $$,
