@@ -131,6 +131,26 @@ Deno.test("a remembered token is keyed by its exact text: a tampered copy still 
   await assert.rejects(verify(forged), (e: AppError) => e.code === "unauthorized");
 });
 
+Deno.test("a token without exp is refused on the legacy HS256 path too, and says why", async () => {
+  const secret = "s".repeat(40);
+  const verify = createVerifier({
+    secret,
+    jwksUrl: new URL("http://127.0.0.1:9/jwks.json"),
+    issuers: ["x"],
+  });
+  const key = new TextEncoder().encode(secret);
+  const claims = { sub: "a", role: "authenticated" };
+  const forever = await new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setIssuer("x")
+    .sign(key);
+  await assert.rejects(
+    verify(forever),
+    (e: AppError) => e.code === "unauthorized" && /no exp claim/.test(e.message),
+  );
+  const expiring = await new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setIssuer("x")
+    .setExpirationTime("1h").sign(key);
+  assert.equal((await verify(expiring)).sub, "a");
+});
+
 Deno.test("rate limits parse from <requests>/<seconds> and name a malformed variable", () => {
   const limits = parseRateLimits({ RATE_LIMIT_CHAT: "5/10" });
   assert.deepEqual(limits.chat, { limit: 5, windowSeconds: 10 });
