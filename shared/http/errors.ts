@@ -29,6 +29,8 @@ export const errorStatus = {
   heygen_error: 502,
   agent_unavailable: 503,
   agent_timeout: 504,
+  // account (shared/account): the cap on live API keys
+  api_key_limit: 409,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof errorStatus;

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
 import { parseConfig } from "../../shared/config.ts";
+import { parseAccountConfig } from "../../shared/account/config.ts";
 import { AppError, toAppError } from "../../shared/http/errors.ts";
 import { decodeCursor, encodeCursor, page } from "../../shared/http/pagination.ts";
 import { createVerifier } from "../../shared/auth/jwt.ts";
@@ -161,4 +162,12 @@ Deno.test("rate limits parse from <requests>/<seconds> and name a malformed vari
 
 Deno.test("leases are 5% of a limit, and limits under 40 are counted hit by hit", () => {
   assert.deepEqual([1, 10, 39, 40, 300, 600].map(leaseSize), [1, 1, 1, 2, 15, 30]);
+});
+
+Deno.test("API_KEYS_MAX_LIVE defaults to 25 and a malformed value is named", () => {
+  assert.deepEqual(parseAccountConfig({}), { maxLiveApiKeys: 25 });
+  assert.deepEqual(parseAccountConfig({ API_KEYS_MAX_LIVE: "3" }), { maxLiveApiKeys: 3 });
+  for (const bad of ["0", "-1", "2.5", "many", "1001"]) {
+    assert.throws(() => parseAccountConfig({ API_KEYS_MAX_LIVE: bad }), /API_KEYS_MAX_LIVE/);
+  }
 });
