@@ -14,6 +14,7 @@ import { AppError } from "../http/errors.ts";
 export type Claims = JWTPayload & {
   role?: string;
   email?: string;
+  is_anonymous?: boolean;
   app_metadata?: Record<string, unknown>;
   user_metadata?: Record<string, unknown>;
 };

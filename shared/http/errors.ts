@@ -7,6 +7,7 @@ export const errorStatus = {
   unauthorized: 401,
   forbidden: 403,
   insufficient_scope: 403,
+  anonymous_not_allowed: 403,
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,

@@ -5,7 +5,8 @@
 --      one of their keys, and only while the owner still exists;
 --   2. a user holds at most a configured number of live keys, enforced here so
 --      concurrent creations cannot pass it;
---   3. anonymous users (Supabase anonymous sign-ins) cannot create keys.
+--   3. anonymous users (Supabase anonymous sign-ins) cannot create keys, and
+--      a key whose owner is anonymous does not resolve.
 
 -- 1. Costly hits per owner -------------------------------------------------------
 -- One hit of a costly class for a request of p_owner, made with API key p_key
@@ -111,3 +112,23 @@ create policy "api_keys: owner creates, unless anonymous" on public.api_keys
     user_id = (select auth.uid())
     and (select (auth.jwt() ->> 'is_anonymous')::boolean) is not true
   );
+
+-- A key of an anonymous owner (made before this migration, or inserted by the
+-- service) acts as no one: the middleware takes a key's owner for a permanent
+-- user. Once the user converts to a permanent one, their keys work.
+create or replace function private.resolve_api_key(p_hash bytea)
+returns table (id uuid, user_id uuid, scopes text[], email text)
+language sql security definer set search_path = '' as $$
+  with key as (
+    select k.id, k.user_id, k.scopes, u.email
+      from public.api_keys k join auth.users u on u.id = k.user_id
+     where k.key_hash = p_hash and k.revoked_at is null
+       and (k.expires_at is null or k.expires_at > now())
+       and not u.is_anonymous
+  ), touched as (
+    update public.api_keys k set last_used_at = now()
+      from key where k.id = key.id
+       and (k.last_used_at is null or k.last_used_at < now() - interval '1 minute')
+  )
+  select id, user_id, scopes, email from key
+$$;

@@ -7,6 +7,7 @@ import {
   errorResponsesWith,
   jsonBody,
   jsonResponse,
+  REFUSES_ANONYMOUS,
   userAccess,
 } from "../../http/openapi.ts";
 import type { AccountConfig } from "../config.ts";
@@ -27,19 +28,21 @@ export const listRoute = createRoute({
 });
 
 // Creating and revoking keys needs the user's own session: a key cannot mint
-// or revoke keys.
+// or revoke keys. Anonymous users cannot create keys (nor can they in the
+// database: the insert policy refuses is_anonymous).
 export const createKeyRoute = createRoute({
   method: "post",
   path: "/api-keys",
   summary: "Create an API key; the full key is in this response only",
   tags: ["api keys"],
-  ...userAccess("account:write", "auth", { sessionOnly: true }),
+  ...userAccess("account:write", "auth", { sessionOnly: true, refuseAnonymous: true }),
   description: "A user holds at most API_KEYS_MAX_LIVE (default 25) live keys, neither revoked " +
     "nor expired; past that the answer is 409 api_key_limit until one is revoked or expires.",
   request: { body: jsonBody(CreateApiKey) },
   responses: {
     201: jsonResponse("The new key, with the secret shown once", CreatedApiKey),
     ...errorResponsesWith({
+      ...REFUSES_ANONYMOUS,
       409: "The caller already holds the most live keys allowed (api_key_limit): revoke one first",
     })(400, 401, 403, 409, 413, 429),
   },

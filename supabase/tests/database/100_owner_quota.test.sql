@@ -2,7 +2,7 @@
 -- (costly classes per owner, the key's own bucket, a deleted owner), the cap
 -- on live API keys (private.api_keys_cap) and anonymous users creating keys.
 begin;
-select plan(32);
+select plan(35);
 
 select set_config('tests.dana', tests.create_user('quota-dana@example.test')::text, true);
 select set_config('tests.erin', tests.create_user('quota-erin@example.test')::text, true);
@@ -221,6 +221,31 @@ select lives_ok(
   'the same user with is_anonymous: false can (as after converting to a permanent user)'
 );
 select tests.clear_authentication();
+
+-- A key of an anonymous owner, made before the policy (here: by postgres).
+insert into public.api_keys (user_id, name, prefix, key_hash, scopes)
+values (current_setting('tests.anon_user')::uuid, 'legacy', 'opr_anon0003', sha256('quota-anon-3'::bytea),
+        array['sessions:read']);
+update auth.users set is_anonymous = true where id = current_setting('tests.anon_user')::uuid;
+select tests.authenticate_as_service_role();
+select is_empty(
+  $$ select * from private.resolve_api_key(sha256('quota-anon-3'::bytea)) $$,
+  'a key whose owner is anonymous resolves to nothing'
+);
+select tests.clear_authentication();
+update auth.users set is_anonymous = false where id = current_setting('tests.anon_user')::uuid;
+select tests.authenticate_as_service_role();
+select results_eq(
+  $$ select user_id from private.resolve_api_key(sha256('quota-anon-3'::bytea)) $$,
+  $$ values (current_setting('tests.anon_user')::uuid) $$,
+  'once the owner is a permanent user, the key resolves'
+);
+select tests.clear_authentication();
+select ok(
+  has_function_privilege('service_role', 'private.resolve_api_key(bytea)', 'execute')
+    and not has_function_privilege('authenticated', 'private.resolve_api_key(bytea)', 'execute'),
+  'replacing private.resolve_api_key kept its grants'
+);
 
 select is(
   (select string_agg(policyname::text, ', ') from pg_policies
