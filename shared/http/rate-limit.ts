@@ -150,7 +150,7 @@ type OwnerHitRow = LeaseRow & { owner_exists: boolean };
 // exact across isolates and every request checks that its user still exists
 // (a deleted user's JWT is valid until it expires; nothing paid may run for
 // it). The statement counts the hit in the owner's window and, for an API
-// key, in the key's own bucket too.
+// key, in the key's own bucket too. Literals, as in takeLease.
 async function takeOwnerHit(user: UserPrincipal, rateClass: RateClass): Promise<RateState> {
   const key = `${rateClass} ${bucketOf(user)}`;
   const known = exhausted.get(key);
