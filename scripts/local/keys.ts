@@ -26,6 +26,8 @@ export type UserTokenOptions = {
   apiUrl: string;
   ttlSeconds?: number;
   appMetadata?: Record<string, unknown>;
+  // An anonymous sign-in: GoTrue marks its tokens is_anonymous: true.
+  isAnonymous?: boolean;
   signingKey: JWK; // the stack's ES256 private JWK (stackSigningKey)
 };
 
@@ -39,7 +41,7 @@ export async function userToken(o: UserTokenOptions): Promise<string> {
     user_metadata: {},
     aal: "aal1",
     session_id: crypto.randomUUID(),
-    is_anonymous: false,
+    is_anonymous: o.isAnonymous ?? false,
   })
     .setSubject(o.userId)
     .setAudience("authenticated")

@@ -4,16 +4,23 @@
 // create users through here, as `postgres` may on a project.
 import type postgres from "postgres";
 
-export type NewUser = { email: string; appMetadata?: Record<string, unknown> };
+export type NewUser = {
+  email: string;
+  appMetadata?: Record<string, unknown>;
+  // An anonymous sign-in, as GoTrue stores one: is_anonymous, no e-mail.
+  anonymous?: boolean;
+};
 
 // Inserts a user and returns its id.
 export async function insertAuthUser(sql: postgres.Sql, u: NewUser): Promise<string> {
   const meta = { provider: "email", providers: ["email"], ...u.appMetadata };
+  const anonymous = u.anonymous ?? false;
   const [row] = await sql<{ id: string }[]>`
     insert into auth.users (id, aud, role, email, raw_app_meta_data, raw_user_meta_data,
-                            email_confirmed_at, created_at, updated_at)
-    values (gen_random_uuid(), 'authenticated', 'authenticated', ${u.email},
-            ${sql.json(meta as postgres.JSONValue)}, '{}', now(), now(), now())
+                            email_confirmed_at, created_at, updated_at, is_anonymous)
+    values (gen_random_uuid(), 'authenticated', 'authenticated', ${anonymous ? null : u.email},
+            ${sql.json(meta as postgres.JSONValue)}, '{}', ${anonymous ? null : sql`now()`},
+            now(), now(), ${anonymous})
     returning id`;
   return row.id;
 }

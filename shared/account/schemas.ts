@@ -88,3 +88,4 @@ export const ApiKeyId = z.object({
 });
 
 export type UpdateProfileInput = z.infer<typeof UpdateProfile>;
+export type CreateApiKeyInput = z.infer<typeof CreateApiKey>;

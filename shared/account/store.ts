@@ -92,14 +92,24 @@ export async function listApiKeys(tx: Tx): Promise<ApiKeyRow[]> {
      order by created_at desc`;
 }
 
+// SQLSTATE of private.api_keys_cap's refusal: the user holds the most live keys allowed.
+export const API_KEY_CAP_REACHED = "AK409";
+
+// The trigger private.api_keys_cap enforces maxLive, which it reads from the
+// transaction's app.api_keys_max_live: set first, in one pipeline with the insert.
 export async function insertApiKey(
   tx: Tx,
   k: { name: string; prefix: string; hash: Uint8Array; scopes: Scope[]; expiresAt?: string },
+  maxLive: number,
 ): Promise<ApiKeyRow> {
-  const [row] = await tx<ApiKeyRow[]>`
-    insert into public.api_keys (name, prefix, key_hash, scopes, expires_at)
-    values (${k.name}, ${k.prefix}, ${k.hash}, ${k.scopes}, ${k.expiresAt ?? null})
-    returning ${API_KEY_FIELDS(tx)}`;
+  const [, [row]] = await Promise.all([
+    tx.unsafe(`select set_config('app.api_keys_max_live', '${Math.trunc(maxLive)}', true)`)
+      .execute(),
+    tx<ApiKeyRow[]>`
+      insert into public.api_keys (name, prefix, key_hash, scopes, expires_at)
+      values (${k.name}, ${k.prefix}, ${k.hash}, ${k.scopes}, ${k.expiresAt ?? null})
+      returning ${API_KEY_FIELDS(tx)}`,
+  ]);
   return row;
 }
 

@@ -14,6 +14,7 @@ import { AppError } from "../http/errors.ts";
 export type Claims = JWTPayload & {
   role?: string;
   email?: string;
+  is_anonymous?: boolean;
   app_metadata?: Record<string, unknown>;
   user_metadata?: Record<string, unknown>;
 };
@@ -72,7 +73,9 @@ function signatureVerifier(opts: VerifierOptions): (token: string) => Promise<Cl
       throw unauthorized("token is malformed");
     }
     try {
-      const options = { issuer: opts.issuers, clockTolerance: 5 };
+      // GoTrue always sets exp; a token without one would never expire (and
+      // could not be cached until its exp), so it is refused.
+      const options = { issuer: opts.issuers, clockTolerance: 5, requiredClaims: ["exp"] };
       if (alg === "HS256" && secret) {
         return (await jwtVerify<Claims>(token, await secret, { ...options, algorithms: ["HS256"] }))
           .payload;
@@ -85,6 +88,9 @@ function signatureVerifier(opts: VerifierOptions): (token: string) => Promise<Cl
     } catch (err) {
       if (err instanceof AppError) throw err;
       if (err instanceof errors.JWTExpired) throw unauthorized("token has expired");
+      if (err instanceof errors.JWTClaimValidationFailed && err.reason === "missing") {
+        throw unauthorized(`token has no ${err.claim} claim`);
+      }
       // Not a verdict on the token: the key set could not be fetched.
       if (err instanceof errors.JWKSTimeout || !(err instanceof errors.JOSEError)) {
         throw new AppError("service_unavailable", "signing keys are unavailable, retry shortly");

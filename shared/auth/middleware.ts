@@ -58,6 +58,7 @@ async function userFromKey(key: string): Promise<UserPrincipal> {
     kind: "user",
     userId: resolved.userId,
     isAdmin: false, // keys never carry admin rights
+    isAnonymous: false, // anonymous users cannot create keys (API and database)
     apiKeyId: resolved.id,
     scopes: resolved.scopes,
     claims: {
@@ -91,6 +92,10 @@ async function authenticate(
 export type UserRouteOptions = {
   // Routes that manage credentials or the account itself refuse API keys.
   sessionOnly?: boolean;
+  // Routes that create or vend credentials (API keys, provider connections
+  // and their tokens, paid HeyGen tokens) refuse anonymous sign-ins: see
+  // docs/decisions.md, "What anonymous users may do".
+  refuseAnonymous?: boolean;
 };
 
 export function requireUser(
@@ -105,6 +110,13 @@ export function requireUser(
       throw new AppError(
         "forbidden",
         "this route needs the user's own session token, not an API key",
+      );
+    }
+    if (principal.isAnonymous && opts.refuseAnonymous) {
+      throw new AppError(
+        "anonymous_not_allowed",
+        "anonymous users cannot do this: sign up first (link an e-mail address or a provider " +
+          "identity to this anonymous user, then use its new token)",
       );
     }
     if (principal.scopes && !principal.scopes.includes(scope)) {

@@ -7,6 +7,9 @@ export type UserPrincipal = {
   kind: "user";
   userId: string;
   isAdmin: boolean;
+  // An anonymous sign-in (Supabase Auth's is_anonymous claim). Never a key's
+  // owner: anonymous users cannot create keys.
+  isAnonymous: boolean;
   claims: Claims;
   // Set when the caller authenticated with an API key: its id and scopes.
   apiKeyId?: string;
@@ -32,6 +35,7 @@ export function principalFromClaims(claims: Claims): Principal | null {
       kind: "user",
       userId: claims.sub,
       isAdmin: claims.app_metadata?.role === "admin",
+      isAnonymous: claims.is_anonymous === true,
       claims,
     };
   }

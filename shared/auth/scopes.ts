@@ -12,5 +12,6 @@ export const SCOPES = [
 
 export type Scope = (typeof SCOPES)[number];
 
-// Route classes share a rate-limit bucket per caller (see shared/http/rate-limit).
+// Route classes share a rate-limit bucket per caller (see shared/http/rate-limit);
+// the costly ones (chat, heygen) count per owner, across the JWT and every key.
 export type RateClass = "default" | "auth" | "chat" | "heygen";

@@ -7,6 +7,7 @@ export const errorStatus = {
   unauthorized: 401,
   forbidden: 403,
   insufficient_scope: 403,
+  anonymous_not_allowed: 403,
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
@@ -29,6 +30,8 @@ export const errorStatus = {
   heygen_error: 502,
   agent_unavailable: 503,
   agent_timeout: 504,
+  // account (shared/account): the cap on live API keys
+  api_key_limit: 409,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof errorStatus;

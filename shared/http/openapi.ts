@@ -54,8 +54,16 @@ export const jsonResponse = <T extends z.ZodType>(description: string, schema: T
   content: { "application/json": { schema } },
 });
 
+// The 403 of a route declared with refuseAnonymous (userAccess below).
+export const REFUSES_ANONYMOUS = {
+  403: "Authenticated but not allowed: insufficient_scope, forbidden, or anonymous_not_allowed " +
+    "(an anonymous sign-in; sign up first)",
+};
+
 // Security and middleware of a user route from one declaration, so the
-// document always states the scope the route enforces.
+// document always states what the route enforces: the scope a key needs
+// (none: keys refused), and in `x-anonymous-users` whether anonymous
+// sign-ins are refused.
 export function userAccess(
   scope: Scope,
   rateClass: RateClass = "default",
@@ -66,6 +74,7 @@ export function userAccess(
     : [{ bearer: [] }, { apiKey: [scope] }];
   return {
     security,
+    "x-anonymous-users": opts.refuseAnonymous ? "refused" : "allowed",
     middleware: requireUser(scope, rateClass, opts),
   };
 }

@@ -1,7 +1,8 @@
 // Rate limits per caller and route class, counted in Postgres so every
 // isolate shares them, and taken by the route middleware before anything else
 // runs, so every request counts and a refused one does nothing. Hits are taken
-// from the database in leases (see leaseSize) and handed out locally.
+// from the database in leases (see leaseSize) and handed out locally; the
+// costly classes instead count each request per owner (see takeOwnerHit).
 import { z } from "zod";
 import type { RateClass } from "../auth/scopes.ts";
 import type { UserPrincipal } from "../auth/principal.ts";
@@ -46,8 +47,14 @@ export function rateLimits(): Record<RateClass, Limit> {
   return limits ??= parseRateLimits(Deno.env.toObject());
 }
 
+// Classes whose requests cost money (an agent call, a HeyGen token). Counted
+// per owner: the user's JWT and all of their API keys share one window, so
+// more keys never buy more quota (issue 12).
+export const COSTLY_CLASSES: ReadonlySet<RateClass> = new Set<RateClass>(["chat", "heygen"]);
+
 // API keys and users have separate buckets: a leaked key cannot exhaust its
-// owner's interactive quota.
+// owner's interactive quota (in the costly classes it can: it shares the
+// owner's window, on top of its own bucket).
 export function bucketOf(user: UserPrincipal): string {
   return user.apiKeyId ? `key:${user.apiKeyId}` : `user:${user.userId}`;
 }
@@ -72,10 +79,16 @@ type Lease = { tokens: number; limit: number; remaining: number; expiresAt: numb
 const leases = new Map<string, Lease>();
 const refilling = new Map<string, Promise<void>>();
 
-// Counts one request of the caller in its class: a hit from the lease this
-// isolate holds, or from a new one; 429 once the window is exhausted (this
-// isolate then refuses locally until the window ends).
-export async function takeHit(user: UserPrincipal, rateClass: RateClass): Promise<RateState> {
+// Counts one request of the caller in its class; 429 once the window is
+// exhausted (this isolate then refuses locally until the window ends).
+export function takeHit(user: UserPrincipal, rateClass: RateClass): Promise<RateState> {
+  return COSTLY_CLASSES.has(rateClass)
+    ? takeOwnerHit(user, rateClass)
+    : takeLeasedHit(user, rateClass);
+}
+
+// A hit from the lease this isolate holds of the caller's bucket, or from a new one.
+async function takeLeasedHit(user: UserPrincipal, rateClass: RateClass): Promise<RateState> {
   const bucket = bucketOf(user);
   const key = `${rateClass} ${bucket}`;
   for (;;) {
@@ -128,9 +141,46 @@ async function takeLease(
   return row;
 }
 
+// Windows of the costly classes this isolate saw exhausted, until they end.
+const exhausted = new Map<string, { limit: number; until: number }>();
+
+type OwnerHitRow = LeaseRow & { owner_exists: boolean };
+
+// A costly request: one statement per request, no lease, so the count is
+// exact across isolates and every request checks that its user still exists
+// (a deleted user's JWT is valid until it expires; nothing paid may run for
+// it). The statement counts the hit in the owner's window and, for an API
+// key, in the key's own bucket too. Literals, as in takeLease.
+async function takeOwnerHit(user: UserPrincipal, rateClass: RateClass): Promise<RateState> {
+  const key = `${rateClass} ${bucketOf(user)}`;
+  const known = exhausted.get(key);
+  if (known && Date.now() < known.until) {
+    throw rateLimited(known.limit, Math.ceil((known.until - Date.now()) / 1000));
+  }
+  const { limit, windowSeconds } = rateLimits()[rateClass];
+  const [row] = await db().unsafe<OwnerHitRow[]>(
+    `select * from private.rate_limit_take_owner(${sqlLiteral(user.userId)}::uuid,
+       ${user.apiKeyId ? `${sqlLiteral(user.apiKeyId)}::uuid` : "null"}, ${sqlLiteral(rateClass)},
+       ${Math.trunc(limit)}, ${Math.trunc(windowSeconds)})`,
+  );
+  if (!row.owner_exists) {
+    throw new AppError("unauthorized", "the token is for a user that no longer exists", undefined, {
+      "WWW-Authenticate": "Bearer",
+    });
+  }
+  const reset = Math.ceil(row.reset_ms / 1000);
+  if (row.granted === 0) {
+    exhausted.set(key, { limit: row.rate_limit, until: Date.now() + row.reset_ms });
+    if (exhausted.size > 10_000) forgetExpired();
+    throw rateLimited(row.rate_limit, reset);
+  }
+  return { limit: row.rate_limit, remaining: row.remaining, reset };
+}
+
 function forgetExpired(): void {
   const now = Date.now();
   for (const [key, lease] of leases) if (lease.expiresAt <= now) leases.delete(key);
+  for (const [key, window] of exhausted) if (window.until <= now) exhausted.delete(key);
 }
 
 function rateLimited(limit: number, reset: number): AppError {

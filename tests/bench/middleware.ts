@@ -40,6 +40,7 @@ const known: UserPrincipal = {
   kind: "user",
   userId,
   isAdmin: false,
+  isAnonymous: false,
   claims: { sub: userId, role: "authenticated", aud: "authenticated" },
 };
 

@@ -9,12 +9,20 @@ export type Operation = {
   scope?: string; // the API-key scope it needs; undefined when keys are refused
   secured: boolean;
   hasBody: boolean;
+  // Declared with refuseAnonymous: anonymous sign-ins get 403 anonymous_not_allowed.
+  refusesAnonymous: boolean;
+  responses: Record<string, { description?: string }>;
 };
 
 type Doc = {
   paths: Record<
     string,
-    Record<string, { security?: Record<string, string[]>[]; requestBody?: unknown }>
+    Record<string, {
+      security?: Record<string, string[]>[];
+      requestBody?: unknown;
+      responses?: Record<string, { description?: string }>;
+      "x-anonymous-users"?: string;
+    }>
   >;
 };
 
@@ -32,6 +40,8 @@ export async function operations(fn: string): Promise<Operation[]> {
         scope: security.find((s) => s.apiKey)?.apiKey[0],
         secured: security.length > 0,
         hasBody: op.requestBody !== undefined,
+        refusesAnonymous: op["x-anonymous-users"] === "refused",
+        responses: op.responses ?? {},
       };
     })
   );

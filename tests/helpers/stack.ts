@@ -34,6 +34,21 @@ export async function createUser(
   return { id, email, token };
 }
 
+// An anonymous sign-in: no e-mail, and a token that says is_anonymous: true.
+export async function createAnonymousUser(): Promise<TestUser> {
+  const appMetadata = { provider: "anonymous", providers: ["anonymous"] };
+  const id = await insertAuthUser(sql, { email: "", appMetadata, anonymous: true });
+  const token = await userToken({
+    userId: id,
+    email: "",
+    apiUrl: API_URL,
+    appMetadata,
+    isAnonymous: true,
+    signingKey: await stackSigningKey(),
+  });
+  return { id, email: "", token };
+}
+
 export type CallOptions = {
   token?: string;
   body?: unknown;

@@ -66,6 +66,8 @@ export async function badTokens(user: TestUser): Promise<Record<string, string |
     "anon key": ANON_KEY,
     "service_role key on a user route": SERVICE_ROLE_KEY,
     "user token without sub": await es256({ ...claims(user), sub: undefined }),
+    // Well signed and otherwise valid, but it would never expire.
+    "user token without exp": await es256({ ...claims(user), exp: undefined }),
   };
 }
 

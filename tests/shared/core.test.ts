@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
 import { parseConfig } from "../../shared/config.ts";
+import { parseAccountConfig } from "../../shared/account/config.ts";
 import { AppError, toAppError } from "../../shared/http/errors.ts";
 import { decodeCursor, encodeCursor, page } from "../../shared/http/pagination.ts";
 import { createVerifier } from "../../shared/auth/jwt.ts";
@@ -131,6 +132,26 @@ Deno.test("a remembered token is keyed by its exact text: a tampered copy still 
   await assert.rejects(verify(forged), (e: AppError) => e.code === "unauthorized");
 });
 
+Deno.test("a token without exp is refused on the legacy HS256 path too, and says why", async () => {
+  const secret = "s".repeat(40);
+  const verify = createVerifier({
+    secret,
+    jwksUrl: new URL("http://127.0.0.1:9/jwks.json"),
+    issuers: ["x"],
+  });
+  const key = new TextEncoder().encode(secret);
+  const claims = { sub: "a", role: "authenticated" };
+  const forever = await new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setIssuer("x")
+    .sign(key);
+  await assert.rejects(
+    verify(forever),
+    (e: AppError) => e.code === "unauthorized" && /no exp claim/.test(e.message),
+  );
+  const expiring = await new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setIssuer("x")
+    .setExpirationTime("1h").sign(key);
+  assert.equal((await verify(expiring)).sub, "a");
+});
+
 Deno.test("rate limits parse from <requests>/<seconds> and name a malformed variable", () => {
   const limits = parseRateLimits({ RATE_LIMIT_CHAT: "5/10" });
   assert.deepEqual(limits.chat, { limit: 5, windowSeconds: 10 });
@@ -141,4 +162,12 @@ Deno.test("rate limits parse from <requests>/<seconds> and name a malformed vari
 
 Deno.test("leases are 5% of a limit, and limits under 40 are counted hit by hit", () => {
   assert.deepEqual([1, 10, 39, 40, 300, 600].map(leaseSize), [1, 1, 1, 2, 15, 30]);
+});
+
+Deno.test("API_KEYS_MAX_LIVE defaults to 25 and a malformed value is named", () => {
+  assert.deepEqual(parseAccountConfig({}), { maxLiveApiKeys: 25 });
+  assert.deepEqual(parseAccountConfig({ API_KEYS_MAX_LIVE: "3" }), { maxLiveApiKeys: 3 });
+  for (const bad of ["0", "-1", "2.5", "many", "1001"]) {
+    assert.throws(() => parseAccountConfig({ API_KEYS_MAX_LIVE: bad }), /API_KEYS_MAX_LIVE/);
+  }
 });

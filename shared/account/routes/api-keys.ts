@@ -1,11 +1,19 @@
 import { createRoute } from "@hono/zod-openapi";
-import { generateApiKey } from "../../auth/api-keys.ts";
 import { asUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
 import { notFound } from "../../http/errors.ts";
-import { errorResponses, jsonBody, jsonResponse, userAccess } from "../../http/openapi.ts";
+import {
+  errorResponses,
+  errorResponsesWith,
+  jsonBody,
+  jsonResponse,
+  REFUSES_ANONYMOUS,
+  userAccess,
+} from "../../http/openapi.ts";
+import type { AccountConfig } from "../config.ts";
+import { createApiKey } from "../create-api-key.ts";
 import { ApiKeyId, ApiKeyList, CreateApiKey, CreatedApiKey } from "../schemas.ts";
-import { insertApiKey, listApiKeys, revokeApiKey } from "../store.ts";
+import { listApiKeys, revokeApiKey } from "../store.ts";
 
 export const listRoute = createRoute({
   method: "get",
@@ -20,17 +28,23 @@ export const listRoute = createRoute({
 });
 
 // Creating and revoking keys needs the user's own session: a key cannot mint
-// or revoke keys.
+// or revoke keys. Anonymous users cannot create keys (nor can they in the
+// database: the insert policy refuses is_anonymous).
 export const createKeyRoute = createRoute({
   method: "post",
   path: "/api-keys",
   summary: "Create an API key; the full key is in this response only",
   tags: ["api keys"],
-  ...userAccess("account:write", "auth", { sessionOnly: true }),
+  ...userAccess("account:write", "auth", { sessionOnly: true, refuseAnonymous: true }),
+  description: "A user holds at most API_KEYS_MAX_LIVE (default 25) live keys, neither revoked " +
+    "nor expired; past that the answer is 409 api_key_limit until one is revoked or expires.",
   request: { body: jsonBody(CreateApiKey) },
   responses: {
     201: jsonResponse("The new key, with the secret shown once", CreatedApiKey),
-    ...errorResponses(400, 401, 403, 413, 429),
+    ...errorResponsesWith({
+      ...REFUSES_ANONYMOUS,
+      409: "The caller already holds the most live keys allowed (api_key_limit): revoke one first",
+    })(400, 401, 403, 409, 413, 429),
   },
 });
 
@@ -47,25 +61,12 @@ export const revokeRoute = createRoute({
   },
 });
 
-export function register(app: App) {
+export function register(app: App, config: AccountConfig) {
   app.openapi(listRoute, async (c) => {
     return c.json({ data: await asUser(c.get("user"), listApiKeys) }, 200);
   });
   app.openapi(createKeyRoute, async (c) => {
-    const body = c.req.valid("json");
-    const { key, prefix, hash } = generateApiKey();
-    const row = await asUser(
-      c.get("user"),
-      (tx) =>
-        insertApiKey(tx, {
-          name: body.name,
-          prefix,
-          hash,
-          scopes: body.scopes,
-          expiresAt: body.expires_at,
-        }),
-    );
-    return c.json({ ...row, key }, 201);
+    return c.json(await createApiKey(c.get("user"), c.req.valid("json"), config), 201);
   });
   app.openapi(revokeRoute, async (c) => {
     const { id } = c.req.valid("param");

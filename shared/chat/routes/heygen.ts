@@ -2,7 +2,12 @@ import { createRoute } from "@hono/zod-openapi";
 import type { App } from "../../http/app.ts";
 import { AppError } from "../../http/errors.ts";
 import { log } from "../../http/log.ts";
-import { jsonResponse, userAccess } from "../../http/openapi.ts";
+import {
+  errorResponsesWith,
+  jsonResponse,
+  REFUSES_ANONYMOUS,
+  userAccess,
+} from "../../http/openapi.ts";
 import type { ChatConfig } from "../config.ts";
 import { createStreamingToken, HeygenFailure } from "../heygen.ts";
 import { chatErrors, HeygenToken } from "../schemas.ts";
@@ -14,10 +19,12 @@ export const route = createRoute({
   description: "Asks HeyGen for a streaming session token with the server's API key and returns " +
     "the token only; the API key never leaves the server.",
   tags: ["chat"],
-  ...userAccess("chat:write", "heygen"),
+  // A paid token: not for anonymous users (docs/decisions.md).
+  ...userAccess("chat:write", "heygen", { refuseAnonymous: true }),
   responses: {
     200: jsonResponse("A token for HeyGen's streaming avatar SDK", HeygenToken),
     ...chatErrors(401, 429, 502, 503),
+    ...errorResponsesWith(REFUSES_ANONYMOUS)(403),
   },
 });
 

@@ -2,7 +2,14 @@ import { createRoute } from "@hono/zod-openapi";
 import { asService, asUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
 import { AppError } from "../../http/errors.ts";
-import { errorResponses, jsonBody, jsonResponse, userAccess } from "../../http/openapi.ts";
+import {
+  errorResponses,
+  errorResponsesWith,
+  jsonBody,
+  jsonResponse,
+  REFUSES_ANONYMOUS,
+  userAccess,
+} from "../../http/openapi.ts";
 import { oauthConfig } from "../config.ts";
 import { knownScopes, type Service, servicesCovered } from "../providers.ts";
 import { allowedRedirect } from "../redirect.ts";
@@ -18,11 +25,13 @@ export const route = createRoute({
   description: "Stores the SHA-256 of a random state (single use, ten minutes, bound to the " +
     "caller) with the PKCE S256 verifier, and returns the provider's authorization URL.",
   tags: ["oauth"],
-  ...userAccess("tokens:write", "auth"),
+  // Connecting a provider account is not for anonymous users.
+  ...userAccess("tokens:write", "auth", { refuseAnonymous: true }),
   request: { body: jsonBody(AuthorizeRequest) },
   responses: {
     200: jsonResponse("Where to send the user", AuthorizeResponse),
     ...errorResponses(400, 401, 413, 429),
+    ...errorResponsesWith(REFUSES_ANONYMOUS)(403),
   },
 });
 

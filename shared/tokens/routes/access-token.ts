@@ -1,6 +1,12 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { App } from "../../http/app.ts";
-import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
+import {
+  errorResponses,
+  errorResponsesWith,
+  jsonResponse,
+  REFUSES_ANONYMOUS,
+  userAccess,
+} from "../../http/openapi.ts";
 import { getAccessToken } from "../access.ts";
 import {
   AccessToken,
@@ -10,7 +16,8 @@ import {
 } from "../schemas.ts";
 import { requireEncryptionKey } from "../vault.ts";
 
-const access = userAccess("tokens:write");
+// Vends or renews a provider's tokens: not for anonymous users.
+const access = userAccess("tokens:write", "default", { refuseAnonymous: true });
 
 export const route = createRoute({
   method: "post",
@@ -20,7 +27,7 @@ export const route = createRoute({
     "callers wait for that one refresh. The only route that returns a token, to its owner, with " +
     "Cache-Control: no-store.",
   tags: ["tokens"],
-  security: access.security,
+  ...access,
   middleware: [access.middleware, requireEncryptionKey] as const,
   request: {
     params: ProviderParam,
@@ -29,6 +36,7 @@ export const route = createRoute({
   responses: {
     200: jsonResponse("A valid access token", AccessToken),
     ...errorResponses(400, 401, 404, 415, 503),
+    ...errorResponsesWith(REFUSES_ANONYMOUS)(403),
     ...providerErrorResponses,
   },
 });

@@ -1,11 +1,18 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { App } from "../../http/app.ts";
-import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
+import {
+  errorResponses,
+  errorResponsesWith,
+  jsonResponse,
+  REFUSES_ANONYMOUS,
+  userAccess,
+} from "../../http/openapi.ts";
 import { refreshNow } from "../access.ts";
 import { providerErrorResponses, ServiceToken, TokenId } from "../schemas.ts";
 import { requireEncryptionKey } from "../vault.ts";
 
-const access = userAccess("tokens:write");
+// Vends or renews a provider's tokens: not for anonymous users.
+const access = userAccess("tokens:write", "default", { refuseAnonymous: true });
 
 export const route = createRoute({
   method: "post",
@@ -14,12 +21,13 @@ export const route = createRoute({
   description: "Logged as a manual refresh. The answer is the connection's metadata, never a " +
     "token: the agent gets tokens from POST /tokens/{provider}/access-token.",
   tags: ["tokens"],
-  security: access.security,
+  ...access,
   middleware: [access.middleware, requireEncryptionKey] as const,
   request: { params: TokenId },
   responses: {
     200: jsonResponse("The refreshed connection", ServiceToken),
     ...errorResponses(400, 401, 404, 503),
+    ...errorResponsesWith(REFUSES_ANONYMOUS)(403),
     ...providerErrorResponses,
   },
 });

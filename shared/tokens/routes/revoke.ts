@@ -15,7 +15,7 @@ export const route = createRoute({
     "the revocation is local and recorded as not_supported. When the provider fails the local " +
     "revocation still happens and provider_revocation says failed. Revoking again is a no-op.",
   tags: ["tokens"],
-  security: access.security,
+  ...access,
   middleware: [access.middleware, requireEncryptionKey] as const,
   request: { params: TokenId },
   responses: {

@@ -1,3 +1,4 @@
+import { accountConfig } from "../../../shared/account/config.ts";
 import * as activity from "../../../shared/account/routes/activity.ts";
 import * as adminStats from "../../../shared/account/routes/admin-stats.ts";
 import * as apiKeys from "../../../shared/account/routes/api-keys.ts";
@@ -7,6 +8,11 @@ import { createApp } from "../../../shared/http/app.ts";
 
 const app = createApp("account", "The caller's profile, activity, API keys, and account deletion.");
 
-for (const route of [me, deleteMe, activity, apiKeys, adminStats]) route.register(app);
+// Parsed here, at start: a malformed API_KEYS_MAX_LIVE stops the function with its name.
+const config = accountConfig();
+
+for (const route of [me, deleteMe, activity]) route.register(app);
+apiKeys.register(app, config);
+adminStats.register(app);
 
 export default app;
