@@ -75,7 +75,7 @@ alter policy "chat_sessions: owner updates" on public.chat_sessions to oprina_ap
 alter policy "chat_sessions: owner deletes" on public.chat_sessions to oprina_api_user;
 alter policy "messages: owner writes user messages" on public.messages to oprina_api_user;
 alter policy "messages: owner updates" on public.messages to oprina_api_user;
-alter policy "api_keys: owner creates" on public.api_keys to oprina_api_user;
+alter policy "api_keys: owner creates, unless anonymous" on public.api_keys to oprina_api_user;
 alter policy "api_keys: owner revokes" on public.api_keys to oprina_api_user;
 
 -- Constraints: the API's rules that describe the data ---------------------------

@@ -60,7 +60,8 @@ test("an expired key frees its slot; other users are not affected by one user's 
   assertError(await create(user), 409, "api_key_limit");
   assert.equal((await create(other)).status, 201);
 
-  await sql`update public.api_keys set expires_at = now() - interval '1 second'
+  await sql`update public.api_keys set created_at = now() - interval '1 day',
+                                       expires_at = now() - interval '1 second'
              where id = ${keys[0].id}`;
   assert.equal((await create(user, "after an expiry")).status, 201);
 });
@@ -75,19 +76,20 @@ test("concurrent creations through the API never pass the cap", async () => {
   assert.equal(await liveKeys(user.id), CAP);
 });
 
-// Two transactions straight in the database, as two PostgREST requests would
-// run: the second creation waits for the first to commit, then counts its key.
+// Two transactions straight in the database, as two of the API's own would
+// run (as oprina_api_user; the Data API cannot insert keys at all): the second
+// creation waits for the first to commit, then counts its key.
 test("in the database, a creation waits for a concurrent one and then sees its key", async () => {
   const user = await createUser("key-cap-db");
   await fill(user, DATABASE_DEFAULT_CAP - 1);
   const db = postgres(Deno.env.get("SUPABASE_DB_URL")!, { max: 2, onnotice: () => {} });
   const claims = JSON.stringify({ sub: user.id, role: "authenticated", aud: "authenticated" });
   const asUser = (tx: postgres.TransactionSql) =>
-    tx`select set_config('role', 'authenticated', true),
+    tx`select set_config('role', 'oprina_api_user', true),
               set_config('request.jwt.claims', ${claims}, true)`;
   const insert = (tx: postgres.TransactionSql, name: string) =>
     tx`insert into public.api_keys (name, prefix, key_hash, scopes)
-       values (${name}, 'opr_race0001', sha256(${name}::bytea), array['sessions:read'])`;
+       values (${name}, 'opr_raceaaab', sha256(${name}::bytea), array['sessions:read'])`;
   let release = () => {};
   try {
     const held = new Promise<void>((r) => (release = r));

@@ -125,49 +125,56 @@ select is_empty(
 
 -- The cap on live API keys ----------------------------------------------------------------
 
-select tests.authenticate_as(current_setting('tests.quinn')::uuid);
+select tests.authenticate_as_api(current_setting('tests.quinn')::uuid);
 select throws_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes)
-     select 'burst ' || i, 'opr_burst' || lpad(i::text, 3, '0'), sha256(('quinn-burst-' || i)::bytea), array['sessions:read']
+     select 'burst ' || i, 'opr_burst' || translate(lpad(i::text, 3, '0'), '0123456789', 'abcdefghij'), sha256(('quinn-burst-' || i)::bytea), array['sessions:read']
        from generate_series(1, 26) i $$,
   'AK409', 'the user has 25 live API keys, the most allowed',
   'one statement of 26 keys is refused whole: the cap counts rows of the same statement'
 );
 select lives_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes)
-     select 'key ' || i, 'opr_quinn' || lpad(i::text, 3, '0'), sha256(('quinn-' || i)::bytea), array['sessions:read']
+     select 'key ' || i, 'opr_quinn' || translate(lpad(i::text, 3, '0'), '0123456789', 'abcdefghij'), sha256(('quinn-' || i)::bytea), array['sessions:read']
        from generate_series(1, 25) i $$,
   '25 live keys are allowed (no cap passed: the default)'
 );
 select throws_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes)
-     values ('key 26', 'opr_quinn026', sha256('quinn-26'::bytea), array['sessions:read']) $$,
+     values ('key 26', 'opr_quinnacg', sha256('quinn-26'::bytea), array['sessions:read']) $$,
   'AK409', 'the user has 25 live API keys, the most allowed',
   'the 26th live key is refused with SQLSTATE AK409'
 );
+-- A key that expires after its creation but is expired now (an operator's
+-- import, as postgres: the API cannot set created_at).
+select tests.clear_authentication();
 select lives_ok(
-  $$ insert into public.api_keys (name, prefix, key_hash, scopes, expires_at)
-     values ('born expired', 'opr_quinnexp', sha256('quinn-expired'::bytea), array['sessions:read'], now() - interval '1 second') $$,
+  $$ insert into public.api_keys (user_id, name, prefix, key_hash, scopes, created_at, expires_at)
+     values (current_setting('tests.quinn')::uuid, 'born expired', 'opr_quinnexp',
+             sha256('quinn-expired'::bytea), array['sessions:read'],
+             now() - interval '1 day', now() - interval '1 second') $$,
   'a key that is already expired takes no slot'
 );
+select tests.authenticate_as_api(current_setting('tests.quinn')::uuid);
 update public.api_keys set revoked_at = now() where name = 'key 1';
 select lives_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes)
-     values ('key 26', 'opr_quinn026', sha256('quinn-26'::bytea), array['sessions:read']) $$,
+     values ('key 26', 'opr_quinnacg', sha256('quinn-26'::bytea), array['sessions:read']) $$,
   'revoking a key frees its slot'
 );
 select throws_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes)
-     values ('key 27', 'opr_quinn027', sha256('quinn-27'::bytea), array['sessions:read']) $$,
+     values ('key 27', 'opr_quinnach', sha256('quinn-27'::bytea), array['sessions:read']) $$,
   'AK409', null, 'and the cap holds again'
 );
 select tests.clear_authentication();
-update public.api_keys set expires_at = now() - interval '1 second' where name = 'key 2'
-   and user_id = current_setting('tests.quinn')::uuid;
-select tests.authenticate_as(current_setting('tests.quinn')::uuid);
+update public.api_keys set created_at = now() - interval '1 day',
+                           expires_at = now() - interval '1 second'
+ where name = 'key 2' and user_id = current_setting('tests.quinn')::uuid;
+select tests.authenticate_as_api(current_setting('tests.quinn')::uuid);
 select lives_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes)
-     values ('key 27', 'opr_quinn027', sha256('quinn-27'::bytea), array['sessions:read']) $$,
+     values ('key 27', 'opr_quinnach', sha256('quinn-27'::bytea), array['sessions:read']) $$,
   'an expired key frees its slot'
 );
 select tests.clear_authentication();
@@ -178,22 +185,22 @@ select results_eq(
   'quinn holds exactly 25 live keys'
 );
 
-select tests.authenticate_as(current_setting('tests.bob')::uuid);
+select tests.authenticate_as_api(current_setting('tests.bob')::uuid);
 select lives_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes)
-     values ('bob 1', 'opr_bob00001', sha256('quota-bob-1'::bytea), array['sessions:read']) $$,
+     values ('bob 1', 'opr_bobaaaab', sha256('quota-bob-1'::bytea), array['sessions:read']) $$,
   'another user is not held by quinn''s cap'
 );
 -- What the account API does: pass its configured cap for the transaction.
 select set_config('app.api_keys_max_live', '2', true);
 select lives_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes)
-     values ('bob 2', 'opr_bob00002', sha256('quota-bob-2'::bytea), array['sessions:read']) $$,
+     values ('bob 2', 'opr_bobaaaac', sha256('quota-bob-2'::bytea), array['sessions:read']) $$,
   'with app.api_keys_max_live = 2, a second key is allowed'
 );
 select throws_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes)
-     values ('bob 3', 'opr_bob00003', sha256('quota-bob-3'::bytea), array['sessions:read']) $$,
+     values ('bob 3', 'opr_bobaaaad', sha256('quota-bob-3'::bytea), array['sessions:read']) $$,
   'AK409', 'the user has 2 live API keys, the most allowed',
   'and a third is refused'
 );
@@ -205,26 +212,26 @@ select has_trigger('public', 'api_keys', 'api_keys_cap', 'the cap is a trigger o
 -- Anonymous users -----------------------------------------------------------------------
 
 select set_config('tests.anon_user', tests.create_user('quota-anonymous@example.test')::text, true);
-select tests.authenticate_as(current_setting('tests.anon_user')::uuid);
+select tests.authenticate_as_api(current_setting('tests.anon_user')::uuid);
 select set_config('request.jwt.claims',
   (current_setting('request.jwt.claims')::jsonb || '{"is_anonymous": true}')::text, true);
 select throws_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes)
-     values ('anonymous', 'opr_anon0001', sha256('quota-anon-1'::bytea), array['sessions:read']) $$,
+     values ('anonymous', 'opr_anonaaab', sha256('quota-anon-1'::bytea), array['sessions:read']) $$,
   '42501', null, 'an anonymous sign-in (is_anonymous: true) cannot create a key'
 );
 select set_config('request.jwt.claims',
   (current_setting('request.jwt.claims')::jsonb || '{"is_anonymous": false}')::text, true);
 select lives_ok(
   $$ insert into public.api_keys (name, prefix, key_hash, scopes)
-     values ('permanent', 'opr_anon0002', sha256('quota-anon-2'::bytea), array['sessions:read']) $$,
+     values ('permanent', 'opr_anonaaac', sha256('quota-anon-2'::bytea), array['sessions:read']) $$,
   'the same user with is_anonymous: false can (as after converting to a permanent user)'
 );
 select tests.clear_authentication();
 
 -- A key of an anonymous owner, made before the policy (here: by postgres).
 insert into public.api_keys (user_id, name, prefix, key_hash, scopes)
-values (current_setting('tests.anon_user')::uuid, 'legacy', 'opr_anon0003', sha256('quota-anon-3'::bytea),
+values (current_setting('tests.anon_user')::uuid, 'legacy', 'opr_anonaaad', sha256('quota-anon-3'::bytea),
         array['sessions:read']);
 update auth.users set is_anonymous = true where id = current_setting('tests.anon_user')::uuid;
 select tests.authenticate_as_service_role();
