@@ -64,7 +64,10 @@ Deno.test("config derives the JWKS URL and issuers from the project URL", () => 
 });
 
 Deno.test("database errors map to client errors or 503, never leak", () => {
-  assert.equal(toAppError({ code: "23514", constraint_name: "c" }).code, "validation_failed");
+  const check = toAppError({ code: "23514", constraint_name: "c", table_name: "t" });
+  assert.equal(check.code, "validation_failed");
+  assert.equal(check.details, undefined, "no constraint or table names");
+  assert.equal(toAppError({ code: "54001" }).status, 400, "stack depth: only input causes it");
   assert.equal(toAppError({ code: "22P02" }).status, 400);
   assert.equal(toAppError({ code: "23505" }).code, "conflict");
   const down = toAppError(
