@@ -1,4 +1,4 @@
-// The app factory every function starts from: base path, request id, one log
+// The app factory every function starts from: base path, request id, nosniff, one log
 // line per request, CORS, body limit, the error envelope for every failure
 // (including 404 and 405), health, OpenAPI document and docs page.
 import { OpenAPIHono } from "@hono/zod-openapi";
@@ -28,6 +28,9 @@ export function createApp(fn: string, description: string): App {
     const started = performance.now();
     await next();
     c.header("X-Request-Id", requestId);
+    // On every answer, errors and streams included: no browser may guess
+    // another content type than the one we send (an envelope as HTML).
+    c.header("X-Content-Type-Options", "nosniff");
     log(c.res.status >= 500 ? "error" : "info", "request", {
       request_id: requestId,
       fn,
