@@ -2,13 +2,13 @@
 // line per request, CORS, body limit, the error envelope for every failure
 // (including 404 and 405), health, OpenAPI document and docs page.
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { config } from "../config.ts";
 import { db } from "../db/client.ts";
 import type { AppEnv } from "./context.ts";
+import { docsPage } from "./docs-page.ts";
 import { AppError, errorBody, toAppError } from "./errors.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
 import { log } from "./log.ts";
@@ -115,7 +115,7 @@ export function createApp(fn: string, description: string): App {
     info: { title: `Oprina ${fn}`, version: config().APP_VERSION, description },
     servers: [{ url: "/functions/v1" }],
   });
-  app.get("/docs", swaggerUI({ url: "openapi.json", title: `Oprina ${fn} API` }));
+  app.get("/docs", docsPage(`Oprina ${fn} API`));
   return app;
 }
 
