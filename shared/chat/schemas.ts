@@ -1,6 +1,7 @@
 // Wire shapes of the chat domain. The same schemas validate requests and
 // generate the OpenAPI document.
 import { z } from "@hono/zod-openapi";
+import { jsonObjectField } from "../http/json-field.ts";
 import { errorResponsesWith } from "../http/openapi.ts";
 import { Message } from "../sessions/schemas.ts";
 import { IDEMPOTENCY_KEY } from "./idempotency.ts";
@@ -10,7 +11,6 @@ const MAX_METADATA_BYTES = 16 * 1024;
 
 // Postgres text and jsonb cannot hold NUL; refuse it as input instead of failing in SQL.
 const noNul = (s: string) => !s.includes("\u0000");
-const jsonObject = z.record(z.string(), z.unknown());
 
 // A chat message is a session's message, metadata included.
 export const ChatMessage = Message;
@@ -53,13 +53,10 @@ export const SendMessage = z.strictObject({
     }),
   parent_message_id: z.uuid().optional()
     .openapi({ description: "A message of the same session this one answers." }),
-  metadata: jsonObject
-    .refine((o) => new TextEncoder().encode(JSON.stringify(o)).length <= MAX_METADATA_BYTES, {
-      message: `must serialize to at most ${MAX_METADATA_BYTES / 1024} KiB`,
-    })
-    .refine((o) => !JSON.stringify(o).includes("\\u0000"), "must not contain NUL characters")
-    .optional()
-    .openapi({ description: "Client data kept with the message; never sent to the agent." }),
+  metadata: jsonObjectField({
+    maxBytes: MAX_METADATA_BYTES,
+    description: "Client data kept with the message; never sent to the agent.",
+  }).optional(),
 }).superRefine((body, ctx) => {
   if (body.content_type !== "json") return;
   try {

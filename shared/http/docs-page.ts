@@ -38,16 +38,20 @@ function assetTags(asset: { css: string[]; js: string[] }): string {
   ].join("\n");
 }
 
+// Relative to the page, so it works under any base path.
+const DOCUMENT = "openapi.json";
+
 export function docsPage(title: string) {
   return swaggerUI({
     title,
+    url: DOCUMENT, // our page below names it itself
     version: SWAGGER_UI_VERSION,
     manuallySwaggerUIHtml: (asset) => `
       <div id="swagger-ui"></div>
       ${assetTags(asset)}
       <script>
         window.onload = () => {
-          window.ui = SwaggerUIBundle({ dom_id: "#swagger-ui", url: "openapi.json" });
+          window.ui = SwaggerUIBundle({ dom_id: "#swagger-ui", url: "${DOCUMENT}" });
         };
       </script>`,
   });

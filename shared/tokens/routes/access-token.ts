@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { App } from "../../http/app.ts";
-import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
+import { errorResponses, jsonBody, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { getAccessToken } from "../access.ts";
 import {
   AccessToken,
@@ -24,7 +24,7 @@ export const route = createRoute({
   middleware: [access.middleware, requireEncryptionKey] as const,
   request: {
     params: ProviderParam,
-    body: { required: false, content: { "application/json": { schema: AccessTokenRequest } } },
+    body: jsonBody(AccessTokenRequest, false),
   },
   responses: {
     200: jsonResponse("A valid access token", AccessToken),
