@@ -4,7 +4,7 @@ import { createMiddleware } from "hono/factory";
 import { config } from "../config.ts";
 import { AppError } from "../http/errors.ts";
 import type { AppEnv } from "../http/context.ts";
-import { rateHeaders, takeHit } from "../http/rate-limit.ts";
+import { bucketOf, rateHeaders, takeHit } from "../http/rate-limit.ts";
 import { looksLikeApiKey, resolveApiKey } from "./api-keys.ts";
 import { createVerifier } from "./jwt.ts";
 import { type Principal, principalFromClaims, type UserPrincipal } from "./principal.ts";
@@ -114,7 +114,7 @@ export function requireUser(
     }
     // Before the route runs, so a refused request does nothing and every
     // answer, errors included, carries the headers.
-    const rate = await takeHit(principal, rateClass);
+    const rate = await takeHit(bucketOf(principal), rateClass);
     for (const [name, value] of Object.entries(rateHeaders(rate))) c.header(name, value);
     c.set("user", principal);
     c.set("principal", principal);

@@ -12,5 +12,6 @@ export const SCOPES = [
 
 export type Scope = (typeof SCOPES)[number];
 
-// Route classes share a rate-limit bucket per caller (see shared/http/rate-limit).
-export type RateClass = "default" | "auth" | "chat" | "heygen";
+// Route classes share a rate-limit bucket per caller (see shared/http/rate-limit);
+// "public" is the class of routes without a caller, counted per client address.
+export type RateClass = "default" | "auth" | "chat" | "heygen" | "public";

@@ -6,12 +6,13 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { config } from "../config.ts";
-import { db } from "../db/client.ts";
 import type { AppEnv } from "./context.ts";
 import { docsPage } from "./docs-page.ts";
 import { AppError, errorBody, toAppError } from "./errors.ts";
+import { health } from "./health.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
 import { log } from "./log.ts";
+import { limitByAddress } from "./public-limit.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -80,24 +81,9 @@ export function createApp(fn: string, description: string): App {
   app.onError((err, c) => respondError(c, err));
   app.notFound((c) => respondError(c, routeMiss(app, c)));
 
-  app.get("/health", async (c) => {
-    const started = performance.now();
-    try {
-      await db()`select 1`;
-      return c.json({
-        status: "ok",
-        function: fn,
-        version: config().APP_VERSION,
-        db: { ok: true, ms: Math.round(performance.now() - started) },
-      });
-    } catch (err) {
-      log("error", "health check failed", { fn, error: String((err as Error)?.message ?? err) });
-      return c.json(
-        { status: "degraded", function: fn, version: config().APP_VERSION, db: { ok: false } },
-        503,
-      );
-    }
-  });
+  // The routes every function has are public: limited per client address.
+  for (const path of ["/health", "/openapi.json", "/docs"]) app.use(path, limitByAddress);
+  app.get("/health", health(fn));
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",

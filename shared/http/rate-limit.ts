@@ -23,6 +23,7 @@ const schema = z.object({
   RATE_LIMIT_AUTH: spec.default({ limit: 20, windowSeconds: 60 }),
   RATE_LIMIT_CHAT: spec.default({ limit: 30, windowSeconds: 60 }),
   RATE_LIMIT_HEYGEN: spec.default({ limit: 10, windowSeconds: 60 }),
+  RATE_LIMIT_PUBLIC: spec.default({ limit: 120, windowSeconds: 60 }),
 });
 
 export function parseRateLimits(env: Record<string, string | undefined>): Record<RateClass, Limit> {
@@ -37,6 +38,7 @@ export function parseRateLimits(env: Record<string, string | undefined>): Record
     auth: c.RATE_LIMIT_AUTH,
     chat: c.RATE_LIMIT_CHAT,
     heygen: c.RATE_LIMIT_HEYGEN,
+    public: c.RATE_LIMIT_PUBLIC,
   };
 }
 
@@ -47,7 +49,8 @@ export function rateLimits(): Record<RateClass, Limit> {
 }
 
 // API keys and users have separate buckets: a leaked key cannot exhaust its
-// owner's interactive quota.
+// owner's interactive quota. Public routes count per client address
+// (public-limit.ts, bucket "ip:<address>").
 export function bucketOf(user: UserPrincipal): string {
   return user.apiKeyId ? `key:${user.apiKeyId}` : `user:${user.userId}`;
 }
@@ -72,11 +75,10 @@ type Lease = { tokens: number; limit: number; remaining: number; expiresAt: numb
 const leases = new Map<string, Lease>();
 const refilling = new Map<string, Promise<void>>();
 
-// Counts one request of the caller in its class: a hit from the lease this
+// Counts one request of a bucket in its class: a hit from the lease this
 // isolate holds, or from a new one; 429 once the window is exhausted (this
 // isolate then refuses locally until the window ends).
-export async function takeHit(user: UserPrincipal, rateClass: RateClass): Promise<RateState> {
-  const bucket = bucketOf(user);
+export async function takeHit(bucket: string, rateClass: RateClass): Promise<RateState> {
   const key = `${rateClass} ${bucket}`;
   for (;;) {
     const lease = leases.get(key);

@@ -138,6 +138,11 @@ Deno.test("rate limits parse from <requests>/<seconds> and name a malformed vari
   const limits = parseRateLimits({ RATE_LIMIT_CHAT: "5/10" });
   assert.deepEqual(limits.chat, { limit: 5, windowSeconds: 10 });
   assert.deepEqual(limits.default, { limit: 300, windowSeconds: 60 });
+  assert.deepEqual(limits.public, { limit: 120, windowSeconds: 60 }, "public routes, per address");
+  assert.deepEqual(parseRateLimits({ RATE_LIMIT_PUBLIC: "5/1" }).public, {
+    limit: 5,
+    windowSeconds: 1,
+  });
   assert.throws(() => parseRateLimits({ RATE_LIMIT_AUTH: "many" }), /RATE_LIMIT_AUTH/);
   assert.throws(() => parseRateLimits({ RATE_LIMIT_HEYGEN: "0/60" }), /RATE_LIMIT_HEYGEN/);
 });
