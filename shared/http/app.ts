@@ -1,6 +1,7 @@
 // The app factory every function starts from: base path, request id, nosniff, one log
 // line per request, CORS, body limit, the error envelope for every failure
-// (including 404 and 405), health, OpenAPI document and docs page.
+// (including 404 and 405), health, OpenAPI document and docs page (the last
+// three public, so limited per client address).
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
