@@ -1,7 +1,9 @@
 // The local stand-in for Supabase's API gateway and edge runtime: serves every
 // function under /functions/v1/<fn>/ (the function sees /<fn>/..., as on the
 // platform), the auth JWKS, and delivers pg_net's queued requests so pg_cron
-// jobs that call functions really run. Binds 127.0.0.1 only.
+// jobs that call functions really run. Binds 127.0.0.1 only. Like the
+// platform, it tells a function the client's address as the first entry of
+// X-Forwarded-For.
 //
 // The functions see only the environment a hosted function gets: the gateway
 // reads its own settings first and then removes everything else.
@@ -39,7 +41,7 @@ function envelope(status: number, code: string, message: string) {
   });
 }
 
-async function route(req: Request): Promise<Response> {
+async function route(req: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
   const url = new URL(req.url);
   if (url.pathname === "/auth/v1/.well-known/jwks.json") return Response.json(jwks);
   if (url.pathname === "/health") {
@@ -49,7 +51,12 @@ async function route(req: Request): Promise<Response> {
   const app = match && apps.get(match[1]);
   if (!app) return envelope(404, "not_found", "no such function");
   url.pathname = `/${match![1]}${match![2] ?? ""}`;
-  return await app.fetch(new Request(url, req));
+  const forwarded = new Request(url, req);
+  // As on the platform, a function learns its caller's address from the first
+  // X-Forwarded-For entry, written here from the socket: whatever the client
+  // sent as X-Forwarded-For never reaches a function as the platform's word.
+  forwarded.headers.set("X-Forwarded-For", (info.remoteAddr as Deno.NetAddr).hostname);
+  return await app.fetch(forwarded);
 }
 
 keepServingOnStrayErrors();

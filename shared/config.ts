@@ -36,6 +36,8 @@ const schema = z.object({
   CORS_ORIGINS: csv.default(["http://localhost:3000", "http://127.0.0.1:3000"]),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(50).default(4),
   APP_VERSION: z.string().default("0.1.0"),
+  // How long /health keeps its answer: at most one database check per window.
+  HEALTH_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
 }).refine((c) => c.DATABASE_URL ?? c.SUPABASE_DB_URL, {
   path: ["SUPABASE_DB_URL"],
   message: "required (or DATABASE_URL)",
@@ -44,7 +46,10 @@ const schema = z.object({
 type Parsed = z.infer<typeof schema>;
 
 export type Config =
-  & Pick<Parsed, "LEGACY_JWT_SECRET" | "CORS_ORIGINS" | "DB_POOL_SIZE" | "APP_VERSION">
+  & Pick<
+    Parsed,
+    "LEGACY_JWT_SECRET" | "CORS_ORIGINS" | "DB_POOL_SIZE" | "APP_VERSION" | "HEALTH_CACHE_SECONDS"
+  >
   & {
     // The database the functions use: DATABASE_URL, else SUPABASE_DB_URL.
     DB_URL: string;
@@ -68,6 +73,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     CORS_ORIGINS: c.CORS_ORIGINS,
     DB_POOL_SIZE: c.DB_POOL_SIZE,
     APP_VERSION: c.APP_VERSION,
+    HEALTH_CACHE_SECONDS: c.HEALTH_CACHE_SECONDS,
     DB_URL: (c.DATABASE_URL ?? c.SUPABASE_DB_URL)!,
     SERVICE_KEYS: [...(c.SUPABASE_SECRET_KEYS ?? []), c.SUPABASE_SERVICE_ROLE_KEY]
       .filter((k): k is string => !!k),

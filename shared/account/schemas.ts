@@ -1,6 +1,7 @@
 // Wire shapes of the account domain.
 import { z } from "@hono/zod-openapi";
 import { SCOPES } from "../auth/scopes.ts";
+import { jsonObjectField } from "../http/json-field.ts";
 import { pageQuery } from "../http/pagination.ts";
 import { httpUrl } from "../http/url.ts";
 
@@ -31,8 +32,9 @@ export const UpdateProfile = z.strictObject({
   avatar_url: httpUrl().nullable().optional(),
   timezone: z.string().max(64).refine(isTimeZone, "must be an IANA time zone, e.g. Europe/Berlin")
     .optional(),
-  preferences: jsonObject.refine((o) => JSON.stringify(o).length <= 16 * 1024, {
-    message: "must serialize to at most 16 KiB",
+  preferences: jsonObjectField({
+    maxBytes: 16 * 1024,
+    description: "The user's preferences, kept for the client.",
   }).optional(),
 }).refine((b) => Object.keys(b).length > 0, { message: "give at least one field to change" })
   .openapi("UpdateProfile");

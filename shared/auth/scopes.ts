@@ -13,5 +13,6 @@ export const SCOPES = [
 export type Scope = (typeof SCOPES)[number];
 
 // Route classes share a rate-limit bucket per caller (see shared/http/rate-limit);
-// the costly ones (chat, heygen) count per owner, across the JWT and every key.
-export type RateClass = "default" | "auth" | "chat" | "heygen";
+// the costly ones (chat, heygen) count per owner, across the JWT and every key;
+// "public" is the class of routes without a caller, counted per client address.
+export type RateClass = "default" | "auth" | "chat" | "heygen" | "public";

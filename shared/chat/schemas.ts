@@ -1,6 +1,7 @@
 // Wire shapes of the chat domain. The same schemas validate requests and
 // generate the OpenAPI document.
 import { z } from "@hono/zod-openapi";
+import { jsonObjectField } from "../http/json-field.ts";
 import { errorResponsesWith } from "../http/openapi.ts";
 import { httpUrl } from "../http/url.ts";
 import { Message } from "../sessions/schemas.ts";
@@ -11,7 +12,6 @@ const MAX_METADATA_BYTES = 16 * 1024;
 
 // Postgres text and jsonb cannot hold NUL; refuse it as input instead of failing in SQL.
 const noNul = (s: string) => !s.includes("\u0000");
-const jsonObject = z.record(z.string(), z.unknown());
 
 // The database checks that a json message parses (messages_json_content_is_json);
 // its parser gives up near 12000 levels of nesting, JSON.parse does not. A
@@ -75,13 +75,10 @@ export const SendMessage = z.strictObject({
     }),
   parent_message_id: z.uuid().optional()
     .openapi({ description: "A message of the same session this one answers." }),
-  metadata: jsonObject
-    .refine((o) => new TextEncoder().encode(JSON.stringify(o)).length <= MAX_METADATA_BYTES, {
-      message: `must serialize to at most ${MAX_METADATA_BYTES / 1024} KiB`,
-    })
-    .refine((o) => !JSON.stringify(o).includes("\\u0000"), "must not contain NUL characters")
-    .optional()
-    .openapi({ description: "Client data kept with the message; never sent to the agent." }),
+  metadata: jsonObjectField({
+    maxBytes: MAX_METADATA_BYTES,
+    description: "Client data kept with the message; never sent to the agent.",
+  }).optional(),
 }).superRefine((body, ctx) => {
   if (body.content_type !== "json") return;
   try {

@@ -1,17 +1,19 @@
-// The app factory every function starts from: base path, request id, one log
+// The app factory every function starts from: base path, request id, nosniff, one log
 // line per request, CORS, body limit, the error envelope for every failure
-// (including 404 and 405), health, OpenAPI document and docs page.
+// (including 404 and 405), health, OpenAPI document and docs page (the last
+// three public, so limited per client address).
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { config } from "../config.ts";
-import { db } from "../db/client.ts";
 import type { AppEnv } from "./context.ts";
+import { docsPage } from "./docs-page.ts";
 import { AppError, errorBody, toAppError } from "./errors.ts";
+import { health } from "./health.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
 import { log } from "./log.ts";
+import { limitByAddress } from "./public-limit.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -28,6 +30,9 @@ export function createApp(fn: string, description: string): App {
     const started = performance.now();
     await next();
     c.header("X-Request-Id", requestId);
+    // On every answer, errors and streams included: no browser may guess
+    // another content type than the one we send (an envelope as HTML).
+    c.header("X-Content-Type-Options", "nosniff");
     log(c.res.status >= 500 ? "error" : "info", "request", {
       request_id: requestId,
       fn,
@@ -77,24 +82,9 @@ export function createApp(fn: string, description: string): App {
   app.onError((err, c) => respondError(c, err));
   app.notFound((c) => respondError(c, routeMiss(app, c)));
 
-  app.get("/health", async (c) => {
-    const started = performance.now();
-    try {
-      await db()`select 1`;
-      return c.json({
-        status: "ok",
-        function: fn,
-        version: config().APP_VERSION,
-        db: { ok: true, ms: Math.round(performance.now() - started) },
-      });
-    } catch (err) {
-      log("error", "health check failed", { fn, error: String((err as Error)?.message ?? err) });
-      return c.json(
-        { status: "degraded", function: fn, version: config().APP_VERSION, db: { ok: false } },
-        503,
-      );
-    }
-  });
+  // The routes every function has are public: limited per client address.
+  for (const path of ["/health", "/openapi.json", "/docs"]) app.use(path, limitByAddress);
+  app.get("/health", health(fn));
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",
@@ -112,7 +102,7 @@ export function createApp(fn: string, description: string): App {
     info: { title: `Oprina ${fn}`, version: config().APP_VERSION, description },
     servers: [{ url: "/functions/v1" }],
   });
-  app.get("/docs", swaggerUI({ url: "openapi.json", title: `Oprina ${fn} API` }));
+  app.get("/docs", docsPage(`Oprina ${fn} API`));
   return app;
 }
 

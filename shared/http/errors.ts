@@ -89,6 +89,9 @@ const BAD_INPUT: Record<string, string> = {
   "23502": "a required value is missing",
   "23503": "a referenced record does not exist",
   "23514": "a value is not allowed",
+  // Only a value nested too deeply for Postgres's parser gets here (our SQL is
+  // not recursive); the API refuses such values before they reach SQL.
+  "54001": "a value is nested too deeply",
 };
 
 export function isDatabaseUnavailable(err: unknown): boolean {
@@ -112,14 +115,11 @@ export function toAppError(err: unknown): AppError {
         },
       );
     }
-    if (code in BAD_INPUT) {
-      const constraint = (err as { constraint_name?: string }).constraint_name;
-      return new AppError(
-        "validation_failed",
-        BAD_INPUT[code],
-        constraint ? { constraint } : undefined,
-      );
-    }
+    // Never with the constraint, table, schema or column Postgres names: they
+    // map our schema for anyone probing it and tell a client nothing it can
+    // act on. A route that can say which field was wrong refines the error
+    // itself (as chat's send does for parent_message_id).
+    if (code in BAD_INPUT) return new AppError("validation_failed", BAD_INPUT[code]);
     if (code === "23505") return new AppError("conflict", "the record already exists");
     if (code === "55000") return new AppError("conflict", "the record's state does not allow this");
   }

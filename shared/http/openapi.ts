@@ -3,6 +3,7 @@
 import { z } from "@hono/zod-openapi";
 import { requireUser, type UserRouteOptions } from "../auth/middleware.ts";
 import type { RateClass, Scope } from "../auth/scopes.ts";
+import { MAX_BODY_DEPTH, pathDeeperThan } from "./json-depth.ts";
 
 export const ErrorEnvelope = z.object({
   error: z.object({
@@ -44,9 +45,27 @@ export function errorResponsesWith(specific: Record<number, string>) {
 
 export const errorResponses = errorResponsesWith({});
 
-export const jsonBody = <T extends z.ZodType>(schema: T) => ({
-  required: true,
-  content: { "application/json": { schema } },
+// Every JSON body passes this before its schema sees it: a body nested deeper
+// than MAX_BODY_DEPTH is refused naming the top-level field the depth is in,
+// so no validator (and nothing after it) ever walks a hostile depth. Parsing
+// was already safe (V8's JSON.parse does not recurse); what comes after is not.
+export function depthGuarded<T extends z.ZodType>(schema: T) {
+  return z.preprocess((value, ctx) => {
+    const path = pathDeeperThan(value, MAX_BODY_DEPTH);
+    if (path) {
+      ctx.addIssue({
+        code: "custom",
+        path: path.slice(0, 1),
+        message: `nests more than ${MAX_BODY_DEPTH} levels deep`,
+      });
+    }
+    return value;
+  }, schema);
+}
+
+export const jsonBody = <T extends z.ZodType>(schema: T, required = true) => ({
+  required,
+  content: { "application/json": { schema: depthGuarded(schema) } },
 });
 
 export const jsonResponse = <T extends z.ZodType>(description: string, schema: T) => ({

@@ -24,6 +24,7 @@ const schema = z.object({
   RATE_LIMIT_AUTH: spec.default({ limit: 20, windowSeconds: 60 }),
   RATE_LIMIT_CHAT: spec.default({ limit: 30, windowSeconds: 60 }),
   RATE_LIMIT_HEYGEN: spec.default({ limit: 10, windowSeconds: 60 }),
+  RATE_LIMIT_PUBLIC: spec.default({ limit: 120, windowSeconds: 60 }),
 });
 
 export function parseRateLimits(env: Record<string, string | undefined>): Record<RateClass, Limit> {
@@ -38,6 +39,7 @@ export function parseRateLimits(env: Record<string, string | undefined>): Record
     auth: c.RATE_LIMIT_AUTH,
     chat: c.RATE_LIMIT_CHAT,
     heygen: c.RATE_LIMIT_HEYGEN,
+    public: c.RATE_LIMIT_PUBLIC,
   };
 }
 
@@ -54,7 +56,8 @@ export const COSTLY_CLASSES: ReadonlySet<RateClass> = new Set<RateClass>(["chat"
 
 // API keys and users have separate buckets: a leaked key cannot exhaust its
 // owner's interactive quota (in the costly classes it can: it shares the
-// owner's window, on top of its own bucket).
+// owner's window, on top of its own bucket). Public routes count per client
+// address (public-limit.ts, bucket "ip:<address>").
 export function bucketOf(user: UserPrincipal): string {
   return user.apiKeyId ? `key:${user.apiKeyId}` : `user:${user.userId}`;
 }
@@ -84,12 +87,11 @@ const refilling = new Map<string, Promise<void>>();
 export function takeHit(user: UserPrincipal, rateClass: RateClass): Promise<RateState> {
   return COSTLY_CLASSES.has(rateClass)
     ? takeOwnerHit(user, rateClass)
-    : takeLeasedHit(user, rateClass);
+    : takeLeasedHit(bucketOf(user), rateClass);
 }
 
-// A hit from the lease this isolate holds of the caller's bucket, or from a new one.
-async function takeLeasedHit(user: UserPrincipal, rateClass: RateClass): Promise<RateState> {
-  const bucket = bucketOf(user);
+// A hit of a bucket from the lease this isolate holds, or from a new one.
+export async function takeLeasedHit(bucket: string, rateClass: RateClass): Promise<RateState> {
   const key = `${rateClass} ${bucket}`;
   for (;;) {
     const lease = leases.get(key);

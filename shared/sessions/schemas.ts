@@ -1,6 +1,7 @@
 // Wire shapes of the sessions domain. The same schemas validate requests and
 // generate the OpenAPI document.
 import { z } from "@hono/zod-openapi";
+import { jsonObjectField } from "../http/json-field.ts";
 import { pageQuery } from "../http/pagination.ts";
 
 const jsonObject = z.record(z.string(), z.unknown());
@@ -34,15 +35,20 @@ export const Session = z.object({
 
 const title = z.string().trim().min(1).max(200);
 const agentType = z.string().regex(/^[a-z0-9_-]{1,50}$/, "lowercase letters, digits, _ and -");
-const boundedObject = jsonObject.refine((o) => JSON.stringify(o).length <= 64 * 1024, {
-  message: "must serialize to at most 64 KiB",
+const agentConfig = jsonObjectField({
+  maxBytes: 64 * 1024,
+  description: "Settings for the agent; `temperature` (0 to 2) is passed to it.",
+});
+const contextData = jsonObjectField({
+  maxBytes: 64 * 1024,
+  description: "Context the client keeps with the session.",
 });
 
 export const CreateSession = z.strictObject({
   title: title.optional(),
   agent_type: agentType.optional(),
-  agent_config: boundedObject.optional(),
-  context_data: boundedObject.optional(),
+  agent_config: agentConfig.optional(),
+  context_data: contextData.optional(),
 }).openapi("CreateSession");
 
 export const UpdateSession = z.strictObject({
@@ -50,8 +56,8 @@ export const UpdateSession = z.strictObject({
   status: z.enum(["active", "paused", "ended"]).optional()
     .openapi({ description: "Archive and restore have their own routes." }),
   agent_type: agentType.optional(),
-  agent_config: boundedObject.optional(),
-  context_data: boundedObject.optional(),
+  agent_config: agentConfig.optional(),
+  context_data: contextData.optional(),
 }).refine((b) => Object.keys(b).length > 0, { message: "give at least one field to change" })
   .openapi("UpdateSession");
 

@@ -4,6 +4,7 @@
 // stack trace or SQL. HOSTILE_RUNS raises the case count (nightly mode).
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { MAX_JSON_DEPTH } from "../../shared/http/json-depth.ts";
 import {
   API_URL,
   call,
@@ -23,6 +24,8 @@ type Schema = {
   required?: string[];
   items?: Schema;
   enum?: unknown[];
+  additionalProperties?: unknown;
+  "x-max-depth"?: number;
 };
 type Param = { name: string; in: "path" | "query"; schema?: Schema };
 type Op = {
@@ -134,7 +137,17 @@ function bodyArb(op: Op): fc.Arbitrary<unknown> {
   return fc.oneof(oneHostile, oneHostile, mutated, anyJson, fc.array(anyJson, { maxLength: 3 }));
 }
 
-type Case = { path: string; query: string; body?: string; contentType?: string; label: string };
+// What a case must get beyond "never a 5xx": accepted (2xx), or refused with
+// validation_failed naming `field`.
+type Expect = { accepted: true } | { refusedAt: string };
+type Case = {
+  path: string;
+  query: string;
+  body?: string;
+  contentType?: string;
+  label: string;
+  expect?: Expect;
+};
 
 function caseArb(op: Op, ownIds: string[]): fc.Arbitrary<Case> {
   const idArb = fc.oneof(fc.constantFrom(...ownIds), fc.uuid(), nastyString);
@@ -208,7 +221,18 @@ async function send(token: string, op: Op, c: Case): Promise<string | undefined>
       return `${where}: error body is not JSON`;
     }
   }
-  return undefined;
+  return c.expect ? unmet(c.expect, res.status, text, where) : undefined;
+}
+
+function unmet(expect: Expect, status: number, text: string, where: string): string | undefined {
+  if ("accepted" in expect) {
+    return status < 300 ? undefined : `${where}: expected to be accepted: ${text.slice(0, 200)}`;
+  }
+  const error = status === 400 ? JSON.parse(text).error : undefined;
+  const paths = (error?.details?.issues ?? []).map((i: { path: string }) => i.path);
+  return error?.code === "validation_failed" && paths.includes(expect.refusedAt)
+    ? undefined
+    : `${where}: expected validation_failed at ${expect.refusedAt}: ${text.slice(0, 200)}`;
 }
 
 const perOp = Math.max(10, Math.ceil(TOTAL / ops.length));
@@ -239,6 +263,78 @@ function exhaustive(op: Op): Case[] {
   );
 }
 
+// JSON fields: free-form objects in a request body (agent_config, metadata, ...).
+function jsonFields(op: Op): string[] {
+  return Object.entries(op.body?.properties ?? {})
+    .filter(([, s]) => {
+      const schema = resolve(op.fn, s);
+      return schema?.type === "object" && !schema.properties &&
+        schema.additionalProperties !== false;
+    })
+    .map(([name]) => name);
+}
+
+// A field's value nested `levels` deep, as text: building it as an object
+// and stringifying would overflow this test's own stack.
+const deepObject = (levels: number) => '{"a":'.repeat(levels - 1) + "{}" + "}".repeat(levels - 1);
+const deepArrayIn = (levels: number) =>
+  '{"a":' + "[".repeat(levels - 1) + "]".repeat(levels - 1) + "}";
+
+// Every JSON field at the depth limit (accepted), one past it and far past it
+// (refused, naming the field); every other field and the body itself nested
+// far too deep (a 4xx like any bad input).
+function depthCases(op: Op): Case[] {
+  const full = valid(op.fn, op.body) as Record<string, unknown> | null;
+  if (!full || typeof full !== "object" || op.method === "GET" || op.method === "DELETE") return [];
+  const required = new Set(op.body?.required ?? []);
+  const base = Object.fromEntries(Object.entries(full).filter(([k]) => required.has(k)));
+  const path = op.path.replace(/\{[^}]+\}/g, "00000000-0000-4000-8000-000000000000");
+  const withField = (key: string, text: string) =>
+    JSON.stringify({ ...base, [key]: "__deep__" }).replace('"__deep__"', text);
+  const at = (key: string, text: string, label: string, expect?: Expect): Case => ({
+    path,
+    query: "",
+    body: withField(key, text),
+    contentType: "application/json",
+    label: `${key} ${label}`,
+    expect,
+  });
+  const fields = jsonFields(op);
+  return [
+    ...fields.flatMap((key) => [
+      at(key, deepObject(MAX_JSON_DEPTH), "at the depth limit", { accepted: true }),
+      at(key, deepArrayIn(MAX_JSON_DEPTH), "at the depth limit (arrays)", { accepted: true }),
+      at(key, deepObject(MAX_JSON_DEPTH + 1), "one level too deep", { refusedAt: key }),
+      at(key, deepArrayIn(MAX_JSON_DEPTH + 1), "one level too deep (arrays)", { refusedAt: key }),
+      at(key, deepObject(20_000), "20,000 levels", { refusedAt: key }),
+      at(key, deepArrayIn(200_000), "200,000 levels", { refusedAt: key }),
+    ]),
+    ...Object.keys(full).filter((k) => !fields.includes(k)).map((key) =>
+      at(key, "[".repeat(100_000) + "]".repeat(100_000), "nested 100,000 levels")
+    ),
+    {
+      path,
+      query: "",
+      body: "[".repeat(500_000) + "]".repeat(500_000),
+      contentType: "application/json",
+      label: "a body nested 500,000 levels",
+    },
+  ];
+}
+
+const jsonFieldOps = ops.flatMap((op) => jsonFields(op).map((f) => `${op.method} ${op.path} ${f}`));
+
+test("every JSON field of every request body documents its depth limit", () => {
+  // agent_config and context_data (create, update), metadata, preferences.
+  assert.ok(jsonFieldOps.length >= 6, jsonFieldOps.join("; "));
+  const undocumented = ops.flatMap((op) =>
+    jsonFields(op)
+      .filter((f) => resolve(op.fn, op.body!.properties![f])?.["x-max-depth"] !== MAX_JSON_DEPTH)
+      .map((f) => `${op.method} ${op.path} ${f}`)
+  );
+  assert.deepEqual(undocumented, []);
+});
+
 for (const [i, op] of ops.entries()) {
   test(`hostile input: ${op.method} ${op.path}`, async () => {
     const user = await createUser(`hostile-${op.fn}`);
@@ -252,6 +348,7 @@ for (const [i, op] of ops.entries()) {
     });
     const cases = [
       ...exhaustive(op).map(own),
+      ...depthCases(op).map(own),
       ...fc.sample(caseArb(op, [session.body.id]), { numRuns: perOp, seed: SEED + i }),
     ];
     const failures: string[] = [];

@@ -65,7 +65,10 @@ Deno.test("config derives the JWKS URL and issuers from the project URL", () => 
 });
 
 Deno.test("database errors map to client errors or 503, never leak", () => {
-  assert.equal(toAppError({ code: "23514", constraint_name: "c" }).code, "validation_failed");
+  const check = toAppError({ code: "23514", constraint_name: "c", table_name: "t" });
+  assert.equal(check.code, "validation_failed");
+  assert.equal(check.details, undefined, "no constraint or table names");
+  assert.equal(toAppError({ code: "54001" }).status, 400, "stack depth: only input causes it");
   assert.equal(toAppError({ code: "22P02" }).status, 400);
   assert.equal(toAppError({ code: "23505" }).code, "conflict");
   const down = toAppError(
@@ -156,6 +159,11 @@ Deno.test("rate limits parse from <requests>/<seconds> and name a malformed vari
   const limits = parseRateLimits({ RATE_LIMIT_CHAT: "5/10" });
   assert.deepEqual(limits.chat, { limit: 5, windowSeconds: 10 });
   assert.deepEqual(limits.default, { limit: 300, windowSeconds: 60 });
+  assert.deepEqual(limits.public, { limit: 120, windowSeconds: 60 }, "public routes, per address");
+  assert.deepEqual(parseRateLimits({ RATE_LIMIT_PUBLIC: "5/1" }).public, {
+    limit: 5,
+    windowSeconds: 1,
+  });
   assert.throws(() => parseRateLimits({ RATE_LIMIT_AUTH: "many" }), /RATE_LIMIT_AUTH/);
   assert.throws(() => parseRateLimits({ RATE_LIMIT_HEYGEN: "0/60" }), /RATE_LIMIT_HEYGEN/);
 });

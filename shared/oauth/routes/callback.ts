@@ -6,6 +6,7 @@ import type { AppEnv } from "../../http/context.ts";
 import { AppError } from "../../http/errors.ts";
 import { log } from "../../http/log.ts";
 import { errorResponses, jsonResponse } from "../../http/openapi.ts";
+import { limitByAddress } from "../../http/public-limit.ts";
 import { requireEncryptionKey } from "../../tokens/vault.ts";
 import { authorizeCallback, CallbackFailure } from "../callback.ts";
 import { CallbackParams, CallbackQuery, CallbackResult } from "../schemas.ts";
@@ -23,12 +24,13 @@ export const route = createRoute({
     "redirect_to with status=authorized&provider&completion or status=error&code&reason; " +
     "answers JSON when the authorization had no redirect_to (or the state is unknown).",
   tags: ["oauth"],
-  middleware: [requireEncryptionKey] as const,
+  // Public (the browser arrives without a JWT): limited per client address.
+  middleware: [limitByAddress, requireEncryptionKey] as const,
   request: { params: CallbackParams, query: CallbackQuery },
   responses: {
     200: jsonResponse("Authorized; complete it (no redirect_to)", CallbackResult),
     302: { description: "Back to redirect_to with status=authorized or status=error" },
-    ...errorResponses(400, 503),
+    ...errorResponses(400, 429, 503),
     403: jsonResponse("The user denied access at the provider (access_denied)", CallbackResult),
     502: { description: "The provider failed or refused (provider_error)" },
     504: { description: "The provider did not answer in time (provider_timeout)" },

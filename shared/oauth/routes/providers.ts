@@ -1,6 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { App } from "../../http/app.ts";
-import { jsonResponse } from "../../http/openapi.ts";
+import { errorResponses, jsonResponse } from "../../http/openapi.ts";
+import { limitByAddress } from "../../http/public-limit.ts";
 import { oauthConfig } from "../config.ts";
 import type { Service } from "../providers.ts";
 import { ProviderList } from "../schemas.ts";
@@ -10,7 +11,11 @@ export const route = createRoute({
   path: "/providers",
   summary: "Enabled providers, their services and scopes (public)",
   tags: ["oauth"],
-  responses: { 200: jsonResponse("The providers a user can connect", ProviderList) },
+  middleware: [limitByAddress] as const, // public: limited per client address
+  responses: {
+    200: jsonResponse("The providers a user can connect", ProviderList),
+    ...errorResponses(429),
+  },
 });
 
 export function register(app: App) {

@@ -3,6 +3,7 @@ import type { App } from "../../http/app.ts";
 import {
   errorResponses,
   errorResponsesWith,
+  jsonBody,
   jsonResponse,
   REFUSES_ANONYMOUS,
   userAccess,
@@ -31,7 +32,7 @@ export const route = createRoute({
   middleware: [access.middleware, requireEncryptionKey] as const,
   request: {
     params: ProviderParam,
-    body: { required: false, content: { "application/json": { schema: AccessTokenRequest } } },
+    body: jsonBody(AccessTokenRequest, false),
   },
   responses: {
     200: jsonResponse("A valid access token", AccessToken),

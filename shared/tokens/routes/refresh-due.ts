@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requireService } from "../../auth/middleware.ts";
 import type { App } from "../../http/app.ts";
-import { errorResponses, jsonResponse } from "../../http/openapi.ts";
+import { errorResponses, jsonBody, jsonResponse } from "../../http/openapi.ts";
 import { RefreshDueRequest, RefreshDueResult, serviceAuth } from "../schemas.ts";
 import { requireEncryptionKey } from "../vault.ts";
 import { refreshDue } from "../worker.ts";
@@ -17,7 +17,7 @@ export const route = createRoute({
   security: serviceAuth,
   middleware: [requireService(), requireEncryptionKey] as const,
   request: {
-    body: { required: false, content: { "application/json": { schema: RefreshDueRequest } } },
+    body: jsonBody(RefreshDueRequest, false),
   },
   responses: {
     200: jsonResponse("What this run did", RefreshDueResult),
