@@ -34,6 +34,18 @@ ensure_tools() {
   (cd "$ROOT" && "$DENO" install --quiet >/dev/null)
 }
 
+# The browser tests' Chromium (tests/browser/): Debian's package, driven by
+# playwright-core, since Playwright's own browser download cannot reach its
+# host. Only scripts/test.sh asks for it: the install takes about a minute.
+ensure_browser() {
+  [ -x /usr/bin/chromium ] && return 0
+  log "installing chromium with apt (for tests/browser)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null
+  [ -x /usr/bin/chromium ] || { log "apt installed no /usr/bin/chromium"; return 1; }
+}
+
 # The cluster layout version: a cluster made by an older layout (postgres as
 # its superuser) is rebuilt, since the strict platform needs another initdb.
 PG_LAYOUT=strict-platform-1
@@ -129,6 +141,13 @@ stack_env() {
     export HEYGEN_API_KEY="$LOCAL_HEYGEN_KEY" HEYGEN_BASE_URL="http://127.0.0.1:$LOCAL_AGENT_PORT"
   fi
   [ "$1" = dev ] || export LOCAL_AGENT_CHUNK_DELAY_MS=2 # streams visibly on dev, quickly in tests
+  # The browser tests' app page (tests/browser/) runs on an origin of the
+  # stack's own, API_PORT+9, allow-listed like an app's: :3000 may be a
+  # developer's app, or another worktree's test stack running at the same time.
+  if [ "$1" != dev ]; then
+    export LOCAL_APP_ORIGIN="http://127.0.0.1:$(($2 + 9))"
+    export CORS_ORIGINS="http://localhost:3000,http://127.0.0.1:3000,$LOCAL_APP_ORIGIN"
+  fi
   stack_oauth_env "$@"
 }
 
@@ -149,7 +168,7 @@ stack_oauth_env() {
     export OAUTH_REDIRECT_ALLOWLIST="${OAUTH_REDIRECT_ALLOWLIST:-http://localhost:3000,http://127.0.0.1:3000}"
     return 0
   fi
-  export OAUTH_REDIRECT_ALLOWLIST="http://localhost:3000,http://127.0.0.1:3000"
+  export OAUTH_REDIRECT_ALLOWLIST="http://localhost:3000,http://127.0.0.1:3000${LOCAL_APP_ORIGIN:+,$LOCAL_APP_ORIGIN}"
   export GOOGLE_CLIENT_ID=local-google GOOGLE_CLIENT_SECRET=local-google-secret
   export GOOGLE_AUTHORIZATION_URL="$DEV_OAUTH_URL/authorize" GOOGLE_TOKEN_URL="$DEV_OAUTH_URL/token"
   export GOOGLE_USERINFO_URL="$DEV_OAUTH_URL/userinfo" GOOGLE_REVOCATION_URL="$DEV_OAUTH_URL/revoke"

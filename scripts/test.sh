@@ -10,6 +10,7 @@ DB_PORT=${TEST_DB_PORT:-25322}
 NAME=${TEST_STACK:-test}
 
 ensure_tools
+ensure_browser
 stack_env "$NAME" "$API_PORT" "$DB_PORT"
 # Limits high enough for the suites, low enough that the rate-limit test can
 # exhaust one window quickly; the tests read them from here.
