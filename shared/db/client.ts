@@ -6,6 +6,7 @@ import { config } from "../config.ts";
 import type { UserPrincipal } from "../auth/principal.ts";
 import { isDatabaseUnavailable } from "../http/errors.ts";
 import { log } from "../http/log.ts";
+import { lit, sql, type SqlText, textOf } from "./literal.ts";
 
 // The connection a request's transaction runs on.
 export type Tx = postgres.ReservedSql;
@@ -233,4 +234,31 @@ export function asUser<T>(user: UserPrincipal, work: (tx: Tx) => Promise<T>): Pr
 // as service_role, and never carries a user's claims.
 export function asService<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
   return inRole("service_role", { role: "service_role" }, work);
+}
+
+// A request in one round trip (see literal.ts): the role, the claims and the
+// statements leave in one simple-protocol message. Postgres runs a message of
+// several statements as one implicit transaction, all or nothing, and ends it
+// with the message, so the local settings end with it and the pooled
+// connection goes back clean: no BEGIN, no COMMIT, no reserved connection.
+// Returns each statement's rows, in order.
+export function queryAsUser(user: UserPrincipal, ...statements: SqlText[]): Promise<Row[][]> {
+  return oneTrip(API_USER_ROLE, user.claims, statements);
+}
+
+export function queryAsService(...statements: SqlText[]): Promise<Row[][]> {
+  return oneTrip("service_role", { role: "service_role" }, statements);
+}
+
+async function oneTrip(role: string, claims: object, statements: SqlText[]): Promise<Row[][]> {
+  if (statements.length === 0) throw new TypeError("oneTrip: no statement");
+  // standard_conforming_strings decides how a literal is read: every
+  // supported Postgres has it on, and a server that does not is refused.
+  const setup = sql`select set_config('role', ${lit.text(role)}, true),
+    set_config('request.jwt.claims', ${lit.text(JSON.stringify(claims))}, true),
+    current_setting('standard_conforming_strings') as scs`;
+  const text = [setup, ...statements].map(textOf).join(";\n");
+  const [head, ...results] = await db().unsafe(text) as unknown as Row[][];
+  if (head[0]?.scs !== "on") throw new Error("standard_conforming_strings is off");
+  return results;
 }
