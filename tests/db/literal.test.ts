@@ -88,8 +88,12 @@ test("numbers, booleans, uuids and times read back exactly", async () => {
   });
   await fc.assert(
     fc.asyncProperty(times, async (d) => {
-      const [back] = await roundTrip(lit.timestamptz(d));
-      assert.equal((back as Date).getTime(), d.getTime());
+      // Read as epoch milliseconds in SQL: the client's own Date parsing of
+      // years below 100 is not what is under test.
+      const rows = await db.unsafe(
+        textOf(sql`select (extract(epoch from ${lit.timestamptz(d)}) * 1000)::float8 as ms`),
+      );
+      assert.equal(rows[0].ms, d.getTime());
     }),
     { numRuns: RUNS, seed: SEED },
   );
