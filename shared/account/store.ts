@@ -1,6 +1,7 @@
 // SQL of the account domain; every function runs in the caller's transaction.
 import type postgres from "postgres";
 import type { Row, Tx } from "../db/client.ts";
+import { lit, sql, textOf } from "../db/literal.ts";
 import type { Scope } from "../auth/scopes.ts";
 import type { UpdateProfileInput } from "./schemas.ts";
 
@@ -103,7 +104,9 @@ export async function insertApiKey(
   maxLive: number,
 ): Promise<ApiKeyRow> {
   const [, [row]] = await Promise.all([
-    tx.unsafe(`select set_config('app.api_keys_max_live', '${Math.trunc(maxLive)}', true)`)
+    tx.unsafe(
+      textOf(sql`select set_config('app.api_keys_max_live', ${lit.int(maxLive)}::text, true)`),
+    )
       .execute(),
     tx<ApiKeyRow[]>`
       insert into public.api_keys (name, prefix, key_hash, scopes, expires_at)

@@ -206,18 +206,11 @@ class Link {
   }
 }
 
-// One statement of quoted literals: the claims come from a verified token and
-// the role is ours.
+// One statement of literals: the claims come from a verified token and the
+// role is ours.
 function setupStatement(role: string, claims: object): string {
-  return `select set_config('role', ${sqlLiteral(role)}, true) as role,
-    set_config('request.jwt.claims', ${sqlLiteral(JSON.stringify(claims))}, true) as claims`;
-}
-
-// A standard SQL string literal (standard_conforming_strings is on in every
-// supported Postgres): quotes doubled; NUL cannot occur in JSON or our values.
-export function sqlLiteral(value: string): string {
-  if (value.includes("\u0000")) throw new Error("NUL in an SQL literal");
-  return `'${value.replaceAll("'", "''")}'`;
+  return textOf(sql`select set_config('role', ${lit.text(role)}, true) as role,
+    set_config('request.jwt.claims', ${lit.text(JSON.stringify(claims))}, true) as claims`);
 }
 
 // The user's work runs as `oprina_api_user`: a member of `authenticated` (its

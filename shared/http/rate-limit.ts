@@ -6,7 +6,8 @@
 import { z } from "zod";
 import type { RateClass } from "../auth/scopes.ts";
 import type { UserPrincipal } from "../auth/principal.ts";
-import { db, sqlLiteral } from "../db/client.ts";
+import { db } from "../db/client.ts";
+import { lit, sql, textOf } from "../db/literal.ts";
 import { AppError } from "./errors.ts";
 
 export type Limit = { limit: number; windowSeconds: number };
@@ -137,8 +138,8 @@ async function takeLease(
   want: number,
 ): Promise<LeaseRow> {
   const [row] = await db().unsafe<LeaseRow[]>(
-    `select * from private.rate_limit_take(${sqlLiteral(bucket)}, ${sqlLiteral(rateClass)},
-       ${Math.trunc(limit)}, ${Math.trunc(windowSeconds)}, ${Math.trunc(want)})`,
+    textOf(sql`select * from private.rate_limit_take(${lit.text(bucket)}, ${lit.text(rateClass)},
+       ${lit.int(limit)}::int, ${lit.int(windowSeconds)}::int, ${lit.int(want)}::int)`),
   );
   return row;
 }
@@ -161,9 +162,9 @@ async function takeOwnerHit(user: UserPrincipal, rateClass: RateClass): Promise<
   }
   const { limit, windowSeconds } = rateLimits()[rateClass];
   const [row] = await db().unsafe<OwnerHitRow[]>(
-    `select * from private.rate_limit_take_owner(${sqlLiteral(user.userId)}::uuid,
-       ${user.apiKeyId ? `${sqlLiteral(user.apiKeyId)}::uuid` : "null"}, ${sqlLiteral(rateClass)},
-       ${Math.trunc(limit)}, ${Math.trunc(windowSeconds)})`,
+    textOf(sql`select * from private.rate_limit_take_owner(${lit.uuid(user.userId)},
+       ${lit.uuid(user.apiKeyId ?? null)}, ${lit.text(rateClass)},
+       ${lit.int(limit)}::int, ${lit.int(windowSeconds)}::int)`),
   );
   if (!row.owner_exists) {
     throw new AppError("unauthorized", "the token is for a user that no longer exists", undefined, {
