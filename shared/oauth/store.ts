@@ -1,6 +1,7 @@
 // SQL of the oauth domain: pending authorization states and parked grants.
 // Connections are the tokens domain's (shared/tokens/store.ts saveConnection).
 import type { Tx } from "../db/client.ts";
+import type { NewConnection } from "../tokens/store.ts";
 import type { ProviderId, Service } from "./providers.ts";
 
 export type NewState = {
@@ -54,18 +55,8 @@ export async function pendingStates(tx: Tx): Promise<number> {
   return row.n;
 }
 
-export type GrantToPark = {
-  completionHash: string;
-  userId: string;
-  provider: ProviderId;
-  services: Service[];
-  accountId: string;
-  email: string | null;
-  grantedScopes: string[];
-  expiresAt: Date;
-  accessToken: string;
-  refreshToken: string | null;
-};
+// A connection to be, and the hash of the code that completes it.
+export type GrantToPark = NewConnection & { completionHash: string };
 
 // Encrypted by the database under the token key; null when the user is gone
 // or being deleted (the caller revokes the grant then).

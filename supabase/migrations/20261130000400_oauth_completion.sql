@@ -152,12 +152,13 @@ grant execute on function private.begin_account_deletion(uuid) to service_role;
 
 -- Grants nobody completed are revoked by POST /functions/v1/oauth/cleanup
 -- (provider calls need the function), queued every five minutes like the
--- refresh job, with the project URL and service key from Vault.
-create or replace function private.enqueue_oauth_cleanup() returns bigint
+-- refresh job. One function queues any such call, with the project URL and
+-- the service key from Vault; the refresh job's command now uses it too.
+create or replace function private.enqueue_service_call(p_path text) returns bigint
 language sql volatile security definer set search_path = '' as $$
   select net.http_post(
     url := (select decrypted_secret from vault.decrypted_secrets where name = 'project_url')
-           || '/functions/v1/oauth/cleanup',
+           || p_path,
     headers := jsonb_build_object(
       'Content-Type', 'application/json',
       'Authorization', 'Bearer ' || (select decrypted_secret from vault.decrypted_secrets
@@ -166,5 +167,14 @@ language sql volatile security definer set search_path = '' as $$
     timeout_milliseconds := 55000
   )
 $$;
-revoke all on function private.enqueue_oauth_cleanup() from public, anon, authenticated, service_role;
-select cron.schedule('oauth-parked-cleanup', '*/5 * * * *', 'select private.enqueue_oauth_cleanup()');
+revoke all on function private.enqueue_service_call(text) from public, anon, authenticated, service_role;
+comment on function private.enqueue_service_call(text) is
+  'Queues POST <project_url><p_path> with the service key from Vault (pg_cron jobs that call functions).';
+
+create or replace function private.enqueue_token_refresh() returns bigint
+language sql volatile security definer set search_path = '' as $$
+  select private.enqueue_service_call('/functions/v1/tokens/refresh-due')
+$$;
+
+select cron.schedule('oauth-parked-cleanup', '*/5 * * * *',
+  $$select private.enqueue_service_call('/functions/v1/oauth/cleanup')$$);

@@ -151,3 +151,19 @@ test("a completion after deletion has begun stores nothing and revokes the grant
   assert.deepEqual(await counts(user), { connections: 0, parked: 0 });
   assert.equal((await provider.seen(email)).active_refresh_tokens, 0);
 });
+
+test("pg_cron runs the parked-grant cleanup every five minutes, through pg_net with the service key", async () => {
+  const [job] = await sql`select schedule, command from cron.job
+                           where jobname = 'oauth-parked-cleanup'`;
+  assert.equal(job.schedule, "*/5 * * * *");
+  // Exactly what the job runs.
+  const [{ id }] = await sql.unsafe(`select ${job.command.replace(/^select /, "")} as id`);
+  let response;
+  for (let i = 0; i < 100 && !response; i++) {
+    [response] = await sql`select status_code, content from net._http_response where id = ${id}`;
+    if (!response) await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.ok(response, "the queued request was delivered");
+  assert.equal(response.status_code, 200, response.content);
+  assert.deepEqual(Object.keys(JSON.parse(response.content)).sort(), ["failed", "revoked"]);
+});
