@@ -168,7 +168,8 @@ stack_oauth_env() {
     export OAUTH_REDIRECT_ALLOWLIST="${OAUTH_REDIRECT_ALLOWLIST:-http://localhost:3000,http://127.0.0.1:3000}"
     return 0
   fi
-  export OAUTH_REDIRECT_ALLOWLIST="http://localhost:3000,http://127.0.0.1:3000${LOCAL_APP_ORIGIN:+,$LOCAL_APP_ORIGIN}"
+  # Plus a native app's private-use scheme (RFC 8252), for the mobile flow's tests.
+  export OAUTH_REDIRECT_ALLOWLIST="http://localhost:3000,http://127.0.0.1:3000,com.oprina.test:/oauth${LOCAL_APP_ORIGIN:+,$LOCAL_APP_ORIGIN}"
   export GOOGLE_CLIENT_ID=local-google GOOGLE_CLIENT_SECRET=local-google-secret
   export GOOGLE_AUTHORIZATION_URL="$DEV_OAUTH_URL/authorize" GOOGLE_TOKEN_URL="$DEV_OAUTH_URL/token"
   export GOOGLE_USERINFO_URL="$DEV_OAUTH_URL/userinfo" GOOGLE_REVOCATION_URL="$DEV_OAUTH_URL/revoke"

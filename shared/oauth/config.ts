@@ -11,6 +11,7 @@ import {
   type ProviderId,
   PROVIDERS,
 } from "./providers.ts";
+import { redirectTarget } from "./redirect.ts";
 
 export type ResolvedProvider = ProviderDefinition & {
   clientId: string;
@@ -105,14 +106,13 @@ export function parseOAuthConfig(env: Record<string, string | undefined>): OAuth
 
   const allowlist: URL[] = [];
   for (const entry of parsed.data?.OAUTH_REDIRECT_ALLOWLIST ?? []) {
-    try {
-      const u = new URL(entry);
-      if (!["http:", "https:"].includes(u.protocol) || u.username || u.password || u.search) {
-        throw new Error();
-      }
-      allowlist.push(u);
-    } catch {
-      problems.push(`OAUTH_REDIRECT_ALLOWLIST: "${entry}" is not an http(s) URL without query`);
+    const u = redirectTarget(entry);
+    if (u && !u.search && !u.hash) allowlist.push(u);
+    else {
+      problems.push(
+        `OAUTH_REDIRECT_ALLOWLIST: "${entry}" is neither an http(s) URL nor an app's ` +
+          "private-use scheme URL (com.example.app:/path), without query",
+      );
     }
   }
 

@@ -24,8 +24,9 @@ export const AuthorizeRequest = z.strictObject({
   redirect_to: z.string().max(2048).optional().openapi({
     description: "Where the browser goes after the callback, with " +
       "status=authorized&provider=...&completion=<code> (finish with POST /oauth/complete) or " +
-      "status=error&code=...&reason=...; must match OAUTH_REDIRECT_ALLOWLIST. Without it the " +
-      "callback answers JSON with the completion code.",
+      "status=error&code=...&reason=...; must match OAUTH_REDIRECT_ALLOWLIST: a web page, an " +
+      "app's claimed https link, or a native app's private-use scheme (RFC 8252, e.g. " +
+      "com.example.app:/oauth). Without it the callback answers JSON with the completion code.",
   }),
 }).refine((b) => b.services !== undefined || b.scopes !== undefined, {
   message: "give services or scopes",

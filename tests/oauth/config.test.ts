@@ -128,6 +128,43 @@ Deno.test("redirect_to matches an entry's origin and path on a segment boundary"
   assert.equal(ok("https://app.example:8443/"), null);
 });
 
+Deno.test("a native app's private-use scheme (RFC 8252) may be allow-listed and matched", () => {
+  const c = parseOAuthConfig({
+    ...base,
+    OAUTH_REDIRECT_ALLOWLIST: "https://app.example/oauth, com.example.app:/oauth",
+  });
+  assert.equal(c.redirectAllowlist.length, 2);
+  for (
+    const bad of [
+      "myapp:/oauth",
+      "javascript:alert(1)",
+      "file:///etc/passwd",
+      "com.example.app:/x?y=1",
+    ]
+  ) {
+    assert.throws(
+      () => parseOAuthConfig({ ...base, OAUTH_REDIRECT_ALLOWLIST: bad }),
+      /OAUTH_REDIRECT_ALLOWLIST/,
+      bad,
+    );
+  }
+  const ok = (u: string) => allowedRedirect(u, c.redirectAllowlist)?.href ?? null;
+  assert.equal(ok("com.example.app:/oauth"), "com.example.app:/oauth");
+  assert.equal(ok("com.example.app:/oauth/done?x=1"), "com.example.app:/oauth/done?x=1");
+  assert.equal(ok("com.example.app:/oauthevil"), null);
+  assert.equal(ok("com.example.app:/other"), null);
+  assert.equal(ok("com.example.app:/oauth/../admin"), null);
+  assert.equal(ok("com.example.app://evil.example/oauth"), null, "another authority");
+  assert.equal(ok("com.evil.app:/oauth"), null);
+  assert.equal(
+    ok("COM.EXAMPLE.APP:/oauth"),
+    "com.example.app:/oauth",
+    "schemes are case-insensitive",
+  );
+  // The claimed https link of the same app is an ordinary web entry.
+  assert.equal(ok("https://app.example/oauth/done"), "https://app.example/oauth/done");
+});
+
 Deno.test("granted scopes are compared the way each provider spells them", () => {
   assert.deepEqual(
     servicesCovered(PROVIDERS.microsoft, ["Mail.ReadWrite", "mail.send", "User.Read"]),

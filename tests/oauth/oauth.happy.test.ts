@@ -256,6 +256,28 @@ test("with redirect_to the callback sends the browser back with a completion cod
   assertError(await complete(user, to.searchParams.get("completion")!), 404, "not_found");
 });
 
+test("a mobile app's private-use scheme gets the browser back with a completion code", async () => {
+  const user = await createUser("flow-mobile");
+  const started = await authorize(user, {
+    provider: "dev",
+    services: ["calendar"],
+    redirect_to: "com.oprina.test:/oauth/done",
+  });
+  assert.equal(started.status, 200, JSON.stringify(started.body));
+  const res = await callback(
+    await consent(started.body.authorization_url, { email: uniqueEmail("mobile") }),
+  );
+  assert.equal(res.status, 302);
+  const to = res.location!;
+  assert.equal(to.protocol, "com.oprina.test:");
+  assert.equal(to.pathname, "/oauth/done");
+  assert.equal(to.searchParams.get("status"), "authorized");
+  // The app, woken by the scheme, finishes with the user's own session.
+  const done = await complete(user, to.searchParams.get("completion")!);
+  assert.equal(done.status, 201, JSON.stringify(done.body));
+  assert.equal(done.body.token.user_id, user.id);
+});
+
 test("connecting the same account again renews the one connection and keeps its services", async () => {
   const user = await createUser("reconnect");
   const email = uniqueEmail("reconnect");
