@@ -18,6 +18,7 @@ import {
   lockToken,
   markRevoked,
   readSecrets,
+  rowOf,
 } from "./store.ts";
 import type { ProviderRevocation, RevokeResult } from "./schemas.ts";
 
@@ -53,7 +54,7 @@ async function revokeAsService(
       const token = await lockToken(tx, id, userId, window);
       if (!token) return undefined;
       if (token.status === "revoked") {
-        return { token, provider_revocation: "skipped" as const };
+        return { token: rowOf(token), provider_revocation: "skipped" as const };
       }
       const client = providerClient(token.provider);
       const secrets = await readSecrets(tx, id, true);

@@ -20,8 +20,12 @@ export type TokenRow = z.infer<typeof ServiceToken>;
 const TOKEN_COLUMNS = columnsOf(ServiceToken);
 
 // A locked row with what the refresh decision needs, computed on the
-// database's clock. Internal: never answered as is.
+// database's clock. Internal: answered only through rowOf.
 export type LockedToken = TokenRow & { due: boolean; seconds_left: number };
+
+export function rowOf({ due: _, seconds_left: _left, ...row }: LockedToken): TokenRow {
+  return row;
+}
 
 // Due: expiring within the window, or within half the token's lifetime when
 // that is shorter (so short-lived tokens are not refreshed on every call).
