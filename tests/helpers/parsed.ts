@@ -19,6 +19,10 @@ export function parsed<S extends z.ZodType>(
     result.success,
     `the body does not match the schema: ${result.error?.message}\n${JSON.stringify(res.body)}`,
   );
-  assert.deepEqual(result.data, res.body, "the body holds only what the schema names");
+  assert.deepEqual(
+    result.data,
+    res.body,
+    `the body holds only what the schema names: ${JSON.stringify(res.body)}`,
+  );
   return result.data;
 }
