@@ -1,18 +1,19 @@
 // Creating an API key: the key is made here and shown once; the database
 // holds the cap on live keys (private.api_keys_cap), answered here as 409.
+import type { z } from "@hono/zod-openapi";
 import { generateApiKey } from "../auth/api-keys.ts";
 import type { UserPrincipal } from "../auth/principal.ts";
 import { asUser } from "../db/client.ts";
 import { AppError } from "../http/errors.ts";
 import type { AccountConfig } from "./config.ts";
-import type { CreateApiKeyInput } from "./schemas.ts";
-import { API_KEY_CAP_REACHED, type ApiKeyRow, insertApiKey } from "./store.ts";
+import type { CreateApiKeyInput, CreatedApiKey } from "./schemas.ts";
+import { API_KEY_CAP_REACHED, insertApiKey } from "./store.ts";
 
 export async function createApiKey(
   user: UserPrincipal,
   input: CreateApiKeyInput,
   config: AccountConfig,
-): Promise<ApiKeyRow & { key: string }> {
+): Promise<z.infer<typeof CreatedApiKey>> {
   const { key, prefix, hash } = generateApiKey();
   try {
     const row = await asUser(user, (tx) =>

@@ -5,11 +5,17 @@
 //    connection is then revoked below like any other);
 // 2. grants parked for the user are revoked, then every connection;
 // 3. the user and everything they own are deleted.
+import type { z } from "@hono/zod-openapi";
 import { asService } from "../db/client.ts";
 import { disposeParkedOf } from "../oauth/grants.ts";
-import { revokeAllForUser, type RevokeResult } from "../tokens/revoke.ts";
+import { revokeAllForUser } from "../tokens/revoke.ts";
+import type { RevokeResult } from "../tokens/schemas.ts";
 
-export type Deletion = { deleted: boolean; revoked: RevokeResult[]; parked: number };
+export type Deletion = {
+  deleted: boolean;
+  revoked: z.infer<typeof RevokeResult>[];
+  parked: number;
+};
 
 export async function deleteAccount(userId: string): Promise<Deletion> {
   await asService((tx) => tx`select private.begin_account_deletion(${userId})`);

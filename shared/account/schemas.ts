@@ -59,16 +59,19 @@ export const ActivityPage = z.object({
 
 export const Scope = z.enum(SCOPES);
 
+// An API key as shared/account/store.ts reads it: the one declaration of its
+// row type and columns (status is computed there). Timestamps are ISO strings
+// in UTC, as shared/db/client.ts parses them.
 export const ApiKey = z.object({
   id: z.uuid(),
   name: z.string(),
   prefix: z.string().openapi({ description: "The key's first characters, to recognise it." }),
   scopes: z.array(Scope),
   status: z.enum(["active", "expired", "revoked"]),
-  created_at: z.string(),
-  last_used_at: z.string().nullable(),
-  expires_at: z.string().nullable(),
-  revoked_at: z.string().nullable(),
+  created_at: z.iso.datetime(),
+  last_used_at: z.iso.datetime().nullable(),
+  expires_at: z.iso.datetime().nullable(),
+  revoked_at: z.iso.datetime().nullable(),
 }).openapi("ApiKey");
 
 export const CreateApiKey = z.strictObject({

@@ -1,9 +1,11 @@
 // SQL of the account domain; every function runs in the caller's transaction.
+import type { z } from "@hono/zod-openapi";
 import type postgres from "postgres";
+import { columnsOf } from "../db/columns.ts";
 import type { Row, Tx } from "../db/client.ts";
 import { lit, sql, textOf } from "../db/literal.ts";
 import type { Scope } from "../auth/scopes.ts";
-import type { UpdateProfileInput } from "./schemas.ts";
+import { ApiKey, type UpdateProfileInput } from "./schemas.ts";
 
 const PROFILE = [
   "id",
@@ -68,27 +70,35 @@ export async function listActivity(tx: Tx, o: { type?: string; limit: number; be
      limit ${o.limit + 1}`;
 }
 
-export type ApiKeyRow = {
-  id: string;
-  name: string;
-  prefix: string;
-  scopes: Scope[];
-  status: "active" | "expired" | "revoked";
-  created_at: string;
-  last_used_at: string | null;
-  expires_at: string | null;
-  revoked_at: string | null;
-};
+// An API key as the statements below return it: the ApiKey schema is the one
+// declaration of the type and of the fields read.
+export type ApiKeyRow = z.infer<typeof ApiKey>;
 
-const API_KEY_FIELDS = (tx: Tx) =>
-  tx`id, name, prefix, scopes, created_at, last_used_at, expires_at, revoked_at,
-     case when revoked_at is not null then 'revoked'
-          when expires_at <= now() then 'expired'
-          else 'active' end as status`;
+// ApiKey's fields that no column of public.api_keys holds: why, and the SQL
+// computing each. Every other field is read from the column of its name, so
+// no field can go unread: one that is neither fails the statement, and
+// tests/shared/row-columns.test.ts holds both lists to the table.
+export const API_KEY_COMPUTED = {
+  status: {
+    why: "decided from revoked_at and expires_at on the database's clock",
+    sql: (tx: Tx) =>
+      tx`case when revoked_at is not null then 'revoked'
+              when expires_at <= now() then 'expired'
+              else 'active' end`,
+  },
+} satisfies { [K in keyof ApiKeyRow]?: { why: string; sql: (tx: Tx) => postgres.Fragment } };
+
+const API_KEY_COLUMNS = columnsOf(ApiKey).filter((f) => !Object.hasOwn(API_KEY_COMPUTED, f));
+
+const apiKeyFields = (tx: Tx) =>
+  Object.entries(API_KEY_COMPUTED).reduce(
+    (fields, [name, field]) => tx`${fields}, ${field.sql(tx)} as ${tx(name)}`,
+    tx`${tx(API_KEY_COLUMNS)}`,
+  );
 
 export async function listApiKeys(tx: Tx): Promise<ApiKeyRow[]> {
   return await tx<ApiKeyRow[]>`
-    select ${API_KEY_FIELDS(tx)} from public.api_keys
+    select ${apiKeyFields(tx)} from public.api_keys
      where user_id = (select auth.uid())
      order by created_at desc`;
 }
@@ -111,7 +121,7 @@ export async function insertApiKey(
     tx<ApiKeyRow[]>`
       insert into public.api_keys (name, prefix, key_hash, scopes, expires_at)
       values (${k.name}, ${k.prefix}, ${k.hash}, ${k.scopes}, ${k.expiresAt ?? null})
-      returning ${API_KEY_FIELDS(tx)}`,
+      returning ${apiKeyFields(tx)}`,
   ]);
   return row;
 }

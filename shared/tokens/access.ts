@@ -4,6 +4,7 @@
 // is not found), then do the secret work as the service under the row lock,
 // naming the user again. Failures are committed (backoff, needs_reauth, the
 // log) before the request answers with an error.
+import type { z } from "@hono/zod-openapi";
 import type { UserPrincipal } from "../auth/principal.ts";
 import { asService, asUser } from "../db/client.ts";
 import { AppError, notFound } from "../http/errors.ts";
@@ -19,20 +20,10 @@ import {
   readSecrets,
   type TokenRow,
 } from "./store.ts";
+import type { AccessToken } from "./schemas.ts";
 import { isMissingKey, missingKeyError } from "./vault.ts";
 
-export type AccessGrant = {
-  access_token: string;
-  token_type: "Bearer";
-  expires_at: string;
-  expires_in: number;
-  refreshed: boolean;
-  token_id: string;
-  provider: string;
-  provider_email: string | null;
-  services: Service[];
-  scopes: string[];
-};
+type Grant = z.infer<typeof AccessToken>;
 
 // A token that still has this long to live is served even when its refresh
 // failed for a passing reason: the agent can work, the scheduler retries.
@@ -44,14 +35,14 @@ export async function getAccessToken(
   user: UserPrincipal,
   provider: ProviderId,
   o: { tokenId?: string; service?: Service },
-): Promise<AccessGrant> {
+): Promise<Grant> {
   const window = tokensConfig().TOKEN_REFRESH_WINDOW_SECONDS;
   const found = await asUser(user, (tx) => findForAccess(tx, provider, o));
   if (!found) throw notFound(`an active ${provider} connection`);
   if (found.status === "needs_reauth") throw needsReauth(null);
 
   const result = await secretWork(() =>
-    asService<Result<AccessGrant>>(async (tx) => {
+    asService<Result<Grant>>(async (tx) => {
       // One flight: lock the row, read the access token, and count the use if
       // the token is fresh (the common case). Each statement runs after the
       // lock is granted, so all three see the same row.

@@ -2,6 +2,7 @@
 // endpoint, Microsoft has none), then mark the connection revoked and destroy
 // its ciphertext. A provider that fails or times out is reported, and the
 // local revocation happens anyway: the tokens are gone from here either way.
+import type { z } from "@hono/zod-openapi";
 import type { UserPrincipal } from "../auth/principal.ts";
 import { asService, asUser } from "../db/client.ts";
 import { notFound } from "../http/errors.ts";
@@ -16,14 +17,14 @@ import {
   getToken,
   lockToken,
   markRevoked,
-  type ProviderRevocation,
   readSecrets,
-  type TokenRow,
+  rowOf,
 } from "./store.ts";
+import type { ProviderRevocation, RevokeResult } from "./schemas.ts";
 
-export type RevokeResult = { token: TokenRow; provider_revocation: ProviderRevocation };
+type Revocation = z.infer<typeof RevokeResult>;
 
-export async function revokeConnection(user: UserPrincipal, id: string): Promise<RevokeResult> {
+export async function revokeConnection(user: UserPrincipal, id: string): Promise<Revocation> {
   const own = await asUser(user, (tx) => getToken(tx, id));
   if (!own) throw notFound("connection");
   const result = await revokeAsService(id, user.userId, "user_request");
@@ -32,9 +33,9 @@ export async function revokeConnection(user: UserPrincipal, id: string): Promise
 }
 
 // Every live connection of a user, for account deletion (DELETE /account/me).
-export async function revokeAllForUser(userId: string, reason: string): Promise<RevokeResult[]> {
+export async function revokeAllForUser(userId: string, reason: string): Promise<Revocation[]> {
   const ids = await asService((tx) => activeTokenIds(tx, userId));
-  const results: RevokeResult[] = [];
+  const results: Revocation[] = [];
   for (const id of ids) {
     const r = await revokeAsService(id, userId, reason);
     if (r) results.push(r);
@@ -46,18 +47,18 @@ async function revokeAsService(
   id: string,
   userId: string,
   reason: string,
-): Promise<RevokeResult | undefined> {
+): Promise<Revocation | undefined> {
   const window = tokensConfig().TOKEN_REFRESH_WINDOW_SECONDS;
   return await secretWork(() =>
     asService(async (tx) => {
       const token = await lockToken(tx, id, userId, window);
       if (!token) return undefined;
       if (token.status === "revoked") {
-        return { token, provider_revocation: "skipped" as const };
+        return { token: rowOf(token), provider_revocation: "skipped" as const };
       }
       const client = providerClient(token.provider);
       const secrets = await readSecrets(tx, id, true);
-      let outcome: ProviderRevocation = "skipped";
+      let outcome: z.infer<typeof ProviderRevocation> = "skipped";
       if (client && secrets) {
         try {
           // Revoking the refresh token ends the whole grant at Google.

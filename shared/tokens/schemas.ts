@@ -1,5 +1,8 @@
-// Wire shapes of the tokens domain. A token's secrets never appear here except
-// in AccessToken, the answer to its owner's access-token request.
+// Wire shapes of the tokens domain, each declared once: the store's row types
+// are z.infer of them and its column lists derive from them. A token's
+// secrets never appear here except in AccessToken, the answer to its owner's
+// access-token request. Timestamps are ISO strings and counters numbers, as
+// shared/db/client.ts parses them.
 import { z } from "@hono/zod-openapi";
 import { pageQuery } from "../http/pagination.ts";
 import { ErrorEnvelope } from "../http/openapi.ts";
@@ -10,6 +13,11 @@ export const ServiceName = z.enum(SERVICES);
 export const TokenStatus = z.enum(["active", "needs_reauth", "revoked"]).openapi({
   description: "needs_reauth: the provider refused the refresh token; the user must reconnect.",
 });
+
+export const ProviderRevocation = z.enum(["revoked", "not_supported", "failed", "skipped"]);
+
+// A timestamp as the driver hands it over (shared/db/client.ts): an ISO string in UTC.
+const timestamp = () => z.iso.datetime();
 
 export const TokenId = z.object({
   id: z.uuid().openapi({ param: { name: "id", in: "path" }, description: "Connection id" }),
@@ -22,26 +30,26 @@ export const ProviderParam = z.object({
 export const ServiceToken = z.object({
   id: z.uuid(),
   user_id: z.uuid(),
-  provider: z.string(),
+  provider: Provider,
   services: z.array(ServiceName),
   provider_account_id: z.string(),
   provider_email: z.string().nullable(),
   granted_scopes: z.array(z.string()),
   status: TokenStatus,
-  expires_at: z.string().openapi({ description: "When the current access token expires." }),
+  expires_at: timestamp().openapi({ description: "When the current access token expires." }),
   has_refresh_token: z.boolean(),
   use_count: z.number().int(),
-  last_used_at: z.string().nullable(),
-  last_refreshed_at: z.string().nullable(),
+  last_used_at: timestamp().nullable(),
+  last_refreshed_at: timestamp().nullable(),
   refresh_failures: z.number().int(),
-  next_refresh_at: z.string().nullable(),
+  next_refresh_at: timestamp().nullable(),
   last_error_code: z.string().nullable(),
-  connected_at: z.string(),
-  revoked_at: z.string().nullable(),
+  connected_at: timestamp(),
+  revoked_at: timestamp().nullable(),
   revoked_reason: z.string().nullable(),
-  provider_revocation: z.enum(["revoked", "not_supported", "failed", "skipped"]).nullable(),
-  created_at: z.string(),
-  updated_at: z.string(),
+  provider_revocation: ProviderRevocation.nullable(),
+  created_at: timestamp(),
+  updated_at: timestamp(),
 }).openapi("ServiceToken");
 
 export const ListTokensQuery = z.object({
@@ -75,7 +83,7 @@ export const TokenStats = z.object({
     succeeded_24h: z.number().int(),
     failed_24h: z.number().int(),
     success_rate_24h: z.number().nullable().openapi({ description: "0..1; null without attempts" }),
-    last_refresh_at: z.string().nullable(),
+    last_refresh_at: timestamp().nullable(),
   }),
 }).openapi("ServiceTokenStats");
 
@@ -91,11 +99,11 @@ export const AccessTokenRequest = z.strictObject({
 export const AccessToken = z.object({
   access_token: z.string(),
   token_type: z.literal("Bearer"),
-  expires_at: z.string(),
+  expires_at: timestamp(),
   expires_in: z.number().int(),
   refreshed: z.boolean().openapi({ description: "Whether this call refreshed the token first." }),
   token_id: z.uuid(),
-  provider: z.string(),
+  provider: Provider,
   provider_email: z.string().nullable(),
   services: z.array(ServiceName),
   scopes: z.array(z.string()),
@@ -103,7 +111,7 @@ export const AccessToken = z.object({
 
 export const RevokeResult = z.object({
   token: ServiceToken,
-  provider_revocation: z.enum(["revoked", "not_supported", "failed", "skipped"]).openapi({
+  provider_revocation: ProviderRevocation.openapi({
     description: "revoked: the provider confirmed (RFC 7009); not_supported: the provider has no " +
       "revocation endpoint (Microsoft), revoked locally; failed: the provider did not answer, " +
       "revoked locally anyway; skipped: already revoked or no token to send.",

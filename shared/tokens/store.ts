@@ -3,65 +3,29 @@
 // always name the token, and the user where one is acting. Secrets go in and
 // out only through the private.*token_secrets functions: this file never sees
 // ciphertext, and plaintext only as parameters and results of those calls.
+import type { z } from "@hono/zod-openapi";
+import { columnsOf } from "../db/columns.ts";
 import type { Tx } from "../db/client.ts";
 import type { ProviderId, Service } from "../oauth/providers.ts";
+import {
+  type CleanupResult,
+  type ProviderRevocation,
+  ServiceToken,
+  type TokenStats,
+} from "./schemas.ts";
 
-export type TokenStatus = "active" | "needs_reauth" | "revoked";
-export type ProviderRevocation = "revoked" | "not_supported" | "failed" | "skipped";
-
-export type TokenRow = {
-  id: string;
-  user_id: string;
-  provider: ProviderId;
-  services: Service[];
-  provider_account_id: string;
-  provider_email: string | null;
-  granted_scopes: string[];
-  status: TokenStatus;
-  expires_at: string;
-  has_refresh_token: boolean;
-  use_count: number;
-  last_used_at: string | null;
-  last_refreshed_at: string | null;
-  refresh_failures: number;
-  next_refresh_at: string | null;
-  last_error_code: string | null;
-  connected_at: string;
-  revoked_at: string | null;
-  revoked_reason: string | null;
-  provider_revocation: ProviderRevocation | null;
-  created_at: string;
-  updated_at: string;
-};
+// A connection as every statement below returns it: the ServiceToken schema is
+// the one declaration, of the type and of the columns read.
+export type TokenRow = z.infer<typeof ServiceToken>;
+const TOKEN_COLUMNS = columnsOf(ServiceToken);
 
 // A locked row with what the refresh decision needs, computed on the
-// database's clock.
+// database's clock. Internal: answered only through rowOf.
 export type LockedToken = TokenRow & { due: boolean; seconds_left: number };
 
-export const TOKEN_COLUMNS = [
-  "id",
-  "user_id",
-  "provider",
-  "services",
-  "provider_account_id",
-  "provider_email",
-  "granted_scopes",
-  "status",
-  "expires_at",
-  "has_refresh_token",
-  "use_count",
-  "last_used_at",
-  "last_refreshed_at",
-  "refresh_failures",
-  "next_refresh_at",
-  "last_error_code",
-  "connected_at",
-  "revoked_at",
-  "revoked_reason",
-  "provider_revocation",
-  "created_at",
-  "updated_at",
-];
+export function rowOf({ due: _, seconds_left: _left, ...row }: LockedToken): TokenRow {
+  return row;
+}
 
 // Due: expiring within the window, or within half the token's lifetime when
 // that is shorter (so short-lived tokens are not refreshed on every call).
@@ -72,7 +36,7 @@ const due = (tx: Tx, windowSeconds: number) =>
 
 export type TokenListOptions = {
   provider?: string;
-  status?: TokenStatus;
+  status?: TokenRow["status"];
   includeRevoked: boolean;
   limit: number;
   after?: { createdUs: string; id: string };
@@ -120,40 +84,48 @@ export async function findForAccess(
   return row;
 }
 
-export type StatsRow = {
-  provider: string;
-  active: number;
-  needs_reauth: number;
-  revoked: number;
-  expiring_soon: number;
-};
+type Stats = z.infer<typeof TokenStats>;
 
-export async function tokenStats(tx: Tx, windowSeconds: number) {
-  const byProvider = tx<StatsRow[]>`
-    select provider,
-           count(*) filter (where status = 'active')::int as active,
-           count(*) filter (where status = 'needs_reauth')::int as needs_reauth,
-           count(*) filter (where status = 'revoked')::int as revoked,
-           count(*) filter (where status = 'active'
-                              and expires_at <= now() + make_interval(secs => ${windowSeconds}))::int
-             as expiring_soon
-      from public.service_tokens
-     where user_id = (select auth.uid())
-     group by provider
-     order by provider`;
-  const refresh = tx<
-    { attempts: number; succeeded: number; failed: number; last_refresh_at: string | null }[]
-  >`
-    select count(*) filter (where created_at > now() - interval '24 hours')::int as attempts,
+// The TokenStats answer, folded in SQL: each statement's columns are the
+// schema's fields, so nothing between here and the response restates them.
+export async function tokenStats(tx: Tx, windowSeconds: number): Promise<Stats> {
+  const connections = tx<Omit<Stats, "refresh">[]>`
+    with per_provider as (
+      select provider,
+             count(*) filter (where status = 'active')::int as active,
+             count(*) filter (where status = 'needs_reauth')::int as needs_reauth,
+             count(*) filter (where status = 'revoked')::int as revoked,
+             count(*)::int as total,
+             count(*) filter (where status = 'active'
+                                and expires_at <= now() + make_interval(secs => ${windowSeconds}))::int
+               as expiring_soon
+        from public.service_tokens
+       where user_id = (select auth.uid())
+       group by provider)
+    select coalesce(sum(total), 0)::int as total,
+           jsonb_build_object('active', coalesce(sum(active), 0),
+                              'needs_reauth', coalesce(sum(needs_reauth), 0),
+                              'revoked', coalesce(sum(revoked), 0)) as by_status,
+           coalesce(jsonb_object_agg(provider, jsonb_build_object(
+             'active', active, 'needs_reauth', needs_reauth, 'revoked', revoked, 'total', total)),
+             '{}') as by_provider,
+           coalesce(sum(expiring_soon), 0)::int as expiring_soon
+      from per_provider`;
+  const refresh = tx<Stats["refresh"][]>`
+    select count(*) filter (where created_at > now() - interval '24 hours')::int as attempts_24h,
            count(*) filter (where created_at > now() - interval '24 hours'
-                              and status = 'success')::int as succeeded,
+                              and status = 'success')::int as succeeded_24h,
            count(*) filter (where created_at > now() - interval '24 hours'
-                              and status <> 'success')::int as failed,
+                              and status <> 'success')::int as failed_24h,
+           (count(*) filter (where created_at > now() - interval '24 hours'
+                               and status = 'success'))::float8
+             / nullif(count(*) filter (where created_at > now() - interval '24 hours'), 0)
+             as success_rate_24h,
            max(created_at) filter (where status = 'success') as last_refresh_at
       from public.token_refresh_logs
      where user_id = (select auth.uid())`;
-  const [providers, [totals]] = await Promise.all([byProvider, refresh]);
-  return { providers, refresh: totals };
+  const [[counts], [totals]] = await Promise.all([connections, refresh]);
+  return { ...counts, refresh: totals };
 }
 
 // Service work ----------------------------------------------------------------------------
@@ -342,7 +314,7 @@ export async function markRevoked(
   tx: Tx,
   id: string,
   reason: string,
-  providerRevocation: ProviderRevocation,
+  providerRevocation: z.infer<typeof ProviderRevocation>,
 ): Promise<TokenRow> {
   const [row] = await tx<TokenRow[]>`
     update public.service_tokens set
@@ -409,19 +381,12 @@ export async function activeTokenIds(tx: Tx, userId: string): Promise<string[]> 
   return rows.map((r) => r.id);
 }
 
-export type CleanupCounts = {
-  expired_states: number;
-  old_refresh_logs: number;
-  revoked_tokens: number;
-  stray_secrets: number;
-};
-
 export async function cleanup(
   tx: Tx,
   logRetentionDays: number,
   revokedRetentionDays: number,
-): Promise<CleanupCounts> {
-  const [row] = await tx<{ result: CleanupCounts }[]>`
+): Promise<z.infer<typeof CleanupResult>> {
+  const [row] = await tx<{ result: z.infer<typeof CleanupResult> }[]>`
     select private.cleanup_oauth_data(make_interval(days => ${logRetentionDays}),
                                       make_interval(days => ${revokedRetentionDays})) as result`;
   return row.result;

@@ -5,31 +5,28 @@
 // token is locked, and once committed it is no longer due. A failed refresh
 // sets next_refresh_at (exponential backoff), so it is not retried in the same
 // run either.
+import type { z } from "@hono/zod-openapi";
 import { asService } from "../db/client.ts";
 import { AppError } from "../http/errors.ts";
 import { log } from "../http/log.ts";
 import { tokensConfig } from "./config.ts";
 import { refreshLocked, type RefreshOutcome } from "./refresh.ts";
+import type { RefreshDueResult } from "./schemas.ts";
 import { claimDueToken } from "./store.ts";
 import { isMissingKey, missingKeyError } from "./vault.ts";
 
-export type RefreshDueSummary = {
-  claimed: number;
-  refreshed: number;
-  failed: number;
-  needs_reauth: number;
-  errors: number;
-  ms: number;
-};
+type Summary = z.infer<typeof RefreshDueResult>;
 
-export async function refreshDue(o: { limit?: number; concurrency?: number } = {}) {
+export async function refreshDue(
+  o: { limit?: number; concurrency?: number } = {},
+): Promise<Summary> {
   const config = tokensConfig();
   const limit = o.limit ?? config.TOKEN_REFRESH_BATCH_LIMIT;
   const concurrency = Math.min(o.concurrency ?? config.TOKEN_REFRESH_CONCURRENCY, limit);
   const window = config.TOKEN_REFRESH_WINDOW_SECONDS;
   const started = performance.now();
   const deadline = started + config.TOKEN_REFRESH_TIME_BUDGET_MS;
-  const summary: RefreshDueSummary = {
+  const summary: Summary = {
     claimed: 0,
     refreshed: 0,
     failed: 0,
@@ -82,7 +79,7 @@ export async function refreshDue(o: { limit?: number; concurrency?: number } = {
 // it: a provider that refuses every refresh (say, an expired client secret)
 // or a database that fails every claim. A needs_reauth answer is a verdict,
 // not a failure of the run.
-export function assertSomethingWorked(s: RefreshDueSummary): void {
+export function assertSomethingWorked(s: Summary): void {
   const attempts = s.claimed + s.errors;
   if (attempts === 0 || s.refreshed + s.needs_reauth > 0) return;
   throw s.failed > 0

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { ApiKeyList, CreatedApiKey } from "../../shared/account/schemas.ts";
+import { parsed } from "../helpers/parsed.ts";
 import { call, createApiKey, createUser, sql, test } from "../helpers/stack.ts";
 
 test("me returns the profile made at sign-up", async () => {
@@ -59,40 +61,43 @@ test("activity pages newest first and filters by type", async () => {
 
 test("an API key is shown once, stored as a hash, listed without the secret, and revoked", async () => {
   const user = await createUser("keys");
-  const created = await call("POST", "/account/api-keys", {
-    token: user.token,
-    body: { name: "laptop", scopes: ["sessions:read", "chat:write"] },
-  });
-  assert.equal(created.status, 201);
-  assert.match(created.body.key, /^opr_[a-z2-7]{32}$/);
-  assert.equal(created.body.prefix, created.body.key.slice(0, 12));
-  assert.equal(created.body.status, "active");
+  const created = parsed(
+    CreatedApiKey,
+    await call("POST", "/account/api-keys", {
+      token: user.token,
+      body: { name: "laptop", scopes: ["sessions:read", "chat:write"] },
+    }),
+    201,
+  );
+  assert.match(created.key, /^opr_[a-z2-7]{32}$/);
+  assert.equal(created.prefix, created.key.slice(0, 12));
+  assert.equal(created.status, "active");
 
-  const [row] = await sql`select * from public.api_keys where id = ${created.body.id}`;
-  assert.ok(!JSON.stringify(row).includes(created.body.key.slice(12)), "secret part not stored");
+  const [row] = await sql`select * from public.api_keys where id = ${created.id}`;
+  assert.ok(!JSON.stringify(row).includes(created.key.slice(12)), "secret part not stored");
   const hash = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(created.body.key)),
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(created.key)),
   );
   assert.deepEqual(new Uint8Array(row.key_hash), hash);
 
   const list = await call("GET", "/account/api-keys", { token: user.token });
-  assert.equal(list.status, 200);
-  assert.equal(list.body.data.length, 1);
+  const listed = parsed(ApiKeyList, list);
+  assert.equal(listed.data.length, 1);
   assert.equal(list.body.data[0].key, undefined);
-  assert.ok(!JSON.stringify(list.body).includes(created.body.key));
-  assert.deepEqual(list.body.data[0].scopes, ["sessions:read", "chat:write"]);
+  assert.ok(!JSON.stringify(list.body).includes(created.key));
+  assert.deepEqual(listed.data[0].scopes, ["sessions:read", "chat:write"]);
 
-  const byKey = await call("GET", "/sessions", { headers: { "X-API-Key": created.body.key } });
+  const byKey = await call("GET", "/sessions", { headers: { "X-API-Key": created.key } });
   assert.equal(byKey.status, 200);
-  const revoked = await call("DELETE", `/account/api-keys/${created.body.id}`, {
+  const revoked = await call("DELETE", `/account/api-keys/${created.id}`, {
     token: user.token,
   });
   assert.equal(revoked.status, 204);
-  const again = await call("DELETE", `/account/api-keys/${created.body.id}`, { token: user.token });
+  const again = await call("DELETE", `/account/api-keys/${created.id}`, { token: user.token });
   assert.equal(again.status, 204);
-  const after = await call("GET", "/account/api-keys", { token: user.token });
-  assert.equal(after.body.data[0].status, "revoked");
-  const refused = await call("GET", "/sessions", { headers: { "X-API-Key": created.body.key } });
+  const after = parsed(ApiKeyList, await call("GET", "/account/api-keys", { token: user.token }));
+  assert.equal(after.data[0].status, "revoked");
+  const refused = await call("GET", "/sessions", { headers: { "X-API-Key": created.key } });
   assert.equal(refused.status, 401);
   const types = await sql`select activity_type from public.user_activities
                            where user_id = ${user.id} and activity_type like 'api_key.%' order by id`;
@@ -157,6 +162,6 @@ test("an expiring key works until its expiry", async () => {
              where id = ${key.id}`;
   const res = await call("GET", "/sessions", { headers: { "X-API-Key": key.key } });
   assert.equal(res.status, 401);
-  const list = await call("GET", "/account/api-keys", { token: user.token });
-  assert.equal(list.body.data[0].status, "expired");
+  const list = parsed(ApiKeyList, await call("GET", "/account/api-keys", { token: user.token }));
+  assert.equal(list.data[0].status, "expired");
 });

@@ -1,8 +1,10 @@
 // The auth matrix over every documented account route.
 import assert from "node:assert/strict";
+import { ApiKeyList } from "../../shared/account/schemas.ts";
 import { SCOPES } from "../../shared/auth/scopes.ts";
 import { assertError } from "../helpers/assert.ts";
 import { fill, operations } from "../helpers/openapi.ts";
+import { parsed } from "../helpers/parsed.ts";
 import { call, createApiKey, createUser, sql, test } from "../helpers/stack.ts";
 import { badTokens } from "../helpers/tokens.ts";
 
@@ -62,9 +64,12 @@ test("DELETE /account/api-keys/{id}: another user's key is 404 and stays live", 
 test("another user's keys and activity are never listed", async () => {
   await createApiKey(owner, ["sessions:read"], { name: "owner's" });
   await createApiKey(intruder, ["sessions:read"], { name: "intruder's" });
-  const keys = await call("GET", "/account/api-keys", { token: intruder.token });
-  assert.ok(keys.body.data.length >= 1);
-  assert.ok(keys.body.data.every((k: { name: string }) => k.name === "intruder's"));
+  const keys = parsed(
+    ApiKeyList,
+    await call("GET", "/account/api-keys", { token: intruder.token }),
+  );
+  assert.ok(keys.data.length >= 1);
+  assert.ok(keys.data.every((k) => k.name === "intruder's"));
   const activity = await call("GET", "/account/activity", { token: intruder.token });
   assert.ok(activity.body.data.length >= 1);
   const [{ n }] =

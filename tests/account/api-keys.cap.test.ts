@@ -4,7 +4,9 @@
 // through the API or straight in the database (where the cap is enforced).
 import assert from "node:assert/strict";
 import postgres from "postgres";
+import { ApiKeyList, CreatedApiKey } from "../../shared/account/schemas.ts";
 import { assertError } from "../helpers/assert.ts";
+import { parsed } from "../helpers/parsed.ts";
 import { call, createApiKey, createUser, sql, test, type TestUser } from "../helpers/stack.ts";
 
 const CAP = Number(Deno.env.get("API_KEYS_MAX_LIVE") ?? 25);
@@ -44,12 +46,12 @@ test(`the key after ${CAP} live ones is 409 api_key_limit; revoking one frees a 
     (await call("DELETE", `/account/api-keys/${keys[0].id}`, { token: user.token })).status,
     204,
   );
-  assert.equal((await create(user, "in the freed slot")).status, 201);
+  parsed(CreatedApiKey, await create(user, "in the freed slot"), 201);
   assertError(await create(user), 409, "api_key_limit");
 
   // Revoked keys stay listed and still do not count.
-  const listed = await call("GET", "/account/api-keys", { token: user.token });
-  assert.equal(listed.body.data.length, CAP + 1);
+  const listed = parsed(ApiKeyList, await call("GET", "/account/api-keys", { token: user.token }));
+  assert.equal(listed.data.length, CAP + 1);
   assert.equal(await liveKeys(user.id), CAP);
 });
 
@@ -58,20 +60,21 @@ test("an expired key frees its slot; other users are not affected by one user's 
   const other = await createUser("key-cap-other");
   const keys = await fill(user, CAP);
   assertError(await create(user), 409, "api_key_limit");
-  assert.equal((await create(other)).status, 201);
+  parsed(CreatedApiKey, await create(other), 201);
 
   await sql`update public.api_keys set created_at = now() - interval '1 day',
                                        expires_at = now() - interval '1 second'
              where id = ${keys[0].id}`;
-  assert.equal((await create(user, "after an expiry")).status, 201);
+  parsed(CreatedApiKey, await create(user, "after an expiry"), 201);
 });
 
 test("concurrent creations through the API never pass the cap", async () => {
   const user = await createUser("key-cap-race");
   const attempts = CAP + 15;
-  const statuses = (await Promise.all(Array.from({ length: attempts }, () => create(user))))
-    .map((r) => r.status);
+  const answers = await Promise.all(Array.from({ length: attempts }, () => create(user)));
+  const statuses = answers.map((r) => r.status);
   assert.equal(statuses.filter((s) => s === 201).length, CAP);
+  for (const r of answers.filter((r) => r.status === 201)) parsed(CreatedApiKey, r, 201);
   assert.equal(statuses.filter((s) => s === 409).length, attempts - CAP);
   assert.equal(await liveKeys(user.id), CAP);
 });

@@ -7,6 +7,8 @@
 // revoked. tests/oauth/ drives the same flows with fetch.
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
+import { AccessToken, TokenPage } from "../../shared/tokens/schemas.ts";
+import { parsed } from "../helpers/parsed.ts";
 import { call, createUser, FUNCTIONS_URL, sql, test, type TestUser } from "../helpers/stack.ts";
 import { accessToken, authorize, provider, PROVIDER_URL, uniqueEmail } from "../oauth/flow.ts";
 import { startApp } from "./app-server.ts";
@@ -96,11 +98,8 @@ test("Chromium: the connect flow from an app page, and the account-linking attac
       await person.context.close();
       // The connection is the user's, and usable.
       const list = await call("GET", "/tokens?provider=dev", { token: user.token });
-      assert.equal(list.status, 200, JSON.stringify(list.body));
-      assert.deepEqual(list.body.data.map((t: { provider_email: string }) => t.provider_email), [
-        mailbox,
-      ]);
-      assert.equal((await accessToken(user, "dev")).status, 200);
+      assert.deepEqual(parsed(TokenPage, list).data.map((t) => t.provider_email), [mailbox]);
+      parsed(AccessToken, await accessToken(user, "dev"));
       assert.deepEqual(await counts(user), { connections: 1, parked: 0 });
 
       // The attack: the attacker starts a flow (no browser needed) and sends

@@ -2,8 +2,11 @@
 // gateway over HTTP, Postgres as `postgres` (not a superuser, as on a
 // project) for setup and inspection, and users with real ES256 tokens.
 import postgres from "postgres";
+import type { z } from "zod";
 import { stackSigningKey, userToken } from "../../scripts/local/keys.ts";
 import { insertAuthUser } from "../../scripts/local/users.ts";
+import { CreatedApiKey } from "../../shared/account/schemas.ts";
+import { parsed } from "./parsed.ts";
 
 function env(name: string): string {
   const value = Deno.env.get(name);
@@ -118,13 +121,10 @@ export async function createApiKey(
   user: TestUser,
   scopes: string[],
   extra: { name?: string; expires_at?: string } = {},
-): Promise<{ id: string; key: string; prefix: string }> {
+): Promise<z.infer<typeof CreatedApiKey>> {
   const res = await call("POST", "/account/api-keys", {
     token: user.token,
     body: { name: extra.name ?? "test key", scopes, ...extra },
   });
-  if (res.status !== 201) {
-    throw new Error(`key creation failed: ${res.status} ${JSON.stringify(res.body)}`);
-  }
-  return res.body;
+  return parsed(CreatedApiKey, res, 201);
 }

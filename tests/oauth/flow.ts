@@ -3,6 +3,8 @@
 // follow the redirect to our callback, then POST /complete with the
 // completion code as the same user. Plus the local OAuth server's controls.
 import assert from "node:assert/strict";
+import { ServiceToken } from "../../shared/tokens/schemas.ts";
+import { parsed } from "../helpers/parsed.ts";
 import { rowCounts, snapshotOf } from "../helpers/snapshot.ts";
 import {
   call,
@@ -107,7 +109,7 @@ export async function userWithConnections(label: string) {
   const dev = await connect(user);
   const google = await connect(user, { provider: "google" });
   const refreshed = await call("POST", `/tokens/${dev.token.id}/refresh`, { token: user.token });
-  assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+  parsed(ServiceToken, refreshed);
   const counts = rowCounts(await snapshotOf(user.id));
   assert.equal(counts["public.service_tokens"], 2);
   assert.equal(counts["private.token_secrets"], 2);

@@ -5,7 +5,9 @@
 // is revoked at the provider. Abandoned grants and grants obtained while an
 // account is being deleted are revoked too.
 import assert from "node:assert/strict";
+import { AccessToken } from "../../shared/tokens/schemas.ts";
 import { assertError } from "../helpers/assert.ts";
+import { parsed } from "../helpers/parsed.ts";
 import { call, createUser, SECRET_KEY, sql, test, type TestUser } from "../helpers/stack.ts";
 import {
   accessToken,
@@ -119,7 +121,7 @@ test("a reconnect's grant is not revoked when refused: the stored connection sha
   await connect(owner, { email });
   const completion = await authorizedBy(owner, email);
   assertError(await complete(other, completion), 404, "not_found");
-  assert.equal((await accessToken(owner, "dev")).status, 200);
+  parsed(AccessToken, await accessToken(owner, "dev"));
   assert.ok((await provider.seen(email)).active_refresh_tokens >= 1);
 });
 

@@ -3,7 +3,9 @@
 import assert from "node:assert/strict";
 import { sha256 } from "@oslojs/crypto/sha2";
 import { encodeBase64urlNoPadding, encodeHexLowerCase } from "@oslojs/encoding";
+import { AccessToken } from "../../shared/tokens/schemas.ts";
 import { assertError } from "../helpers/assert.ts";
+import { parsed } from "../helpers/parsed.ts";
 import { call, createUser, sql, test } from "../helpers/stack.ts";
 import {
   accessToken,
@@ -186,8 +188,7 @@ test("the full flow connects a dev account and stores its tokens encrypted", asy
   assert.equal(seen.code_exchanges, 1);
   assert.equal(seen.code_exchange_failures, 0);
   const issued = await accessToken(user, "dev");
-  assert.equal(issued.status, 200);
-  const plain = issued.body.access_token as string;
+  const plain = parsed(AccessToken, issued).access_token;
   assert.match(plain, /^devat_/);
   assert.equal((await provider.userinfo(plain)).status, 200);
 

@@ -2,8 +2,10 @@
 // routes' exposure, what clients can see of a pending state, and that no
 // secret of the flow reaches the logs.
 import assert from "node:assert/strict";
+import { AccessToken } from "../../shared/tokens/schemas.ts";
 import { assertError } from "../helpers/assert.ts";
 import { fill, operations } from "../helpers/openapi.ts";
+import { parsed } from "../helpers/parsed.ts";
 import { call, createUser, sql, test } from "../helpers/stack.ts";
 import { badTokens, es256Token } from "../helpers/tokens.ts";
 import { accessToken, authorize, callback, complete, consent, uniqueEmail } from "./flow.ts";
@@ -119,7 +121,7 @@ test("no secret of the flow reaches the gateway's log", async () => {
   assert.equal(returned.status, 302);
   const completion = returned.location!.searchParams.get("completion")!;
   assert.equal((await complete(user, completion)).status, 201);
-  const issued = (await accessToken(user, "dev")).body.access_token as string;
+  const issued = parsed(AccessToken, await accessToken(user, "dev")).access_token;
   assert.ok(issued);
   const [{ refresh }] = await sql`
     select extensions.pgp_sym_decrypt(s.refresh_token, v.decrypted_secret) as refresh

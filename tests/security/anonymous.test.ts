@@ -6,8 +6,10 @@
 // changes nothing; every other operation never refuses a user for being
 // anonymous.
 import assert from "node:assert/strict";
+import { CreatedApiKey } from "../../shared/account/schemas.ts";
 import { assertError } from "../helpers/assert.ts";
 import { fill, type Operation, operations } from "../helpers/openapi.ts";
+import { parsed } from "../helpers/parsed.ts";
 import { snapshotOf } from "../helpers/snapshot.ts";
 import { API_URL, call, createAnonymousUser, createUser, test } from "../helpers/stack.ts";
 
@@ -83,5 +85,5 @@ test("an anonymous user keeps sessions and chats; a permanent user creates keys 
     token: permanent.token,
     body: BODIES["POST /account/api-keys"],
   });
-  assert.equal(key.status, 201);
+  parsed(CreatedApiKey, key, 201);
 });

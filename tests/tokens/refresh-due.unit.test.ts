@@ -3,10 +3,14 @@
 // failed before reaching one. pg_cron's call records the status in
 // net._http_response, so a run that achieved nothing shows as a failure.
 import assert from "node:assert/strict";
+import type { z } from "zod";
 import { AppError } from "../../shared/http/errors.ts";
-import { assertSomethingWorked, type RefreshDueSummary } from "../../shared/tokens/worker.ts";
+import type { RefreshDueResult } from "../../shared/tokens/schemas.ts";
+import { assertSomethingWorked } from "../../shared/tokens/worker.ts";
 
-const run = (s: Partial<RefreshDueSummary>): RefreshDueSummary => ({
+type Summary = z.infer<typeof RefreshDueResult>;
+
+const run = (s: Partial<Summary>): Summary => ({
   claimed: 0,
   refreshed: 0,
   failed: 0,

@@ -4,7 +4,14 @@
 // 4xx envelope, never a 500. Around every provider fault a snapshot of all the
 // user has stored shows that only what the failure is meant to move moved.
 import assert from "node:assert/strict";
+import {
+  AccessToken,
+  RefreshDueResult,
+  RevokeResult,
+  ServiceToken,
+} from "../../shared/tokens/schemas.ts";
 import { assertError } from "../helpers/assert.ts";
+import { parsed } from "../helpers/parsed.ts";
 import { assertOnlyChanges, snapshotOf } from "../helpers/snapshot.ts";
 import { call, createUser, SERVICE_ROLE_KEY, test } from "../helpers/stack.ts";
 import {
@@ -150,7 +157,7 @@ test("invalid_grant on refresh marks needs_reauth and keeps everything stored, c
   const again = await connect(u, { email });
   assert.equal(again.token.id, t.id);
   assert.equal(again.token.status, "active");
-  assert.equal((await accessToken(u, "dev")).status, 200);
+  parsed(AccessToken, await accessToken(u, "dev"));
 });
 
 // Each way the provider can fail a manual refresh: the answer, and the error
@@ -229,7 +236,7 @@ test("repeated provider 500s on refresh back off exponentially; a success clears
     ["failed", "unavailable", 1],
   ]);
   // The provider recovers: the next refresh succeeds and clears the backoff.
-  assert.equal((await call("POST", `/tokens/${t.id}/refresh`, { token: u.token })).status, 200);
+  parsed(ServiceToken, await call("POST", `/tokens/${t.id}/refresh`, { token: u.token }));
   row = await tokenRow(t.id);
   assert.equal(row.refresh_failures, 0);
   assert.equal(row.next_refresh_at, null);
@@ -238,14 +245,13 @@ test("repeated provider 500s on refresh back off exponentially; a success clears
 test("a refresh that fails while the token still has time serves the current token; only the backoff and the use move", async () => {
   const { user: u, dev } = await userWithConnections("graceful");
   const { token: t, email } = dev;
-  const current = (await accessToken(u, "dev")).body.access_token;
+  const current = parsed(AccessToken, await accessToken(u, "dev")).access_token;
   await makeDue(t.id, 300);
   await provider.fault(email, "refresh_token", "500");
   const before = await snapshotOf(u.id);
-  const res = await accessToken(u, "dev");
-  assert.equal(res.status, 200, JSON.stringify(res.body));
-  assert.equal(res.body.refreshed, false);
-  assert.equal(res.body.access_token, current);
+  const grant = parsed(AccessToken, await accessToken(u, "dev"));
+  assert.equal(grant.refreshed, false);
+  assert.equal(grant.access_token, current);
   const changes = await assertOnlyChanges(before, await snapshotOf(u.id), {
     "public.service_tokens": {
       changed: { [t.id]: [...OUTAGE_MOVES, "last_used_at", "use_count"].sort() },
@@ -275,7 +281,7 @@ test("a refresh that fails once the token has expired is 502; only the backoff m
 test("refreshing a revoked connection is 409 conflict", async () => {
   const u = await createUser("refresh-revoked");
   const { token: t } = await connect(u);
-  await call("DELETE", `/tokens/${t.id}`, { token: u.token });
+  parsed(RevokeResult, await call("DELETE", `/tokens/${t.id}`, { token: u.token }));
   assertError(await call("POST", `/tokens/${t.id}/refresh`, { token: u.token }), 409, "conflict");
   assertError(await accessToken(u, "dev", { token_id: t.id }), 404, "not_found");
 });
@@ -300,8 +306,7 @@ test("refresh-due marks invalid_grant needs_reauth and backs off on outages; not
   const before = await snapshotOf(u.id);
   await makeDue(dead.token.id, 120, { scheduler: true });
   await makeDue(flaky.token.id, 120, { scheduler: true });
-  const res = await call("POST", "/tokens/refresh-due", { token: SERVICE_ROLE_KEY });
-  assert.equal(res.status, 200, JSON.stringify(res.body));
+  parsed(RefreshDueResult, await call("POST", "/tokens/refresh-due", { token: SERVICE_ROLE_KEY }));
   const afterRun = await snapshotOf(u.id);
   const due = ["expires_at", "issued_at"]; // moved by makeDue, not by the refresh
   const changes = await assertOnlyChanges(before, afterRun, {

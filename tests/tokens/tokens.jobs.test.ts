@@ -2,6 +2,8 @@
 // project URL and service key from Vault (the local stack delivers the net
 // queue, so the call really happens), and the cleanup daily in SQL.
 import assert from "node:assert/strict";
+import { RefreshDueResult } from "../../shared/tokens/schemas.ts";
+import { parsed } from "../helpers/parsed.ts";
 import { createUser, SECRET_KEY, SERVICE_ROLE_KEY, sql, test } from "../helpers/stack.ts";
 import { connect, makeDue, provider, refreshLogs } from "../oauth/flow.ts";
 
@@ -40,7 +42,10 @@ for (const [label, key] of [["a secret key", SECRET_KEY], ["the legacy JWT", SER
       }
       assert.ok(response, "the queued request was delivered");
       assert.equal(response.status_code, 200, response.content);
-      const summary = JSON.parse(response.content);
+      const summary = parsed(RefreshDueResult, {
+        status: response.status_code,
+        body: JSON.parse(response.content),
+      });
       assert.equal(summary.errors, 0);
       assert.equal(typeof summary.claimed, "number");
       // The due token was refreshed once, as scheduled work (by this call or

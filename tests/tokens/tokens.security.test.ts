@@ -4,9 +4,28 @@
 // through a response other than access-token to its owner, nor reaches SQL
 // roles other than through the service's functions.
 import assert from "node:assert/strict";
+import type { z } from "zod";
+import {
+  AccessToken,
+  CleanupResult,
+  RefreshDueResult,
+  RevokeResult,
+  ServiceToken,
+  TokenPage,
+  TokenStats,
+} from "../../shared/tokens/schemas.ts";
 import { assertError } from "../helpers/assert.ts";
 import { type Operation, operations } from "../helpers/openapi.ts";
-import { call, createUser, SERVICE_ROLE_KEY, sql, test, type TestUser } from "../helpers/stack.ts";
+import { parsed } from "../helpers/parsed.ts";
+import {
+  type Call,
+  call,
+  createUser,
+  SERVICE_ROLE_KEY,
+  sql,
+  test,
+  type TestUser,
+} from "../helpers/stack.ts";
 import { badTokens, es256Token } from "../helpers/tokens.ts";
 import { accessToken, connect, provider } from "../oauth/flow.ts";
 
@@ -17,6 +36,11 @@ const ops = await operations("tokens");
 const SERVICE_PATHS = ["/tokens/refresh-due", "/tokens/cleanup"];
 const userOps = ops.filter((o) => !SERVICE_PATHS.includes(o.path));
 const serviceOps = ops.filter((o) => SERVICE_PATHS.includes(o.path));
+// What each service route answers, to read its success with.
+const SERVICE_ANSWERS = {
+  "/tokens/refresh-due": RefreshDueResult,
+  "/tokens/cleanup": CleanupResult,
+} as Record<string, z.ZodType>;
 
 test("the document lists every tokens route, all secured", () => {
   assert.deepEqual(ops.map((o) => `${o.method} ${o.path}`).sort(), [
@@ -106,30 +130,35 @@ for (const op of serviceOps) {
   });
   test(`${op.method} ${op.path}: the service_role key is accepted`, async () => {
     const res = await call(op.method, op.path, { token: SERVICE_ROLE_KEY });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
+    parsed(SERVICE_ANSWERS[op.path], res);
   });
 }
 
 test("refresh-due refuses an admin; cleanup accepts one", async () => {
   assertError(await call("POST", "/tokens/refresh-due", { token: admin.token }), 403, "forbidden");
-  assert.equal((await call("POST", "/tokens/cleanup", { token: admin.token })).status, 200);
+  parsed(CleanupResult, await call("POST", "/tokens/cleanup", { token: admin.token }));
 });
 
 test("no response but access-token carries a token", async () => {
   const user = await createUser("no-leak");
   const { token } = await connect(user);
-  const issued = (await accessToken(user, "dev")).body.access_token as string;
+  const issued = parsed(AccessToken, await accessToken(user, "dev")).access_token;
   const [{ refresh }] = await sql`
     select extensions.pgp_sym_decrypt(s.refresh_token, v.decrypted_secret) as refresh
       from private.token_secrets s, vault.decrypted_secrets v
      where s.token_id = ${token.id} and v.name = 'token_encryption_key'`;
+  const read = async (schema: z.ZodType, res: Promise<Call>) => {
+    const answer = await res;
+    parsed(schema, answer);
+    return answer;
+  };
   const answers = [
-    await call("GET", "/tokens", { token: user.token }),
-    await call("GET", `/tokens/${token.id}`, { token: user.token }),
-    await call("GET", "/tokens/stats", { token: user.token }),
-    await call("POST", `/tokens/${token.id}/refresh`, { token: user.token }),
-    await call("POST", "/tokens/refresh-due", { token: SERVICE_ROLE_KEY }),
-    await call("DELETE", `/tokens/${token.id}`, { token: user.token }),
+    await read(TokenPage, call("GET", "/tokens", { token: user.token })),
+    await read(ServiceToken, call("GET", `/tokens/${token.id}`, { token: user.token })),
+    await read(TokenStats, call("GET", "/tokens/stats", { token: user.token })),
+    await read(ServiceToken, call("POST", `/tokens/${token.id}/refresh`, { token: user.token })),
+    await read(RefreshDueResult, call("POST", "/tokens/refresh-due", { token: SERVICE_ROLE_KEY })),
+    await read(RevokeResult, call("DELETE", `/tokens/${token.id}`, { token: user.token })),
     await call("GET", "/account/activity", { token: user.token }),
   ];
   for (const res of answers) {
