@@ -1,6 +1,7 @@
 // Wire shapes of the account domain.
 import { z } from "@hono/zod-openapi";
 import { SCOPES } from "../auth/scopes.ts";
+import { timestamp } from "../db/columns.ts";
 import { jsonObjectField } from "../http/json-field.ts";
 import { pageQuery } from "../http/pagination.ts";
 import { httpUrl } from "../http/url.ts";
@@ -14,9 +15,10 @@ export const Profile = z.object({
   avatar_url: z.string().nullable(),
   timezone: z.string(),
   preferences: jsonObject,
-  created_at: z.string(),
-  updated_at: z.string(),
+  created_at: timestamp(),
+  updated_at: timestamp(),
 }).openapi("Profile");
+export type Profile = z.infer<typeof Profile>;
 
 function isTimeZone(tz: string): boolean {
   try {
@@ -43,8 +45,9 @@ export const Activity = z.object({
   id: z.number().int(),
   activity_type: z.string(),
   details: jsonObject,
-  created_at: z.string(),
+  created_at: timestamp(),
 }).openapi("Activity");
+export type Activity = z.infer<typeof Activity>;
 
 export const ListActivityQuery = z.object({
   type: z.string().regex(/^[a-z_]+\.[a-z_]+$/, "an activity type such as session.created")

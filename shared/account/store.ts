@@ -4,41 +4,23 @@ import type postgres from "postgres";
 import { columnsOf } from "../db/columns.ts";
 import type { Row, Tx } from "../db/client.ts";
 import { lit, sql, textOf } from "../db/literal.ts";
+import { table } from "../db/columns.ts";
 import type { Scope } from "../auth/scopes.ts";
-import { ApiKey, type UpdateProfileInput } from "./schemas.ts";
+import { Activity, ApiKey, Profile, type UpdateProfileInput } from "./schemas.ts";
 
-const PROFILE = [
-  "id",
-  "email",
-  "display_name",
-  "avatar_url",
-  "timezone",
-  "preferences",
-  "created_at",
-  "updated_at",
-];
+// The profile the routes return, as its schema declares it.
+export const PROFILES = table("public.profiles", Profile);
 
-export type ProfileRow = {
-  id: string;
-  email: string | null;
-  display_name: string | null;
-  avatar_url: string | null;
-  timezone: string;
-  preferences: Record<string, unknown>;
-  created_at: string;
-  updated_at: string;
-};
-
-export async function getProfile(tx: Tx): Promise<ProfileRow | undefined> {
-  const [row] = await tx<ProfileRow[]>`
-    select ${tx(PROFILE)} from public.profiles where id = (select auth.uid())`;
+export async function getProfile(tx: Tx): Promise<Profile | undefined> {
+  const [row] = await tx<Profile[]>`
+    select ${tx(PROFILES.columns)} from public.profiles where id = (select auth.uid())`;
   return row;
 }
 
 export async function updateProfile(
   tx: Tx,
   patch: UpdateProfileInput,
-): Promise<ProfileRow | undefined> {
+): Promise<Profile | undefined> {
   const row: Row = {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === undefined) continue;
@@ -46,23 +28,18 @@ export async function updateProfile(
       ? tx.json(value as postgres.JSONValue)
       : value as string | null;
   }
-  const [updated] = await tx<ProfileRow[]>`
+  const [updated] = await tx<Profile[]>`
     update public.profiles set ${tx(row, Object.keys(row))}
      where id = (select auth.uid())
-    returning ${tx(PROFILE)}`;
+    returning ${tx(PROFILES.columns)}`;
   return updated;
 }
 
-export type ActivityRow = {
-  id: number;
-  activity_type: string;
-  details: Record<string, unknown>;
-  created_at: string;
-};
+export const ACTIVITIES = table("public.user_activities", Activity);
 
 export async function listActivity(tx: Tx, o: { type?: string; limit: number; beforeId?: number }) {
-  return await tx<ActivityRow[]>`
-    select id, activity_type, details, created_at from public.user_activities
+  return await tx<Activity[]>`
+    select ${tx(ACTIVITIES.columns)} from public.user_activities
      where user_id = (select auth.uid())
        ${o.type ? tx`and activity_type = ${o.type}` : tx``}
        ${o.beforeId ? tx`and id < ${o.beforeId}` : tx``}

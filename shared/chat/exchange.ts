@@ -11,7 +11,8 @@ import type { UserPrincipal } from "../auth/principal.ts";
 import { asService, asUser } from "../db/client.ts";
 import { AppError, notFound } from "../http/errors.ts";
 import { log } from "../http/log.ts";
-import { getSession, type SessionRow } from "../sessions/store.ts";
+import type { Message, Session } from "../sessions/schemas.ts";
+import { getSession } from "../sessions/store.ts";
 import { AgentFailure, type AgentReply, callAgent } from "./agent.ts";
 import type { AgentConfig } from "./config.ts";
 import { estimateCost } from "./cost.ts";
@@ -19,7 +20,6 @@ import { buildPrompt, type Prompt } from "./history.ts";
 import { requestHash } from "./idempotency.ts";
 import type { SendMessageInput } from "./schemas.ts";
 import {
-  type ChatMessageRow,
   findIdempotencyKey,
   finishReply,
   getMessagesById,
@@ -34,15 +34,15 @@ import {
 
 export type Opened = {
   kind: "opened";
-  session: SessionRow;
-  userMessage: ChatMessageRow;
-  reply: ChatMessageRow;
+  session: Session;
+  userMessage: Message;
+  reply: Message;
   prompt: Prompt;
   temperature?: number;
 };
 
 // A retry with a known Idempotency-Key: the first request's messages.
-export type Replayed = { kind: "replay"; userMessage: ChatMessageRow; reply: ChatMessageRow };
+export type Replayed = { kind: "replay"; userMessage: Message; reply: Message };
 
 class KeyTaken extends Error {}
 
@@ -134,7 +134,7 @@ export async function openExchange(
 async function replay(
   key: KeyRow,
   hash: string,
-  load: (ids: string[]) => Promise<ChatMessageRow[]>,
+  load: (ids: string[]) => Promise<Message[]>,
 ): Promise<Replayed> {
   if (key.request_hash !== hash) {
     throw new AppError(
@@ -182,7 +182,7 @@ function refine(err: unknown): unknown {
   return err;
 }
 
-export type Settled = { message: ChatMessageRow; failure?: AgentFailure };
+export type Settled = { message: Message; failure?: AgentFailure };
 
 export type RunOptions = {
   signal?: AbortSignal;
@@ -281,7 +281,7 @@ function failed(agent: AgentConfig, opened: Opened, f: AgentFailure, ms: number)
 // The envelope for a failed reply, from what is stored, so a first answer and
 // an idempotent replay say the same thing. The details name both messages: the
 // user's message is kept, and so is any partial text of the reply.
-export function failedReplyError(userMessage: ChatMessageRow, reply: ChatMessageRow): AppError {
+export function failedReplyError(userMessage: Message, reply: Message): AppError {
   const details = {
     reason: reply.error_code,
     user_message_id: userMessage.id,

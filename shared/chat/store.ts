@@ -4,15 +4,14 @@
 // (see serviceTurn) or in a service transaction of their own.
 import type postgres from "postgres";
 import type { Tx } from "../db/client.ts";
-import { MESSAGE_COLUMNS, type MessageRow } from "../sessions/store.ts";
+import type { Message } from "../sessions/schemas.ts";
+import { MESSAGES } from "../sessions/store.ts";
 import type { HistoryRow } from "./history.ts";
 import { IDEMPOTENCY_SCOPE } from "./idempotency.ts";
 import type { SendMessageInput, UpdateVoiceAvatarInput } from "./schemas.ts";
 
-export type ChatMessageRow = MessageRow;
-
-// The wire shape of a message is the sessions domain's.
-const COLUMNS = MESSAGE_COLUMNS;
+// A message is the sessions domain's row, selected as its schema declares it.
+const COLUMNS = MESSAGES.columns;
 
 // --- as the user ------------------------------------------------------------------
 
@@ -48,8 +47,8 @@ export async function insertUserMessage(
   id: string,
   sessionId: string,
   input: SendMessageInput,
-): Promise<ChatMessageRow> {
-  const [row] = await tx<ChatMessageRow[]>`
+): Promise<Message> {
+  const [row] = await tx<Message[]>`
     insert into public.messages (id, session_id, role, content, content_type, parent_message_id, metadata)
     values (${id}, ${sessionId}, 'user', ${input.content}, ${input.content_type},
             ${input.parent_message_id ?? null}, ${
@@ -63,14 +62,14 @@ export async function getMessage(
   tx: Tx,
   sessionId: string,
   id: string,
-): Promise<ChatMessageRow | undefined> {
-  const [row] = await tx<ChatMessageRow[]>`
+): Promise<Message | undefined> {
+  const [row] = await tx<Message[]>`
     select ${tx(COLUMNS)} from public.messages where id = ${id} and session_id = ${sessionId}`;
   return row;
 }
 
-export async function getMessagesById(tx: Tx, ids: string[]): Promise<ChatMessageRow[]> {
-  return await tx<ChatMessageRow[]>`
+export async function getMessagesById(tx: Tx, ids: string[]): Promise<Message[]> {
+  return await tx<Message[]>`
     select ${tx(COLUMNS)} from public.messages where id = any(${ids}::uuid[])`;
 }
 
@@ -81,7 +80,7 @@ export async function updateVoiceAvatar(
   sessionId: string,
   id: string,
   p: UpdateVoiceAvatarInput,
-): Promise<{ message: ChatMessageRow; updated: boolean } | undefined> {
+): Promise<{ message: Message; updated: boolean } | undefined> {
   const set: Record<string, boolean | string | null> = {};
   if (p.has_voice_response !== undefined) set.has_voice_response = p.has_voice_response;
   if (p.voice_response_url !== undefined) set.voice_response_url = p.voice_response_url;
@@ -91,7 +90,7 @@ export async function updateVoiceAvatar(
   if (p.avatar_session_id !== undefined) set.avatar_session_id = p.avatar_session_id;
   if (p.avatar_session_id) set.has_avatar_response = true;
   if (p.has_avatar_response === false) set.avatar_session_id = null;
-  const [row] = await tx<ChatMessageRow[]>`
+  const [row] = await tx<Message[]>`
     update public.messages set ${tx(set, Object.keys(set))}
      where id = ${id} and session_id = ${sessionId} and role = 'assistant'
     returning ${tx(COLUMNS)}`;
@@ -115,8 +114,8 @@ export async function serviceTurn(tx: Tx): Promise<void> {
 export async function insertPendingReply(
   tx: Tx,
   r: { id: string; sessionId: string; userId: string; parentId: string; model: string },
-): Promise<ChatMessageRow> {
-  const [row] = await tx<ChatMessageRow[]>`
+): Promise<Message> {
+  const [row] = await tx<Message[]>`
     insert into public.messages (id, session_id, user_id, role, content, status, parent_message_id, agent_response_data)
     values (${r.id}, ${r.sessionId}, ${r.userId}, 'assistant', '', 'processing', ${r.parentId},
             ${tx.json({ requested_model: r.model })})
@@ -152,18 +151,24 @@ export async function recordIdempotencyKey(
   return rows.length === 1;
 }
 
-export type ReplyOutcome = {
-  status: "completed" | "failed";
-  content: string;
-  error_code: string | null;
-  error_message: string | null;
-  prompt_tokens: number | null;
-  completion_tokens: number | null;
-  total_tokens: number | null;
-  estimated_cost: number | null;
-  processing_time_ms: number;
-  agent_response_data: Record<string, unknown>;
-};
+// What settling writes: message fields, typed as the schema declares them
+// (narrowed where a settled reply is narrower), written as given.
+export type ReplyOutcome =
+  & Pick<
+    Message,
+    | "content"
+    | "error_code"
+    | "error_message"
+    | "prompt_tokens"
+    | "completion_tokens"
+    | "total_tokens"
+    | "estimated_cost"
+  >
+  & {
+    status: "completed" | "failed";
+    processing_time_ms: number;
+    agent_response_data: Record<string, unknown>;
+  };
 
 // Settles a reply that is still processing (the maintenance sweep may have
 // settled it already: then nothing changes and the stored row is returned).
@@ -173,21 +178,17 @@ export async function finishReply(
   id: string,
   sessionId: string,
   o: ReplyOutcome,
-): Promise<ChatMessageRow> {
+): Promise<Message> {
+  const set = { ...o, agent_response_data: tx.json(o.agent_response_data as postgres.JSONValue) };
   const [[row]] = await Promise.all([
-    tx<ChatMessageRow[]>`
-      update public.messages
-         set status = ${o.status}, content = ${o.content}, error_code = ${o.error_code},
-             error_message = ${o.error_message}, prompt_tokens = ${o.prompt_tokens},
-             completion_tokens = ${o.completion_tokens}, total_tokens = ${o.total_tokens},
-             estimated_cost = ${o.estimated_cost}, processing_time_ms = ${o.processing_time_ms},
-             agent_response_data = ${tx.json(o.agent_response_data as postgres.JSONValue)}
+    tx<Message[]>`
+      update public.messages set ${tx(set)}
        where id = ${id} and status = 'processing'
       returning ${tx(COLUMNS)}`,
     tx`update public.chat_sessions set last_activity_at = now() where id = ${sessionId}`,
   ]);
   if (row) return row;
-  const [stored] = await tx<ChatMessageRow[]>`
+  const [stored] = await tx<Message[]>`
     select ${tx(COLUMNS)} from public.messages where id = ${id}`;
   return stored;
 }

@@ -11,13 +11,13 @@ import { streamSSE } from "hono/streaming";
 import type { AppEnv } from "../http/context.ts";
 import { toAppError } from "../http/errors.ts";
 import { log } from "../http/log.ts";
+import type { Message } from "../sessions/schemas.ts";
 import type { AgentConfig } from "./config.ts";
 import { failedReplyError, type Opened, type Replayed, runExchange } from "./exchange.ts";
-import type { ChatMessageRow } from "./store.ts";
 
 const KEEP_ALIVE_MS = 15_000;
 
-function errorEvent(c: Context<AppEnv>, user: ChatMessageRow, reply: ChatMessageRow) {
+function errorEvent(c: Context<AppEnv>, user: Message, reply: Message) {
   const e = failedReplyError(user, reply);
   return { code: e.code, message: e.message, details: e.details, request_id: c.get("requestId") };
 }

@@ -1,6 +1,8 @@
 // Wire shapes of the sessions domain. The same schemas validate requests and
-// generate the OpenAPI document.
+// generate the OpenAPI document; a response schema is also its rows' type and
+// column list (store.ts).
 import { z } from "@hono/zod-openapi";
+import { timestamp } from "../db/columns.ts";
 import { jsonObjectField } from "../http/json-field.ts";
 import { pageQuery } from "../http/pagination.ts";
 
@@ -21,17 +23,18 @@ export const Session = z.object({
   title: z.string(),
   status: SessionStatus,
   is_archived: z.boolean(),
-  archived_at: z.string().nullable(),
+  archived_at: timestamp().nullable(),
   agent_type: z.string(),
   agent_config: jsonObject,
   context_data: jsonObject,
   message_count: z.number().int(),
   total_tokens_used: z.number().int(),
   estimated_cost: z.number(),
-  last_activity_at: z.string(),
-  created_at: z.string(),
-  updated_at: z.string(),
+  last_activity_at: timestamp(),
+  created_at: timestamp(),
+  updated_at: timestamp(),
 }).openapi("Session");
+export type Session = z.infer<typeof Session>;
 
 const title = z.string().trim().min(1).max(200);
 const agentType = z.string().regex(/^[a-z0-9_-]{1,50}$/, "lowercase letters, digits, _ and -");
@@ -95,9 +98,10 @@ export const Message = z.object({
   has_avatar_response: z.boolean(),
   avatar_session_id: z.string().nullable(),
   metadata: jsonObject.openapi({ description: "The client's metadata, as sent with the message." }),
-  created_at: z.string(),
-  updated_at: z.string(),
+  created_at: timestamp(),
+  updated_at: timestamp(),
 }).openapi("Message");
+export type Message = z.infer<typeof Message>;
 
 export const ListMessagesQuery = z.object({
   order: z.enum(["asc", "desc"]).default("asc")
@@ -121,8 +125,9 @@ export const SessionStats = z.object({
   messages: z.number().int(),
   tokens: z.number().int(),
   estimated_cost: z.number(),
-  last_activity_at: z.string().nullable(),
+  last_activity_at: timestamp().nullable(),
 }).openapi("SessionStats");
+export type SessionStats = z.infer<typeof SessionStats>;
 
 export type CreateSessionInput = z.infer<typeof CreateSession>;
 export type UpdateSessionInput = z.infer<typeof UpdateSession>;

@@ -1,97 +1,21 @@
 // SQL of the sessions domain. Every function takes the request's transaction,
 // so RLS has already scoped it to the caller: "not found" and "not yours" are
 // the same answer.
+import { z } from "@hono/zod-openapi";
 import type postgres from "postgres";
 import type { Row, Tx } from "../db/client.ts";
-import type { CreateSessionInput, UpdateSessionInput } from "./schemas.ts";
+import { table } from "../db/columns.ts";
+import {
+  type CreateSessionInput,
+  Message,
+  Session,
+  SessionStats,
+  type UpdateSessionInput,
+} from "./schemas.ts";
 
-export type SessionRow = {
-  id: string;
-  user_id: string;
-  title: string;
-  status: "active" | "paused" | "ended" | "archived";
-  is_archived: boolean;
-  archived_at: string | null;
-  agent_type: string;
-  agent_config: Record<string, unknown>;
-  context_data: Record<string, unknown>;
-  message_count: number;
-  total_tokens_used: number;
-  estimated_cost: number;
-  last_activity_at: string;
-  created_at: string;
-  updated_at: string;
-};
-
-export type MessageRow = {
-  id: string;
-  session_id: string;
-  message_index: number;
-  role: "user" | "assistant" | "system" | "tool";
-  content: string;
-  content_type: string;
-  parent_message_id: string | null;
-  status: "pending" | "processing" | "completed" | "failed";
-  error_code: string | null;
-  error_message: string | null;
-  agent_response_data: Record<string, unknown> | null;
-  processing_time_ms: number | null;
-  prompt_tokens: number | null;
-  completion_tokens: number | null;
-  total_tokens: number | null;
-  estimated_cost: number | null;
-  has_voice_response: boolean;
-  voice_response_url: string | null;
-  has_avatar_response: boolean;
-  avatar_session_id: string | null;
-  metadata: Record<string, unknown>;
-  created_at: string;
-  updated_at: string;
-};
-
-const SESSION_COLUMNS = [
-  "id",
-  "user_id",
-  "title",
-  "status",
-  "is_archived",
-  "archived_at",
-  "agent_type",
-  "agent_config",
-  "context_data",
-  "message_count",
-  "total_tokens_used",
-  "estimated_cost",
-  "last_activity_at",
-  "created_at",
-  "updated_at",
-];
-
-export const MESSAGE_COLUMNS = [
-  "id",
-  "session_id",
-  "message_index",
-  "role",
-  "content",
-  "content_type",
-  "parent_message_id",
-  "status",
-  "error_code",
-  "error_message",
-  "agent_response_data",
-  "processing_time_ms",
-  "prompt_tokens",
-  "completion_tokens",
-  "total_tokens",
-  "estimated_cost",
-  "has_voice_response",
-  "voice_response_url",
-  "has_avatar_response",
-  "avatar_session_id",
-  "metadata",
-  "created_at",
-  "updated_at",
-];
+// The rows the routes return, as their schemas declare them.
+export const SESSIONS = table("public.chat_sessions", Session);
+export const MESSAGES = table("public.messages", Message);
 
 function writable(tx: Tx, input: CreateSessionInput | UpdateSessionInput): Row {
   const row: Row = {};
@@ -102,19 +26,19 @@ function writable(tx: Tx, input: CreateSessionInput | UpdateSessionInput): Row {
   return row;
 }
 
-export async function createSession(tx: Tx, input: CreateSessionInput): Promise<SessionRow> {
+export async function createSession(tx: Tx, input: CreateSessionInput): Promise<Session> {
   const row = writable(tx, input);
   const keys = Object.keys(row);
   const [created] = keys.length
-    ? await tx<SessionRow[]>`insert into public.chat_sessions ${tx(row, keys)}
-                             returning ${tx(SESSION_COLUMNS)}`
-    : await tx<SessionRow[]>`insert into public.chat_sessions default values
-                             returning ${tx(SESSION_COLUMNS)}`;
+    ? await tx<Session[]>`insert into public.chat_sessions ${tx(row, keys)}
+                          returning ${tx(SESSIONS.columns)}`
+    : await tx<Session[]>`insert into public.chat_sessions default values
+                          returning ${tx(SESSIONS.columns)}`;
   return created;
 }
 
 export type SessionListOptions = {
-  status?: SessionRow["status"];
+  status?: Session["status"];
   includeArchived: boolean;
   limit: number;
   after?: { activityUs: string; id: string };
@@ -132,8 +56,8 @@ export async function listSessions(tx: Tx, o: SessionListOptions) {
   const afterFilter = o.after
     ? tx`and (last_activity_at, id) < (timestamptz 'epoch' + ${o.after.activityUs}::int8 * interval '1 microsecond', ${o.after.id}::uuid)`
     : tx``;
-  return await tx<(SessionRow & { activity_us: string })[]>`
-    select ${tx(SESSION_COLUMNS)},
+  return await tx<(Session & { activity_us: string })[]>`
+    select ${tx(SESSIONS.columns)},
            (extract(epoch from last_activity_at) * 1000000)::int8::text as activity_us
       from public.chat_sessions
      where user_id = (select auth.uid()) ${statusFilter} ${afterFilter}
@@ -141,9 +65,9 @@ export async function listSessions(tx: Tx, o: SessionListOptions) {
      limit ${o.limit + 1}`;
 }
 
-export async function getSession(tx: Tx, id: string): Promise<SessionRow | undefined> {
-  const [row] = await tx<SessionRow[]>`
-    select ${tx(SESSION_COLUMNS)} from public.chat_sessions where id = ${id}`;
+export async function getSession(tx: Tx, id: string): Promise<Session | undefined> {
+  const [row] = await tx<Session[]>`
+    select ${tx(SESSIONS.columns)} from public.chat_sessions where id = ${id}`;
   return row;
 }
 
@@ -151,12 +75,12 @@ export async function updateSession(
   tx: Tx,
   id: string,
   patch: UpdateSessionInput,
-): Promise<SessionRow | undefined> {
+): Promise<Session | undefined> {
   const row = writable(tx, patch);
-  const [updated] = await tx<SessionRow[]>`
+  const [updated] = await tx<Session[]>`
     update public.chat_sessions set ${tx(row, Object.keys(row))}
      where id = ${id}
-    returning ${tx(SESSION_COLUMNS)}`;
+    returning ${tx(SESSIONS.columns)}`;
   return updated;
 }
 
@@ -166,11 +90,11 @@ export async function deleteSession(tx: Tx, id: string): Promise<boolean> {
 }
 
 // Archiving an archived session is a no-op that returns it unchanged.
-export async function archiveSession(tx: Tx, id: string): Promise<SessionRow | undefined> {
-  const [row] = await tx<SessionRow[]>`
+export async function archiveSession(tx: Tx, id: string): Promise<Session | undefined> {
+  const [row] = await tx<Session[]>`
     update public.chat_sessions set status = 'archived'
      where id = ${id} and status <> 'archived'
-    returning ${tx(SESSION_COLUMNS)}`;
+    returning ${tx(SESSIONS.columns)}`;
   return row ?? await getSession(tx, id);
 }
 
@@ -179,11 +103,11 @@ export async function archiveSession(tx: Tx, id: string): Promise<SessionRow | u
 export async function restoreSession(
   tx: Tx,
   id: string,
-): Promise<{ session: SessionRow; restored: boolean } | undefined> {
-  const [row] = await tx<SessionRow[]>`
+): Promise<{ session: Session; restored: boolean } | undefined> {
+  const [row] = await tx<Session[]>`
     update public.chat_sessions set status = 'active'
      where id = ${id} and status = 'archived'
-    returning ${tx(SESSION_COLUMNS)}`;
+    returning ${tx(SESSIONS.columns)}`;
   if (row) return { session: row, restored: true };
   const current = await getSession(tx, id);
   return current && { session: current, restored: false };
@@ -197,39 +121,40 @@ export async function listMessages(tx: Tx, sessionId: string, o: MessageListOpti
     : o.order === "asc"
     ? tx`and message_index > ${o.afterIndex}`
     : tx`and message_index < ${o.afterIndex}`;
-  return await tx<MessageRow[]>`
-    select ${tx(MESSAGE_COLUMNS)} from public.messages
+  return await tx<Message[]>`
+    select ${tx(MESSAGES.columns)} from public.messages
      where session_id = ${sessionId} ${after}
      order by message_index ${o.order === "asc" ? tx`asc` : tx`desc`}
      limit ${o.limit + 1}`;
 }
 
-export type SessionStatsRow = {
-  total: number;
-  active: number;
-  paused: number;
-  ended: number;
-  archived: number;
-  messages: number;
-  tokens: number;
-  estimated_cost: number;
-  last_activity_at: string | null;
+// The stats are one row of public.session_totals, kept by trigger: the same
+// at 100k sessions as at ten. The table holds them flat, by_status's counts
+// beside the totals.
+const { by_status: byStatus, ...totals } = SessionStats.shape;
+export const SESSION_TOTALS = table(
+  "public.session_totals",
+  z.object({
+    ...totals,
+    ...byStatus.shape,
+  }),
+);
+
+// A user without sessions has no row yet, hence the zeros.
+const NO_SESSIONS: SessionStats = {
+  total: 0,
+  by_status: { active: 0, paused: 0, ended: 0, archived: 0 },
+  messages: 0,
+  tokens: 0,
+  estimated_cost: 0,
+  last_activity_at: null,
 };
 
-// One row kept by trigger (public.session_totals): the same at 100k sessions
-// as at ten. A user without sessions has no row yet, hence the zeros.
-export async function sessionStats(tx: Tx): Promise<SessionStatsRow> {
-  const [row] = await tx<SessionStatsRow[]>`
-    select coalesce(max(total), 0)::int as total,
-           coalesce(max(active), 0)::int as active,
-           coalesce(max(paused), 0)::int as paused,
-           coalesce(max(ended), 0)::int as ended,
-           coalesce(max(archived), 0)::int as archived,
-           coalesce(max(messages), 0)::int8 as messages,
-           coalesce(max(tokens), 0)::int8 as tokens,
-           coalesce(max(estimated_cost), 0)::numeric as estimated_cost,
-           max(last_activity_at) as last_activity_at
-      from public.session_totals
+export async function sessionStats(tx: Tx): Promise<SessionStats> {
+  const [row] = await tx<z.infer<typeof SESSION_TOTALS.schema>[]>`
+    select ${tx(SESSION_TOTALS.columns)} from public.session_totals
      where user_id = (select auth.uid())`;
-  return row;
+  if (!row) return NO_SESSIONS;
+  const { total, active, paused, ended, archived, ...rest } = row;
+  return { total, by_status: { active, paused, ended, archived }, ...rest };
 }

@@ -1,13 +1,17 @@
 import assert from "node:assert/strict";
-import { assertError } from "../helpers/assert.ts";
+import { Profile } from "../../shared/account/schemas.ts";
+import { assertError, parsed } from "../helpers/assert.ts";
 import { call, createUser, test } from "../helpers/stack.ts";
 
 const user = await createUser("acct-errors");
 const token = user.token;
-await call("PATCH", "/account/me", {
-  token,
-  body: { display_name: "Keep", timezone: "Asia/Tokyo" },
-});
+parsed(
+  Profile,
+  await call("PATCH", "/account/me", {
+    token,
+    body: { display_name: "Keep", timezone: "Asia/Tokyo" },
+  }),
+);
 
 const badProfiles: Array<[string, unknown]> = [
   ["an empty patch", {}],
@@ -21,10 +25,10 @@ const badProfiles: Array<[string, unknown]> = [
 for (const [name, body] of badProfiles) {
   test(`patch me rejects ${name} with 400 and keeps the profile`, async () => {
     assertError(await call("PATCH", "/account/me", { token, body }), 400, "validation_failed");
-    const me = await call("GET", "/account/me", { token });
-    assert.equal(me.body.display_name, "Keep");
-    assert.equal(me.body.timezone, "Asia/Tokyo");
-    assert.equal(me.body.email, user.email);
+    const me = parsed(Profile, await call("GET", "/account/me", { token }));
+    assert.equal(me.display_name, "Keep");
+    assert.equal(me.timezone, "Asia/Tokyo");
+    assert.equal(me.email, user.email);
   });
 }
 

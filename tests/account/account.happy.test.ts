@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
-import { ApiKeyList, CreatedApiKey } from "../../shared/account/schemas.ts";
-import { parsed } from "../helpers/parsed.ts";
+import { ActivityPage, ApiKeyList, CreatedApiKey, Profile } from "../../shared/account/schemas.ts";
+import { Session } from "../../shared/sessions/schemas.ts";
+import { parsed } from "../helpers/assert.ts";
 import { call, createApiKey, createUser, sql, test } from "../helpers/stack.ts";
 
 test("me returns the profile made at sign-up", async () => {
   const user = await createUser("me");
-  const res = await call("GET", "/account/me", { token: user.token });
-  assert.equal(res.status, 200);
-  assert.equal(res.body.id, user.id);
-  assert.equal(res.body.email, user.email);
-  assert.equal(res.body.timezone, "UTC");
-  assert.deepEqual(res.body.preferences, {});
+  const me = parsed(Profile, await call("GET", "/account/me", { token: user.token }));
+  assert.equal(me.id, user.id);
+  assert.equal(me.email, user.email);
+  assert.equal(me.timezone, "UTC");
+  assert.deepEqual(me.preferences, {});
 });
 
 test("patch me changes the given fields and records the change", async () => {
@@ -19,16 +19,16 @@ test("patch me changes the given fields and records the change", async () => {
     token: user.token,
     body: { display_name: "Ada", timezone: "Europe/Berlin", preferences: { voice: "nova" } },
   });
-  assert.equal(res.status, 200);
-  assert.equal(res.body.display_name, "Ada");
-  assert.equal(res.body.timezone, "Europe/Berlin");
-  assert.deepEqual(res.body.preferences, { voice: "nova" });
-  const cleared = await call("PATCH", "/account/me", {
-    token: user.token,
-    body: { display_name: null },
-  });
-  assert.equal(cleared.body.display_name, null);
-  assert.equal(cleared.body.timezone, "Europe/Berlin");
+  const patched = parsed(Profile, res);
+  assert.equal(patched.display_name, "Ada");
+  assert.equal(patched.timezone, "Europe/Berlin");
+  assert.deepEqual(patched.preferences, { voice: "nova" });
+  const cleared = parsed(
+    Profile,
+    await call("PATCH", "/account/me", { token: user.token, body: { display_name: null } }),
+  );
+  assert.equal(cleared.display_name, null);
+  assert.equal(cleared.timezone, "Europe/Berlin");
   const [activity] = await sql`select details from public.user_activities
                                 where user_id = ${user.id} and activity_type = 'account.updated'
                                 order by id limit 1`;
@@ -40,23 +40,30 @@ test("activity pages newest first and filters by type", async () => {
   for (let i = 0; i < 3; i++) {
     await call("POST", "/sessions", { token: user.token, body: { title: `s${i}` } });
   }
-  const s = await call("POST", "/sessions", { token: user.token, body: { title: "archived" } });
-  await call("POST", `/sessions/${s.body.id}/archive`, { token: user.token });
+  const s = parsed(
+    Session,
+    await call("POST", "/sessions", { token: user.token, body: { title: "archived" } }),
+    201,
+  );
+  await call("POST", `/sessions/${s.id}/archive`, { token: user.token });
   const seen: string[] = [];
   let cursor: string | null = null;
   do {
     const q: string = `?limit=2${cursor ? `&cursor=${cursor}` : ""}`;
-    const res = await call("GET", `/account/activity${q}`, { token: user.token });
-    assert.equal(res.status, 200);
-    seen.push(...res.body.data.map((a: { activity_type: string }) => a.activity_type));
-    cursor = res.body.next_cursor;
+    const page = parsed(
+      ActivityPage,
+      await call("GET", `/account/activity${q}`, { token: user.token }),
+    );
+    seen.push(...page.data.map((a) => a.activity_type));
+    cursor = page.next_cursor;
   } while (cursor);
   assert.deepEqual(seen, ["session.archived", ...Array(4).fill("session.created")]);
-  const filtered = await call("GET", "/account/activity?type=session.archived", {
-    token: user.token,
-  });
-  assert.equal(filtered.body.data.length, 1);
-  assert.equal(filtered.body.data[0].details.session_id, s.body.id);
+  const filtered = parsed(
+    ActivityPage,
+    await call("GET", "/account/activity?type=session.archived", { token: user.token }),
+  );
+  assert.equal(filtered.data.length, 1);
+  assert.equal(filtered.data[0].details.session_id, s.id);
 });
 
 test("an API key is shown once, stored as a hash, listed without the secret, and revoked", async () => {

@@ -1,10 +1,9 @@
 // The auth matrix over every documented account route.
 import assert from "node:assert/strict";
-import { ApiKeyList } from "../../shared/account/schemas.ts";
+import { ActivityPage, ApiKeyList } from "../../shared/account/schemas.ts";
 import { SCOPES } from "../../shared/auth/scopes.ts";
-import { assertError } from "../helpers/assert.ts";
+import { assertError, parsed } from "../helpers/assert.ts";
 import { fill, operations } from "../helpers/openapi.ts";
-import { parsed } from "../helpers/parsed.ts";
 import { call, createApiKey, createUser, sql, test } from "../helpers/stack.ts";
 import { badTokens } from "../helpers/tokens.ts";
 
@@ -70,11 +69,14 @@ test("another user's keys and activity are never listed", async () => {
   );
   assert.ok(keys.data.length >= 1);
   assert.ok(keys.data.every((k) => k.name === "intruder's"));
-  const activity = await call("GET", "/account/activity", { token: intruder.token });
-  assert.ok(activity.body.data.length >= 1);
+  const activity = parsed(
+    ActivityPage,
+    await call("GET", "/account/activity", { token: intruder.token }),
+  );
+  assert.ok(activity.data.length >= 1);
   const [{ n }] =
     await sql`select count(*)::int as n from public.user_activities where user_id = ${intruder.id}`;
-  assert.equal(activity.body.data.length, n);
+  assert.equal(activity.data.length, n);
 });
 
 test("routes that manage credentials refuse API keys, even with every scope", async () => {

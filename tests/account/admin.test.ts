@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { assertError } from "../helpers/assert.ts";
+import { Session } from "../../shared/sessions/schemas.ts";
+import { assertError, parsed } from "../helpers/assert.ts";
 import {
   addMessages,
   call,
@@ -13,8 +14,12 @@ import {
 test("admin stats: admins and the service see totals across users", async () => {
   const admin = await createUser("admin", { role: "admin" });
   const user = await createUser("counted");
-  const s = await call("POST", "/sessions", { token: user.token, body: { title: "counted" } });
-  await addMessages(user, s.body.id, 2, { total_tokens: 5 });
+  const s = parsed(
+    Session,
+    await call("POST", "/sessions", { token: user.token, body: { title: "counted" } }),
+    201,
+  );
+  await addMessages(user, s.id, 2, { total_tokens: 5 });
   const [{ users, messages }] =
     await sql`select (select count(*) from public.profiles)::int as users,
                                                   (select count(*) from public.messages)::int as messages`;

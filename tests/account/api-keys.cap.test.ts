@@ -5,8 +5,7 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { ApiKeyList, CreatedApiKey } from "../../shared/account/schemas.ts";
-import { assertError } from "../helpers/assert.ts";
-import { parsed } from "../helpers/parsed.ts";
+import { assertError, parsed } from "../helpers/assert.ts";
 import { call, createApiKey, createUser, sql, test, type TestUser } from "../helpers/stack.ts";
 
 const CAP = Number(Deno.env.get("API_KEYS_MAX_LIVE") ?? 25);

@@ -1,5 +1,7 @@
 // Deleting an account leaves no row of the user in any table, and is idempotent.
 import assert from "node:assert/strict";
+import { Session } from "../../shared/sessions/schemas.ts";
+import { parsed } from "../helpers/assert.ts";
 import { connect, provider } from "../oauth/flow.ts";
 import { rowCounts, snapshotOf } from "../helpers/snapshot.ts";
 import { addMessages, call, createApiKey, createUser, sql, test } from "../helpers/stack.ts";
@@ -24,8 +26,12 @@ test("DELETE /account/me removes every row of the user, and only theirs", async 
   const bystander = await createUser("staying");
   const keys: Record<string, string[]> = {};
   for (const u of [user, bystander]) {
-    const s = await call("POST", "/sessions", { token: u.token, body: { title: "mine" } });
-    await addMessages(u, s.body.id, 2);
+    const s = parsed(
+      Session,
+      await call("POST", "/sessions", { token: u.token, body: { title: "mine" } }),
+      201,
+    );
+    await addMessages(u, s.id, 2);
     const key = await createApiKey(u, ["sessions:read"]);
     await call("GET", "/sessions", { headers: { "X-API-Key": key.key } });
     keys[u.id] = [key.id];

@@ -35,15 +35,8 @@ select "id", "session_id", "message_index", "role", "content", "content_type",
  limit :lim;
 \echo @@ stats
 explain (analyze, costs off)
-select coalesce(max(total), 0)::int as total,
-       coalesce(max(active), 0)::int as active,
-       coalesce(max(paused), 0)::int as paused,
-       coalesce(max(ended), 0)::int as ended,
-       coalesce(max(archived), 0)::int as archived,
-       coalesce(max(messages), 0)::int8 as messages,
-       coalesce(max(tokens), 0)::int8 as tokens,
-       coalesce(max(estimated_cost), 0)::numeric as estimated_cost,
-       max(last_activity_at) as last_activity_at
+select "total", "messages", "tokens", "estimated_cost", "last_activity_at",
+       "active", "paused", "ended", "archived"
   from public.session_totals
  where user_id = (select auth.uid());
 rollback;

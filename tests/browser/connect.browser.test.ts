@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { AccessToken, TokenPage } from "../../shared/tokens/schemas.ts";
-import { parsed } from "../helpers/parsed.ts";
+import { parsed } from "../helpers/assert.ts";
 import { call, createUser, FUNCTIONS_URL, sql, test, type TestUser } from "../helpers/stack.ts";
 import { accessToken, authorize, provider, PROVIDER_URL, uniqueEmail } from "../oauth/flow.ts";
 import { startApp } from "./app-server.ts";

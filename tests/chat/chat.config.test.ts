@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { parseChatConfig, Secret } from "../../shared/chat/config.ts";
 import { createStreamingToken, HeygenFailure } from "../../shared/chat/heygen.ts";
+import { ChatMessage, Exchange, HeygenToken } from "../../shared/chat/schemas.ts";
 import { buildChatApp } from "../../supabase/functions/chat/app.ts";
+import { parsed } from "../helpers/assert.ts";
 import { snapshotOf } from "../helpers/snapshot.ts";
 import { createUser, test, type TestUser } from "../helpers/stack.ts";
 import {
@@ -97,17 +99,19 @@ test("no agent configured: sending is 503 agent_unavailable, nothing is stored",
 
 test("no agent configured: reading, voice data, HeyGen and the docs keep working", async () => {
   const s = await newSession(user);
-  const { assistant_message: a } = (await send(user, s.id, { content: "while it worked" })).body;
+  const { assistant_message: a } = parsed(
+    Exchange,
+    await send(user, s.id, { content: "while it worked" }),
+    201,
+  );
   const app = appWith({ AGENT_URL: undefined, AGENT_MODEL: undefined });
   const got = await request(app, "GET", `/${s.id}/messages/${a.id}`);
-  assert.equal(got.status, 200);
-  assert.equal(got.body.id, a.id);
+  assert.equal(parsed(ChatMessage, got).id, a.id);
   const patched = await request(app, "PATCH", `/${s.id}/messages/${a.id}`, {
     body: { avatar_session_id: "avatar-1" },
   });
-  assert.equal(patched.status, 200);
-  assert.equal(patched.body.has_avatar_response, true);
-  assert.equal((await request(app, "POST", "/heygen/token")).status, 200);
+  assert.equal(parsed(ChatMessage, patched).has_avatar_response, true);
+  parsed(HeygenToken, await request(app, "POST", "/heygen/token"));
   const doc = await app.request("/chat/openapi.json");
   assert.equal(doc.status, 200);
   await doc.body?.cancel();
@@ -204,8 +208,7 @@ test("the timeout is for silence, not for the whole answer", async () => {
   const res = await request(app, "POST", `/${s.id}/messages`, {
     body: { content: "[[slow=100]] [[words=25]]" },
   });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  assert.equal(res.body.assistant_message.content.split(" ").length, 25);
+  assert.equal(parsed(Exchange, res, 201).assistant_message.content.split(" ").length, 25);
 });
 
 // --- a non-streaming agent ------------------------------------------------------------
@@ -217,13 +220,12 @@ test("AGENT_STREAM=false: JSON and SSE both work, usage is stored", async () => 
   const res = await request(app, "POST", `/${s.id}/messages`, {
     body: { content: `plain [[tag=${tag}]]` },
   });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
+  const a = parsed(Exchange, res, 201).assistant_message;
   const seen = (await agentSeen(tag))!;
   assert.equal(seen.stream, false);
-  const a = res.body.assistant_message;
   assert.equal(a.content, seen.content);
   assert.equal(a.total_tokens, seen.usage!.total_tokens);
-  assert.equal(a.agent_response_data.streamed, false);
+  assert.equal(a.agent_response_data?.streamed, false);
 
   const streamed = await request(app, "POST", `/${s.id}/messages`, {
     body: { content: "plain, streamed to me" },
@@ -250,10 +252,9 @@ test("a model without a price costs null, not zero; tokens still count", async (
   const app = appWith({ AGENT_PRICES: "{}" });
   const s = await newSession(user);
   const res = await request(app, "POST", `/${s.id}/messages`, { body: { content: "free?" } });
-  assert.equal(res.status, 201);
-  const a = res.body.assistant_message;
+  const a = parsed(Exchange, res, 201).assistant_message;
   assert.equal(a.estimated_cost, null);
-  assert.ok(a.total_tokens > 0);
+  assert.ok(a.total_tokens! > 0);
   const session = await sessionRow(s.id);
   assert.equal(Number(session.total_tokens_used), a.total_tokens);
   assert.equal(Number(session.estimated_cost), 0);
@@ -269,11 +270,11 @@ test("the price of the model that answered wins; else the configured model's", a
   const res = await request(app, "POST", `/${s.id}/messages`, {
     body: { content: `[[model=premium-model]] [[tag=${tag}]]` },
   });
-  const a = res.body.assistant_message;
+  const a = parsed(Exchange, res, 201).assistant_message;
   const usage = (await agentSeen(tag))!.usage!;
   const cost = (p: { prompt: number; completion: number }) =>
     Math.round(usage.prompt_tokens * p.prompt + usage.completion_tokens * p.completion) / 1e6;
-  assert.equal(a.agent_response_data.model, "premium-model");
+  assert.equal(a.agent_response_data?.model, "premium-model");
   assert.equal(a.estimated_cost, cost(premium));
 
   const tag2 = newTag();
@@ -283,7 +284,7 @@ test("the price of the model that answered wins; else the configured model's", a
   const usage2 = (await agentSeen(tag2))!.usage!;
   const local = priceOf(env.AGENT_MODEL)!;
   assert.equal(
-    other.body.assistant_message.estimated_cost,
+    parsed(Exchange, other, 201).assistant_message.estimated_cost,
     Math.round(usage2.prompt_tokens * local.prompt + usage2.completion_tokens * local.completion) /
       1e6,
   );
@@ -328,7 +329,7 @@ test("HeyGen not configured: 503 with a clear message", async () => {
   // Chat is unaffected.
   const s = await newSession(user);
   const sent = await request(app, "POST", `/${s.id}/messages`, { body: { content: "hi" } });
-  assert.equal(sent.status, 201);
+  parsed(Exchange, sent, 201);
 });
 
 type HeygenCase = {

@@ -5,7 +5,8 @@
 // message.failed event; idempotency conflicts;
 // and no key ever shows up in a response or a log line.
 import assert from "node:assert/strict";
-import { assertError } from "../helpers/assert.ts";
+import { ChatMessage, Exchange } from "../../shared/chat/schemas.ts";
+import { assertError, parsed } from "../helpers/assert.ts";
 import { snapshotOf } from "../helpers/snapshot.ts";
 import { type Call, call, createUser, sql, test } from "../helpers/stack.ts";
 import {
@@ -117,7 +118,11 @@ test("a malformed session id is 400; an unknown one is 404", async () => {
 
 test("a parent from another session is 400 and stores nothing", async () => {
   const other = await newSession(user);
-  const { user_message } = (await send(user, other.id, { content: "elsewhere" })).body;
+  const { user_message } = parsed(
+    Exchange,
+    await send(user, other.id, { content: "elsewhere" }),
+    201,
+  );
   const s = await newSession(user);
   const res = await send(user, s.id, { content: "hi", parent_message_id: user_message.id });
   assertError(res, 400, "validation_failed");
@@ -237,10 +242,13 @@ for (const f of failures) {
       errorCode: f.errorCode,
     });
     // The stored reply reads the same through the API.
-    const got = await call("GET", `/chat/${s.id}/messages/${a.id}`, { token: owner.token });
-    assert.equal(got.body.status, "failed");
-    assert.equal(got.body.error_code, f.errorCode);
-    assert.equal(typeof got.body.error_message, "string");
+    const got = parsed(
+      ChatMessage,
+      await call("GET", `/chat/${s.id}/messages/${a.id}`, { token: owner.token }),
+    );
+    assert.equal(got.status, "failed");
+    assert.equal(got.error_code, f.errorCode);
+    assert.equal(typeof got.error_message, "string");
   });
 }
 
@@ -386,7 +394,7 @@ test("a retry while the first request still runs is 409, then replays", async ()
   const created = events[0].data;
   assert.equal(during.body.error.details.user_message_id, created.user_message.id);
   const after = await send(user, s.id, body, { "Idempotency-Key": key });
-  assert.equal(after.status, 201);
+  parsed(Exchange, after, 201);
   assert.equal(after.body.user_message.id, created.user_message.id);
   assert.deepEqual(after.body.assistant_message, events.at(-1)!.data.assistant_message);
   assert.equal((await messagesOf(s.id)).length, 2);
@@ -417,9 +425,10 @@ test("a retry after the session was archived still replays the first result", as
   const s = await newSession(user);
   const key = crypto.randomUUID();
   const first = await send(user, s.id, { content: "before" }, { "Idempotency-Key": key });
+  parsed(Exchange, first, 201);
   await call("POST", `/sessions/${s.id}/archive`, { token: user.token });
   const again = await send(user, s.id, { content: "before" }, { "Idempotency-Key": key });
-  assert.equal(again.status, 201);
+  parsed(Exchange, again, 201);
   assert.deepEqual(again.body, first.body);
   assertError(await send(user, s.id, { content: "after" }), 409, "session_closed");
 });
@@ -429,7 +438,11 @@ test("a retry after the session was archived still replays the first result", as
 test("GET: unknown, malformed, and a message of another session", async () => {
   const s = await newSession(user);
   const other = await newSession(user);
-  const { user_message: m } = (await send(user, other.id, { content: "over there" })).body;
+  const { user_message: m } = parsed(
+    Exchange,
+    await send(user, other.id, { content: "over there" }),
+    201,
+  );
   assertError(
     await call("GET", `/chat/${s.id}/messages/${crypto.randomUUID()}`, { token: user.token }),
     404,
@@ -469,20 +482,24 @@ const badPatches: Array<[string, unknown]> = [
 for (const [name, body] of badPatches) {
   test(`PATCH rejects ${name} with 400 and changes nothing`, async () => {
     const s = await newSession(user);
-    const { assistant_message: a } = (await send(user, s.id, { content: "hi" })).body;
+    const { assistant_message: a } = parsed(
+      Exchange,
+      await send(user, s.id, { content: "hi" }),
+      201,
+    );
     const path = `/chat/${s.id}/messages/${a.id}`;
     assertError(
       keep(await call("PATCH", path, { token: user.token, body })),
       400,
       "validation_failed",
     );
-    assert.deepEqual((await call("GET", path, { token: user.token })).body, a);
+    assert.deepEqual(parsed(ChatMessage, await call("GET", path, { token: user.token })), a);
   });
 }
 
 test("PATCH: a user's own message is 409, an unknown one 404", async () => {
   const s = await newSession(user);
-  const { user_message: u } = (await send(user, s.id, { content: "hi" })).body;
+  const { user_message: u } = parsed(Exchange, await send(user, s.id, { content: "hi" }), 201);
   const res = await call("PATCH", `/chat/${s.id}/messages/${u.id}`, {
     token: user.token,
     body: { has_voice_response: true },

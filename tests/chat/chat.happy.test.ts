@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import { createClient } from "@supabase/supabase-js";
 import { parseChatConfig } from "../../shared/chat/config.ts";
+import { ChatMessage, Exchange, HeygenToken } from "../../shared/chat/schemas.ts";
+import { parsed, shaped } from "../helpers/assert.ts";
 import { addMessages, ANON_KEY, API_URL, call, createUser, sql, test } from "../helpers/stack.ts";
 import {
   AGENT_MODEL,
@@ -33,8 +35,7 @@ test("JSON: the message and the reply are stored with usage, cost and timing", a
     content: `Plan my week [[tag=${tag}]]`,
     metadata: { client: "ios", locale: "en-GB" },
   });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  const { user_message: u, assistant_message: a } = res.body;
+  const { user_message: u, assistant_message: a } = parsed(Exchange, res, 201);
   const seen = (await agentSeen(tag))!;
 
   assert.equal(u.role, "user");
@@ -52,10 +53,10 @@ test("JSON: the message and the reply are stored with usage, cost and timing", a
   assert.equal(a.completion_tokens, seen.usage!.completion_tokens);
   assert.equal(a.total_tokens, seen.usage!.total_tokens);
   assert.equal(a.estimated_cost, expectedCost(seen.usage!, priceOf(AGENT_MODEL)!));
-  assert.ok(Number.isInteger(a.processing_time_ms) && a.processing_time_ms >= 0);
-  assert.equal(a.agent_response_data.model, AGENT_MODEL);
-  assert.equal(a.agent_response_data.finish_reason, "stop");
-  assert.equal(a.agent_response_data.usage_reported, true);
+  assert.ok(Number.isInteger(a.processing_time_ms) && a.processing_time_ms! >= 0);
+  assert.equal(a.agent_response_data?.model, AGENT_MODEL);
+  assert.equal(a.agent_response_data?.finish_reason, "stop");
+  assert.equal(a.agent_response_data?.usage_reported, true);
   assert.equal(a.error_code, null);
 
   const rows = await messagesOf(s.id);
@@ -156,39 +157,42 @@ test("SSE: message.created, deltas that add up to the reply, message.completed",
 test("content types, a parent in the same session, and a paused session", async () => {
   const s = await newSession(alice);
   const first = await send(alice, s.id, { content: '{"intent":"plan"}', content_type: "json" });
-  assert.equal(first.status, 201, JSON.stringify(first.body));
-  assert.equal(first.body.user_message.content_type, "json");
+  assert.equal(parsed(Exchange, first, 201).user_message.content_type, "json");
   await call("PATCH", `/sessions/${s.id}`, { token: alice.token, body: { status: "paused" } });
   const reply = await send(alice, s.id, {
     content: "and the weekend?",
     content_type: "voice",
     parent_message_id: first.body.assistant_message.id,
   });
-  assert.equal(reply.status, 201, JSON.stringify(reply.body));
-  assert.equal(reply.body.user_message.parent_message_id, first.body.assistant_message.id);
-  assert.equal(reply.body.user_message.message_index, 3);
+  const { user_message: answer } = parsed(Exchange, reply, 201);
+  assert.equal(answer.parent_message_id, first.body.assistant_message.id);
+  assert.equal(answer.message_index, 3);
 });
 
 test("GET returns the stored message, metadata and usage included", async () => {
   const s = await newSession(alice);
   const sent = await send(alice, s.id, { content: "read me back", metadata: { n: 1 } });
-  for (const m of [sent.body.user_message, sent.body.assistant_message]) {
+  const { user_message, assistant_message } = parsed(Exchange, sent, 201);
+  for (const m of [user_message, assistant_message]) {
     const res = await call("GET", `/chat/${s.id}/messages/${m.id}`, { token: alice.token });
-    assert.equal(res.status, 200);
-    assert.deepEqual(res.body, m);
+    assert.deepEqual(parsed(ChatMessage, res), m);
   }
 });
 
 test("PATCH records voice and avatar data on a reply", async () => {
   const s = await newSession(alice);
-  const { assistant_message: a } = (await send(alice, s.id, { content: "say it" })).body;
+  const { assistant_message: a } = parsed(
+    Exchange,
+    await send(alice, s.id, { content: "say it" }),
+    201,
+  );
   const path = `/chat/${s.id}/messages/${a.id}`;
 
   const voice = await call("PATCH", path, {
     token: alice.token,
     body: { voice_response_url: "https://cdn.example.com/voice/1.mp3" },
   });
-  assert.equal(voice.status, 200, JSON.stringify(voice.body));
+  parsed(ChatMessage, voice);
   assert.equal(voice.body.has_voice_response, true, "a URL implies has_voice_response");
   assert.equal(voice.body.voice_response_url, "https://cdn.example.com/voice/1.mp3");
   assert.equal(voice.body.content, a.content);
@@ -198,7 +202,7 @@ test("PATCH records voice and avatar data on a reply", async () => {
     token: alice.token,
     body: { has_avatar_response: true, avatar_session_id: "heygen-session:42" },
   });
-  assert.equal(avatar.status, 200);
+  parsed(ChatMessage, avatar);
   assert.equal(avatar.body.has_avatar_response, true);
   assert.equal(avatar.body.avatar_session_id, "heygen-session:42");
   assert.equal(avatar.body.voice_response_url, "https://cdn.example.com/voice/1.mp3");
@@ -207,11 +211,14 @@ test("PATCH records voice and avatar data on a reply", async () => {
     token: alice.token,
     body: { has_voice_response: false, avatar_session_id: null },
   });
-  assert.equal(cleared.status, 200);
+  parsed(ChatMessage, cleared);
   assert.equal(cleared.body.has_voice_response, false);
   assert.equal(cleared.body.voice_response_url, null, "clearing the flag clears the URL");
   assert.equal(cleared.body.avatar_session_id, null);
-  assert.deepEqual((await call("GET", path, { token: alice.token })).body, cleared.body);
+  assert.deepEqual(
+    parsed(ChatMessage, await call("GET", path, { token: alice.token })),
+    cleared.body,
+  );
   // Usage is untouched by the client's update.
   assert.equal(cleared.body.total_tokens, a.total_tokens);
 });
@@ -222,7 +229,7 @@ test("a retry with the same Idempotency-Key returns the first exchange", async (
   const key = crypto.randomUUID();
   const body = { content: `only once [[tag=${tag}]]`, metadata: { a: 1, b: 2 } };
   const first = await send(alice, s.id, body, { "Idempotency-Key": key });
-  assert.equal(first.status, 201);
+  parsed(Exchange, first, 201);
   assert.equal(first.headers.get("idempotent-replayed"), null);
   // Same body with fields in another order and the default content_type spelled out.
   const again = await send(alice, s.id, {
@@ -230,7 +237,7 @@ test("a retry with the same Idempotency-Key returns the first exchange", async (
     content_type: "text",
     content: `only once [[tag=${tag}]]`,
   }, { "Idempotency-Key": key });
-  assert.equal(again.status, 201, JSON.stringify(again.body));
+  parsed(Exchange, again, 201);
   assert.equal(again.headers.get("idempotent-replayed"), "true");
   assert.deepEqual(again.body, first.body);
   assert.equal((await messagesOf(s.id)).length, 2);
@@ -248,6 +255,7 @@ test("an SSE retry with the same key replays the stored exchange as events", asy
   const s = await newSession(alice);
   const key = crypto.randomUUID();
   const first = await send(alice, s.id, { content: "replay me" }, { "Idempotency-Key": key });
+  parsed(Exchange, first, 201);
   const res = await sendStream(alice, s.id, { content: "replay me" }, { "Idempotency-Key": key });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get("idempotent-replayed"), "true");
@@ -266,20 +274,22 @@ test("keys are per user: another user's same key is a new exchange", async () =>
   const sb = await newSession(bob);
   const a = await send(alice, sa.id, { content: "same words" }, { "Idempotency-Key": key });
   const b = await send(bob, sb.id, { content: "same words" }, { "Idempotency-Key": key });
-  assert.equal(a.status, 201);
-  assert.equal(b.status, 201);
-  assert.notEqual(a.body.user_message.id, b.body.user_message.id);
+  assert.notEqual(
+    parsed(Exchange, a, 201).user_message.id,
+    parsed(Exchange, b, 201).user_message.id,
+  );
 });
 
 test("an expired key is free again", async () => {
   const s = await newSession(alice);
   const key = crypto.randomUUID();
   const first = await send(alice, s.id, { content: "old" }, { "Idempotency-Key": key });
+  parsed(Exchange, first, 201);
   await sql`update public.idempotency_keys
                set created_at = now() - interval '25 hours', expires_at = now() - interval '1 hour'
              where user_id = ${alice.id} and key = ${key}`;
   const second = await send(alice, s.id, { content: "new" }, { "Idempotency-Key": key });
-  assert.equal(second.status, 201, JSON.stringify(second.body));
+  parsed(Exchange, second, 201);
   assert.notEqual(second.body.user_message.id, first.body.user_message.id);
   const [row] = await sql`select user_message_id, expires_at > now() as live
                             from public.idempotency_keys where user_id = ${alice.id} and key = ${key}`;
@@ -293,7 +303,7 @@ test("20 concurrent sends to one session: gap-free indexes and exact counters", 
   const results = await Promise.all(
     tags.map((tag, i) => send(alice, s.id, { content: `message ${i} [[tag=${tag}]]` })),
   );
-  for (const r of results) assert.equal(r.status, 201, JSON.stringify(r.body));
+  for (const r of results) parsed(Exchange, r, 201);
   const rows = await messagesOf(s.id);
   assert.deepEqual(rows.map((r) => r.message_index), Array.from({ length: 40 }, (_, i) => i + 1));
   assert.equal(rows.filter((r) => r.role === "user").length, 20);
@@ -334,7 +344,7 @@ test("10 concurrent sends with one Idempotency-Key make one exchange", async () 
     assert.equal(r.body.error.code, "idempotency_in_progress");
   }
   const ids = new Set(
-    results.filter((r) => r.status === 201).map((r) => r.body.user_message.id),
+    results.filter((r) => r.status === 201).map((r) => parsed(Exchange, r, 201).user_message.id),
   );
   assert.equal(ids.size, 1);
   assert.equal((await messagesOf(s.id)).length, 2);
@@ -352,6 +362,7 @@ test("supabase-js: functions.invoke sends and streams", async () => {
     body: { content: "Hello from supabase-js" },
   });
   assert.equal(error, null);
+  shaped(Exchange, data);
   assert.equal(data.user_message.content, "Hello from supabase-js");
   assert.equal(data.assistant_message.status, "completed");
 
@@ -367,11 +378,11 @@ test("supabase-js: functions.invoke sends and streams", async () => {
 
 test("HeyGen: a short-lived token, never the API key", async () => {
   const first = await call("POST", "/chat/heygen/token", { token: alice.token });
-  assert.equal(first.status, 200, JSON.stringify(first.body));
+  parsed(HeygenToken, first);
   assert.deepEqual(Object.keys(first.body), ["token"]);
   assert.match(first.body.token, /^local-heygen-session-/);
   assert.equal(first.headers.get("cache-control"), "no-store");
   assert.ok(!JSON.stringify(first.body).includes(HEYGEN_API_KEY));
   const second = await call("POST", "/chat/heygen/token", { token: alice.token });
-  assert.notEqual(second.body.token, first.body.token);
+  assert.notEqual(parsed(HeygenToken, second).token, first.body.token);
 });

@@ -3,7 +3,9 @@
 // valid ES256 token from the JWKS works, and another user's session or
 // message ids are 404 and change nothing.
 import assert from "node:assert/strict";
-import { assertError } from "../helpers/assert.ts";
+import type { z } from "zod";
+import { ChatMessage, Exchange, HeygenToken } from "../../shared/chat/schemas.ts";
+import { assertError, parsed } from "../helpers/assert.ts";
 import { type Operation, operations } from "../helpers/openapi.ts";
 import { call, createUser, sql, test, type TestUser } from "../helpers/stack.ts";
 import { badTokens, es256Token } from "../helpers/tokens.ts";
@@ -19,17 +21,22 @@ type Target = { sessionId: string; userMessageId: string; replyId: string };
 async function exchange(user: TestUser): Promise<Target> {
   const s = await newSession(user, { title: "target" });
   const res = await send(user, s.id, { content: "matrix target" });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  return {
-    sessionId: s.id,
-    userMessageId: res.body.user_message.id,
-    replyId: res.body.assistant_message.id,
-  };
+  const { user_message, assistant_message } = parsed(Exchange, res, 201);
+  return { sessionId: s.id, userMessageId: user_message.id, replyId: assistant_message.id };
 }
 
 const BODIES: Record<string, unknown> = {
   "POST /chat/{sessionId}/messages": { content: "matrix" },
   "PATCH /chat/{sessionId}/messages/{id}": { has_voice_response: true },
+};
+
+// What each route answers on success: a new route fails the matrix below
+// until its schema is named here.
+const SUCCESS: Record<string, [number, z.ZodType]> = {
+  "GET /chat/{sessionId}/messages/{id}": [200, ChatMessage],
+  "PATCH /chat/{sessionId}/messages/{id}": [200, ChatMessage],
+  "POST /chat/heygen/token": [200, HeygenToken],
+  "POST /chat/{sessionId}/messages": [201, Exchange],
 };
 
 function request(
@@ -87,6 +94,9 @@ for (const op of secured) {
       await es256Token(owner),
     );
     assert.ok(res.status >= 200 && res.status < 300, `${res.status} ${JSON.stringify(res.body)}`);
+    const success = SUCCESS[`${op.method} ${op.path}`];
+    assert.ok(success, `no success schema named for ${op.method} ${op.path}`);
+    parsed(success[1], res, success[0]);
   });
 
   if (op.path.includes("{sessionId}")) {
@@ -126,10 +136,10 @@ test("an intruder's Idempotency-Key never replays the owner's exchange", async (
   const t = await exchange(owner);
   const key = crypto.randomUUID();
   const first = await send(owner, t.sessionId, { content: "mine" }, { "Idempotency-Key": key });
-  assert.equal(first.status, 201);
+  parsed(Exchange, first, 201);
   const mine = await newSession(intruder);
   const res = await send(intruder, mine.id, { content: "mine" }, { "Idempotency-Key": key });
-  assert.equal(res.status, 201);
+  parsed(Exchange, res, 201);
   assert.notEqual(res.body.user_message.id, first.body.user_message.id);
   assert.equal(res.body.user_message.session_id, mine.id);
   // Nor does the owner's session id with the owner's key work for the intruder.

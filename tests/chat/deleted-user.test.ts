@@ -4,8 +4,9 @@
 // this process with HeyGen pointed at a stand-in that counts its calls.
 import assert from "node:assert/strict";
 import { parseChatConfig } from "../../shared/chat/config.ts";
+import { HeygenToken } from "../../shared/chat/schemas.ts";
 import { buildChatApp } from "../../supabase/functions/chat/app.ts";
-import { assertError } from "../helpers/assert.ts";
+import { assertError, shaped } from "../helpers/assert.ts";
 import { call, createUser, test } from "../helpers/stack.ts";
 import { agentSeen, newSession, newTag, send } from "./support.ts";
 
@@ -41,7 +42,7 @@ test("after DELETE /account/me the old JWT gets 401 on HeyGen and chat; HeyGen a
     // While the user exists, the same app reaches the stand-in.
     const alive = await heygenToken(user.token);
     assert.equal(alive.status, 200);
-    assert.equal((await alive.json()).token, "counted-1");
+    assert.equal(shaped(HeygenToken, await alive.json()).token, "counted-1");
     assert.equal(heygen.calls(), 1);
 
     assert.equal((await call("DELETE", "/account/me", { token: user.token })).status, 204);

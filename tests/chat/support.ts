@@ -2,6 +2,10 @@
 // events reader, the local development agent's record of what it saw, and
 // waiting for a condition (never for a duration).
 import assert from "node:assert/strict";
+import { z } from "zod";
+import { ChatMessage, Exchange } from "../../shared/chat/schemas.ts";
+import { Session } from "../../shared/sessions/schemas.ts";
+import { parsed, shaped } from "../helpers/assert.ts";
 import { assertOnlyChanges, rowCounts, type Snapshot, snapshotOf } from "../helpers/snapshot.ts";
 import { call, createUser, FUNCTIONS_URL, sql, type TestUser } from "../helpers/stack.ts";
 
@@ -14,9 +18,7 @@ export const AGENT_ORIGIN = new URL(AGENT_URL).origin;
 export const newTag = () => `t-${crypto.randomUUID()}`;
 
 export async function newSession(user: TestUser, body: Record<string, unknown> = {}) {
-  const res = await call("POST", "/sessions", { token: user.token, body });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  return res.body as { id: string; [k: string]: unknown };
+  return parsed(Session, await call("POST", "/sessions", { token: user.token, body }), 201);
 }
 
 export function send(
@@ -31,8 +33,26 @@ export function send(
 // deno-lint-ignore no-explicit-any
 export type SseEvent = { event: string; data: any };
 
+// Each event's data as shared/chat/stream.ts sends it, built from the
+// exported message schemas.
+const EVENT_DATA: Record<string, z.ZodType> = {
+  "message.created": Exchange,
+  delta: z.object({ content: z.string() }),
+  "message.completed": z.object({ assistant_message: ChatMessage }),
+  "message.failed": z.object({
+    assistant_message: ChatMessage,
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      details: z.record(z.string(), z.unknown()).optional(),
+      request_id: z.string(),
+    }),
+  }),
+};
+
 // Reads an event stream to its end (or until `stop` returns true, then
-// disconnects), parsing each event's data as JSON.
+// disconnects), parsing each event's data as JSON and checking it against
+// the event's schema.
 export async function readEvents(
   res: Response,
   stop?: (e: SseEvent, all: SseEvent[]) => boolean,
@@ -53,9 +73,11 @@ export async function readEvents(
         if (lines.every((l) => l.startsWith(":"))) continue; // keep-alive comment
         const event = lines.find((l) => l.startsWith("event: "))?.slice(7) ?? "message";
         const data = lines.filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
-        const parsed = { event, data: JSON.parse(data) };
-        events.push(parsed);
-        if (stop?.(parsed, events)) return events;
+        const schema = EVENT_DATA[event];
+        assert.ok(schema, `an event no schema describes: ${event}`);
+        const read = { event, data: shaped(schema, JSON.parse(data)) };
+        events.push(read);
+        if (stop?.(read, events)) return events;
       }
     }
   } finally {
@@ -178,8 +200,7 @@ export async function sessionWithHistory(label: string) {
   const user = await createUser(label);
   const session = await newSession(user);
   const res = await send(user, session.id, { content: "an earlier question" });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  assert.ok(res.body.assistant_message.total_tokens > 0);
+  assert.ok(parsed(Exchange, res, 201).assistant_message.total_tokens! > 0);
   assert.equal(rowCounts(await snapshotOf(user.id))["public.messages"], 2);
   return { user, session };
 }

@@ -6,7 +6,7 @@ import type { z } from "zod";
 import { stackSigningKey, userToken } from "../../scripts/local/keys.ts";
 import { insertAuthUser } from "../../scripts/local/users.ts";
 import { CreatedApiKey } from "../../shared/account/schemas.ts";
-import { parsed } from "./parsed.ts";
+import { parsed } from "./assert.ts";
 
 function env(name: string): string {
   const value = Deno.env.get(name);

@@ -4,7 +4,7 @@
 // completion code as the same user. Plus the local OAuth server's controls.
 import assert from "node:assert/strict";
 import { ServiceToken } from "../../shared/tokens/schemas.ts";
-import { parsed } from "../helpers/parsed.ts";
+import { parsed } from "../helpers/assert.ts";
 import { rowCounts, snapshotOf } from "../helpers/snapshot.ts";
 import {
   call,

@@ -6,8 +6,7 @@
 // account is being deleted are revoked too.
 import assert from "node:assert/strict";
 import { AccessToken } from "../../shared/tokens/schemas.ts";
-import { assertError } from "../helpers/assert.ts";
-import { parsed } from "../helpers/parsed.ts";
+import { assertError, parsed } from "../helpers/assert.ts";
 import { call, createUser, SECRET_KEY, sql, test, type TestUser } from "../helpers/stack.ts";
 import {
   accessToken,

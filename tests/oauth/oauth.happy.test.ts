@@ -4,8 +4,7 @@ import assert from "node:assert/strict";
 import { sha256 } from "@oslojs/crypto/sha2";
 import { encodeBase64urlNoPadding, encodeHexLowerCase } from "@oslojs/encoding";
 import { AccessToken } from "../../shared/tokens/schemas.ts";
-import { assertError } from "../helpers/assert.ts";
-import { parsed } from "../helpers/parsed.ts";
+import { assertError, parsed } from "../helpers/assert.ts";
 import { call, createUser, sql, test } from "../helpers/stack.ts";
 import {
   accessToken,

@@ -3,9 +3,8 @@
 // secret of the flow reaches the logs.
 import assert from "node:assert/strict";
 import { AccessToken } from "../../shared/tokens/schemas.ts";
-import { assertError } from "../helpers/assert.ts";
+import { assertError, parsed } from "../helpers/assert.ts";
 import { fill, operations } from "../helpers/openapi.ts";
-import { parsed } from "../helpers/parsed.ts";
 import { call, createUser, sql, test } from "../helpers/stack.ts";
 import { badTokens, es256Token } from "../helpers/tokens.ts";
 import { accessToken, authorize, callback, complete, consent, uniqueEmail } from "./flow.ts";

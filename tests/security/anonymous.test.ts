@@ -6,10 +6,11 @@
 // changes nothing; every other operation never refuses a user for being
 // anonymous.
 import assert from "node:assert/strict";
-import { CreatedApiKey } from "../../shared/account/schemas.ts";
-import { assertError } from "../helpers/assert.ts";
+import { CreatedApiKey, Profile } from "../../shared/account/schemas.ts";
+import { Exchange } from "../../shared/chat/schemas.ts";
+import { Session } from "../../shared/sessions/schemas.ts";
+import { assertError, parsed } from "../helpers/assert.ts";
 import { fill, type Operation, operations } from "../helpers/openapi.ts";
-import { parsed } from "../helpers/parsed.ts";
 import { snapshotOf } from "../helpers/snapshot.ts";
 import { API_URL, call, createAnonymousUser, createUser, test } from "../helpers/stack.ts";
 
@@ -72,13 +73,12 @@ test("an anonymous user keeps sessions and chats; a permanent user creates keys 
     token: anonymous.token,
     body: { title: "try" },
   });
-  assert.equal(session.status, 201, JSON.stringify(session.body));
-  const sent = await call("POST", `/chat/${session.body.id}/messages`, {
+  const sent = await call("POST", `/chat/${parsed(Session, session, 201).id}/messages`, {
     token: anonymous.token,
     body: { content: "hello" },
   });
-  assert.equal(sent.status, 201, JSON.stringify(sent.body));
-  assert.equal((await call("GET", "/account/me", { token: anonymous.token })).status, 200);
+  parsed(Exchange, sent, 201);
+  parsed(Profile, await call("GET", "/account/me", { token: anonymous.token }));
 
   const permanent = await createUser("not-anonymous");
   const key = await call("POST", "/account/api-keys", {

@@ -9,11 +9,11 @@ import fc from "fast-check";
 import postgres from "postgres";
 import { CreatedApiKey, UpdateProfile } from "../../shared/account/schemas.ts";
 import { hashApiKey } from "../../shared/auth/api-keys.ts";
-import { SendMessage, UpdateVoiceAvatar } from "../../shared/chat/schemas.ts";
+import { Exchange, SendMessage, UpdateVoiceAvatar } from "../../shared/chat/schemas.ts";
 import { API_USER_ROLE } from "../../shared/db/client.ts";
 import { encodeHexLowerCase } from "@oslojs/encoding";
 import { newSession, send } from "../chat/support.ts";
-import { parsed } from "../helpers/parsed.ts";
+import { parsed } from "../helpers/assert.ts";
 import { call, createUser, sql, test, type TestUser } from "../helpers/stack.ts";
 
 type PgError = { code: string; message: string };
@@ -91,12 +91,12 @@ async function userWithExchange(label: string) {
   const user = await createUser(label);
   const session = await newSession(user);
   const res = await send(user, session.id, { content: "hello" });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
+  const { user_message, assistant_message } = parsed(Exchange, res, 201);
   return {
     user,
     sessionId: session.id,
-    userMessageId: res.body.user_message.id as string,
-    replyId: res.body.assistant_message.id as string,
+    userMessageId: user_message.id,
+    replyId: assistant_message.id,
   };
 }
 
@@ -182,7 +182,7 @@ test("abuse 3: another user's message ids cannot be probed with chosen-id insert
   const res = await send(prober.user, prober.sessionId, { content: "through the API" }, {
     "Idempotency-Key": crypto.randomUUID(),
   });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
+  parsed(Exchange, res, 201);
 });
 
 test("PostgREST cannot switch to the API's role: authenticator is not a member", async () => {

@@ -5,7 +5,8 @@
 // the database itself refuses is answered without them.
 import assert from "node:assert/strict";
 import { errorBody, toAppError } from "../../shared/http/errors.ts";
-import { assertError } from "../helpers/assert.ts";
+import { Session } from "../../shared/sessions/schemas.ts";
+import { assertError, parsed } from "../helpers/assert.ts";
 import { call, createUser, sql, test } from "../helpers/stack.ts";
 
 // Every name the database could mention, from the catalog: our schemas, their
@@ -74,14 +75,18 @@ test("Postgres's constraint, table, schema and column names never reach an answe
 
 test("a message the database refuses is a 400 that names no constraint", async () => {
   const user = await createUser("db-refuses");
-  const session = await call("POST", "/sessions", { token: user.token, body: {} });
+  const session = parsed(
+    Session,
+    await call("POST", "/sessions", { token: user.token, body: {} }),
+    201,
+  );
   // Within the API's 16 KiB of JSON, but over the column's 16 KiB of jsonb
   // text (which puts a space after every ':' and ','): the database's CHECK
   // is what refuses it.
   const metadata = Object.fromEntries(
     Array.from({ length: 1600 }, (_, i) => [`k${String(i).padStart(4, "0")}`, 0]),
   );
-  const res = await call("POST", `/chat/${session.body.id}/messages`, {
+  const res = await call("POST", `/chat/${session.id}/messages`, {
     token: user.token,
     body: { content: "hi", metadata },
   });

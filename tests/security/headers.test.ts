@@ -5,6 +5,8 @@
 // every documented operation without credentials, a body over the limit, and
 // the chat stream.
 import assert from "node:assert/strict";
+import { Session } from "../../shared/sessions/schemas.ts";
+import { parsed } from "../helpers/assert.ts";
 import { operations } from "../helpers/openapi.ts";
 import { API_URL, call, createUser, FUNCTIONS_URL, test } from "../helpers/stack.ts";
 
@@ -67,7 +69,7 @@ test("signed-in answers, validation errors and the chat stream answer nosniff", 
   const user = await createUser("nosniff");
   const auth = { Authorization: `Bearer ${user.token}` };
   const session = await call("POST", "/sessions", { token: user.token, body: {} });
-  assert.equal(session.status, 201);
+  parsed(Session, session, 201);
   assert.equal(session.headers.get("x-content-type-options"), "nosniff");
   const invalid = await call("POST", "/sessions", { token: user.token, body: { title: 5 } });
   assert.equal(invalid.status, 400);

@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { MAX_JSON_DEPTH } from "../../shared/http/json-depth.ts";
+import { Session } from "../../shared/sessions/schemas.ts";
+import { parsed } from "../helpers/assert.ts";
 import {
   API_URL,
   call,
@@ -338,18 +340,19 @@ test("every JSON field of every request body documents its depth limit", () => {
 for (const [i, op] of ops.entries()) {
   test(`hostile input: ${op.method} ${op.path}`, async () => {
     const user = await createUser(`hostile-${op.fn}`);
-    const session = await call("POST", "/sessions", {
-      token: user.token,
-      body: { title: "target" },
-    });
+    const session = parsed(
+      Session,
+      await call("POST", "/sessions", { token: user.token, body: { title: "target" } }),
+      201,
+    );
     const own = (c: Case) => ({
       ...c,
-      path: c.path.replace("00000000-0000-4000-8000-000000000000", session.body.id),
+      path: c.path.replace("00000000-0000-4000-8000-000000000000", session.id),
     });
     const cases = [
       ...exhaustive(op).map(own),
       ...depthCases(op).map(own),
-      ...fc.sample(caseArb(op, [session.body.id]), { numRuns: perOp, seed: SEED + i }),
+      ...fc.sample(caseArb(op, [session.id]), { numRuns: perOp, seed: SEED + i }),
     ];
     const failures: string[] = [];
     for (let j = 0; j < cases.length; j += 8) {

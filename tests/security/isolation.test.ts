@@ -7,8 +7,11 @@
 // headers, bodies and cursors are tried too. Then the other direction with A's
 // key, service routes against user credentials, and the anon key everywhere.
 import assert from "node:assert/strict";
+import { Profile } from "../../shared/account/schemas.ts";
 import { SCOPES } from "../../shared/auth/scopes.ts";
-import { assertError } from "../helpers/assert.ts";
+import { Exchange } from "../../shared/chat/schemas.ts";
+import { Session } from "../../shared/sessions/schemas.ts";
+import { assertError, parsed, shaped } from "../helpers/assert.ts";
 import { rowCounts, type Snapshot, snapshotOf } from "../helpers/snapshot.ts";
 import {
   ANON_KEY,
@@ -314,14 +317,23 @@ async function ok(user: TestUser, method: string, path: string, o: CallOptions =
 // Rows in every table, each the way a client makes it.
 async function populate(label: string): Promise<Ids> {
   const user = await createUser(label);
-  await ok(user, "PATCH", "/account/me", { body: { display_name: label } });
-  const session = (await ok(user, "POST", "/sessions", { body: { title: `${label}'s` } })).id;
-  await ok(user, "POST", "/sessions", { body: { title: "a second page of sessions" } });
+  shaped(Profile, await ok(user, "PATCH", "/account/me", { body: { display_name: label } }));
+  const session = shaped(
+    Session,
+    await ok(user, "POST", "/sessions", { body: { title: `${label}'s` } }),
+  ).id;
+  shaped(
+    Session,
+    await ok(user, "POST", "/sessions", { body: { title: "a second page of sessions" } }),
+  );
   const idempotencyKey = `isolation-${crypto.randomUUID()}`;
-  const exchange = await ok(user, "POST", `/chat/${session}/messages`, {
-    body: SEND,
-    headers: { "Idempotency-Key": idempotencyKey },
-  });
+  const exchange = shaped(
+    Exchange,
+    await ok(user, "POST", `/chat/${session}/messages`, {
+      body: SEND,
+      headers: { "Idempotency-Key": idempotencyKey },
+    }),
+  );
   const google = await connect(user, { provider: "google", services: ["gmail"] });
   const microsoft = await connect(user, { provider: "microsoft", services: ["outlook"] });
   await ok(user, "POST", `/tokens/${google.token.id}/refresh`);
@@ -440,7 +452,7 @@ test("A's Idempotency-Key, sent by B with A's request, replays nothing of A's", 
       body: SEND,
       headers: { "Idempotency-Key": A.idempotencyKey },
     });
-    assert.equal(res.status, 201, JSON.stringify(res.body));
+    parsed(Exchange, res, 201);
     assert.equal(res.headers.get("idempotent-replayed"), null);
     assert.equal(res.body.user_message.session_id, B.session);
     assert.notEqual(res.body.assistant_message.id, A.message);

@@ -5,8 +5,11 @@
 // limit. The hostile-input suite sends every JSON field at, past and far past
 // the limit; pgTAP 100_json_depth covers the constraints and the repair.
 import assert from "node:assert/strict";
+import { Profile } from "../../shared/account/schemas.ts";
+import { Exchange } from "../../shared/chat/schemas.ts";
 import { MAX_JSON_DEPTH } from "../../shared/http/json-depth.ts";
-import { assertError } from "../helpers/assert.ts";
+import { MessagePage, Session, SessionPage } from "../../shared/sessions/schemas.ts";
+import { assertError, parsed } from "../helpers/assert.ts";
 import { call, createUser, FUNCTIONS_URL, sql, test } from "../helpers/stack.ts";
 import { agentSeen, newSession, newTag } from "../chat/support.ts";
 
@@ -55,29 +58,35 @@ test("JSON at the depth limit is stored and read back by every route that shows 
     body: { agent_config: value, context_data: value },
   });
   assert.equal(created.status, 201, JSON.stringify(created.body).slice(0, 300));
+  parsed(Session, created, 201);
   const sent = await sendRaw(
     user.token,
     created.body.id,
     `{"content":"hi","metadata":${deepArrayIn(MAX_JSON_DEPTH)}}`,
   );
   assert.equal(sent.status, 201, JSON.stringify(sent.body).slice(0, 300));
+  parsed(Exchange, sent, 201);
   const profile = await call("PATCH", "/account/me", {
     token: user.token,
     body: { preferences: value },
   });
-  assert.equal(profile.status, 200);
+  parsed(Profile, profile);
 
-  const session = await call("GET", `/sessions/${created.body.id}`, { token: user.token });
-  const list = await call("GET", "/sessions", { token: user.token });
-  const messages = await call("GET", `/sessions/${created.body.id}/messages`, {
-    token: user.token,
-  });
-  const me = await call("GET", "/account/me", { token: user.token });
-  assert.deepEqual(session.body.agent_config, value);
-  assert.deepEqual(session.body.context_data, value);
-  assert.deepEqual(list.body.data[0].agent_config, value);
-  assert.deepEqual(messages.body.data[0].metadata, value);
-  assert.deepEqual(me.body.preferences, value);
+  const session = parsed(
+    Session,
+    await call("GET", `/sessions/${created.body.id}`, { token: user.token }),
+  );
+  const list = parsed(SessionPage, await call("GET", "/sessions", { token: user.token }));
+  const messages = parsed(
+    MessagePage,
+    await call("GET", `/sessions/${created.body.id}/messages`, { token: user.token }),
+  );
+  const me = parsed(Profile, await call("GET", "/account/me", { token: user.token }));
+  assert.deepEqual(session.agent_config, value);
+  assert.deepEqual(session.context_data, value);
+  assert.deepEqual(list.data[0].agent_config, value);
+  assert.deepEqual(messages.data[0].metadata, value);
+  assert.deepEqual(me.preferences, value);
   const stream = await fetch(`${FUNCTIONS_URL}/chat/${created.body.id}/messages`, {
     method: "POST",
     headers: {

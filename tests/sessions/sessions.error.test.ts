@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { assertError } from "../helpers/assert.ts";
+import { Session } from "../../shared/sessions/schemas.ts";
+import { assertError, parsed } from "../helpers/assert.ts";
 import { call, createUser, FUNCTIONS_URL, test } from "../helpers/stack.ts";
 
 const user = await createUser("errors");
@@ -8,7 +9,7 @@ const created = await call("POST", "/sessions", {
   token,
   body: { title: "Keep me", context_data: { keep: 1 } },
 });
-const session = created.body;
+const session = parsed(Session, created, 201);
 
 const badBodies: Array<[string, unknown]> = [
   ["wrong type", { title: 5 }],
@@ -70,10 +71,10 @@ for (const [name, body] of badPatches) {
       400,
       "validation_failed",
     );
-    const after = await call("GET", `/sessions/${session.id}`, { token });
-    assert.equal(after.body.title, "Keep me");
-    assert.deepEqual(after.body.context_data, { keep: 1 });
-    assert.equal(after.body.status, "active");
+    const after = parsed(Session, await call("GET", `/sessions/${session.id}`, { token }));
+    assert.equal(after.title, "Keep me");
+    assert.deepEqual(after.context_data, { keep: 1 });
+    assert.equal(after.status, "active");
   });
 }
 

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
+import { MessagePage, Session, SessionPage, SessionStats } from "../../shared/sessions/schemas.ts";
+import { parsed } from "../helpers/assert.ts";
 import { addMessages, call, createUser, sql, test } from "../helpers/stack.ts";
 
 const alice = await createUser("alice");
 
 async function newSession(body: Record<string, unknown> = {}, user = alice) {
-  const res = await call("POST", "/sessions", { token: user.token, body });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  return res.body;
+  return parsed(Session, await call("POST", "/sessions", { token: user.token, body }), 201);
 }
 
 test("create with defaults", async () => {
@@ -37,8 +37,7 @@ test("create with every field", async () => {
 test("get returns the stored session", async () => {
   const s = await newSession({ title: "Fetch me" });
   const res = await call("GET", `/sessions/${s.id}`, { token: alice.token });
-  assert.equal(res.status, 200);
-  assert.deepEqual(res.body, s);
+  assert.deepEqual(parsed(Session, res), s);
 });
 
 test("list pages newest activity first without gaps or repeats", async () => {
@@ -53,11 +52,10 @@ test("list pages newest activity first without gaps or repeats", async () => {
   let pages = 0;
   do {
     const q: string = cursor ? `?limit=2&cursor=${cursor}` : "?limit=2";
-    const res = await call("GET", `/sessions${q}`, { token: user.token });
-    assert.equal(res.status, 200);
-    assert.ok(res.body.data.length <= 2);
-    seen.push(...res.body.data.map((s: { id: string }) => s.id));
-    cursor = res.body.next_cursor;
+    const body = parsed(SessionPage, await call("GET", `/sessions${q}`, { token: user.token }));
+    assert.ok(body.data.length <= 2);
+    seen.push(...body.data.map((s) => s.id));
+    cursor = body.next_cursor;
     pages++;
   } while (cursor);
   assert.equal(pages, 3);
@@ -74,10 +72,8 @@ test("list filters by status and hides archived by default", async () => {
   await call("PATCH", `/sessions/${paused.id}`, { token: user.token, body: { status: "paused" } });
   await call("POST", `/sessions/${archived.id}/archive`, { token: user.token });
   const ids = async (q: string) =>
-    (await call("GET", `/sessions${q}`, { token: user.token })).body.data.map((s: { id: string }) =>
-      s.id
-    )
-      .sort();
+    parsed(SessionPage, await call("GET", `/sessions${q}`, { token: user.token })).data
+      .map((s) => s.id).sort();
   assert.deepEqual(await ids(""), [active.id, paused.id].sort());
   assert.deepEqual(await ids("?status=paused"), [paused.id]);
   assert.deepEqual(await ids("?status=archived"), [archived.id]);
@@ -90,12 +86,12 @@ test("update changes only the given fields", async () => {
     token: alice.token,
     body: { title: "After", status: "paused", agent_config: { voice: "nova" } },
   });
-  assert.equal(res.status, 200);
-  assert.equal(res.body.title, "After");
-  assert.equal(res.body.status, "paused");
-  assert.deepEqual(res.body.agent_config, { voice: "nova" });
-  assert.deepEqual(res.body.context_data, { keep: true });
-  assert.ok(res.body.updated_at > s.updated_at);
+  const updated = parsed(Session, res);
+  assert.equal(updated.title, "After");
+  assert.equal(updated.status, "paused");
+  assert.deepEqual(updated.agent_config, { voice: "nova" });
+  assert.deepEqual(updated.context_data, { keep: true });
+  assert.ok(updated.updated_at > s.updated_at);
 });
 
 test("delete removes the session and its messages", async () => {
@@ -112,18 +108,24 @@ test("delete removes the session and its messages", async () => {
 
 test("archive is idempotent and restore brings the session back", async () => {
   const s = await newSession();
-  const first = await call("POST", `/sessions/${s.id}/archive`, { token: alice.token });
-  assert.equal(first.status, 200);
-  assert.equal(first.body.status, "archived");
-  assert.equal(first.body.is_archived, true);
-  assert.ok(first.body.archived_at);
-  const again = await call("POST", `/sessions/${s.id}/archive`, { token: alice.token });
-  assert.equal(again.status, 200);
-  assert.equal(again.body.archived_at, first.body.archived_at);
-  const restored = await call("POST", `/sessions/${s.id}/restore`, { token: alice.token });
-  assert.equal(restored.status, 200);
-  assert.equal(restored.body.status, "active");
-  assert.equal(restored.body.archived_at, null);
+  const first = parsed(
+    Session,
+    await call("POST", `/sessions/${s.id}/archive`, { token: alice.token }),
+  );
+  assert.equal(first.status, "archived");
+  assert.equal(first.is_archived, true);
+  assert.ok(first.archived_at);
+  const again = parsed(
+    Session,
+    await call("POST", `/sessions/${s.id}/archive`, { token: alice.token }),
+  );
+  assert.equal(again.archived_at, first.archived_at);
+  const restored = parsed(
+    Session,
+    await call("POST", `/sessions/${s.id}/restore`, { token: alice.token }),
+  );
+  assert.equal(restored.status, "active");
+  assert.equal(restored.archived_at, null);
 });
 
 test("activities are recorded for create, archive, restore and delete", async () => {
@@ -154,25 +156,27 @@ test("messages list in order with cursor pages both ways", async () => {
     do {
       const q: string = `?order=${order}&limit=2${cursor ? `&cursor=${cursor}` : ""}`;
       const res = await call("GET", `/sessions/${s.id}/messages${q}`, { token: alice.token });
-      assert.equal(res.status, 200);
-      indexes.push(...res.body.data.map((m: { message_index: number }) => m.message_index));
-      cursor = res.body.next_cursor;
+      const body = parsed(MessagePage, res);
+      indexes.push(...body.data.map((m) => m.message_index));
+      cursor = body.next_cursor;
     } while (cursor);
     return indexes;
   };
   assert.deepEqual(await collect("asc"), [1, 2, 3, 4, 5]);
   assert.deepEqual(await collect("desc"), [5, 4, 3, 2, 1]);
-  const first = await call("GET", `/sessions/${s.id}/messages?limit=1`, { token: alice.token });
-  assert.equal(first.body.data[0].content, "message 1");
-  assert.equal(first.body.data[0].role, "user");
-  assert.equal(first.body.data[0].session_id, s.id);
+  const first = parsed(
+    MessagePage,
+    await call("GET", `/sessions/${s.id}/messages?limit=1`, { token: alice.token }),
+  );
+  assert.equal(first.data[0].content, "message 1");
+  assert.equal(first.data[0].role, "user");
+  assert.equal(first.data[0].session_id, s.id);
 });
 
 test("messages of an empty session is an empty page", async () => {
   const s = await newSession();
   const res = await call("GET", `/sessions/${s.id}/messages`, { token: alice.token });
-  assert.equal(res.status, 200);
-  assert.deepEqual(res.body, { data: [], next_cursor: null });
+  assert.deepEqual(parsed(MessagePage, res), { data: [], next_cursor: null });
 });
 
 test("counters follow messages and stats add them up", async () => {
@@ -185,25 +189,24 @@ test("counters follow messages and stats add them up", async () => {
   await call("PATCH", `/sessions/${b.id}`, { token: user.token, body: { status: "ended" } });
   await call("POST", `/sessions/${a.id}/archive`, { token: user.token });
 
-  const got = await call("GET", `/sessions/${a.id}`, { token: user.token });
-  assert.equal(got.body.message_count, 2);
-  assert.equal(got.body.total_tokens_used, 20);
-  assert.equal(got.body.estimated_cost, 1);
+  const got = parsed(Session, await call("GET", `/sessions/${a.id}`, { token: user.token }));
+  assert.equal(got.message_count, 2);
+  assert.equal(got.total_tokens_used, 20);
+  assert.equal(got.estimated_cost, 1);
 
-  const stats = await call("GET", "/sessions/stats", { token: user.token });
-  assert.equal(stats.status, 200);
-  assert.deepEqual(stats.body.by_status, { active: 1, paused: 0, ended: 1, archived: 1 });
-  assert.equal(stats.body.total, 3);
-  assert.equal(stats.body.messages, 3);
-  assert.equal(stats.body.tokens, 27);
-  assert.equal(stats.body.estimated_cost, 1.25);
-  assert.ok(stats.body.last_activity_at);
+  const stats = parsed(SessionStats, await call("GET", "/sessions/stats", { token: user.token }));
+  assert.deepEqual(stats.by_status, { active: 1, paused: 0, ended: 1, archived: 1 });
+  assert.equal(stats.total, 3);
+  assert.equal(stats.messages, 3);
+  assert.equal(stats.tokens, 27);
+  assert.equal(stats.estimated_cost, 1.25);
+  assert.ok(stats.last_activity_at);
 });
 
 test("stats of a user without sessions are zeros", async () => {
   const user = await createUser("empty");
   const res = await call("GET", "/sessions/stats", { token: user.token });
-  assert.deepEqual(res.body, {
+  assert.deepEqual(parsed(SessionStats, res), {
     total: 0,
     by_status: { active: 0, paused: 0, ended: 0, archived: 0 },
     messages: 0,

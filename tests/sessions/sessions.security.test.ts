@@ -1,7 +1,9 @@
 // The auth matrix over every route the sessions document lists, so a new
 // route is covered without new test code.
 import assert from "node:assert/strict";
-import { assertError } from "../helpers/assert.ts";
+import type { z } from "zod";
+import { MessagePage, Session, SessionPage, SessionStats } from "../../shared/sessions/schemas.ts";
+import { assertError, parsed } from "../helpers/assert.ts";
 import { type Operation as Op, operations } from "../helpers/openapi.ts";
 import { call, createUser, sql, test } from "../helpers/stack.ts";
 import { badTokens, es256Token } from "../helpers/tokens.ts";
@@ -13,9 +15,23 @@ const secured = ops.filter((o) => o.secured);
 
 const BODIES: Record<string, unknown> = { POST: { title: "matrix" }, PATCH: { title: "changed" } };
 
+// What each route answers on success: a new route fails the matrix below
+// until its schema is named here.
+const SUCCESS: Record<string, [number, z.ZodType | null]> = {
+  "DELETE /sessions/{id}": [204, null],
+  "GET /sessions": [200, SessionPage],
+  "GET /sessions/stats": [200, SessionStats],
+  "GET /sessions/{id}": [200, Session],
+  "GET /sessions/{id}/messages": [200, MessagePage],
+  "PATCH /sessions/{id}": [200, Session],
+  "POST /sessions": [201, Session],
+  "POST /sessions/{id}/archive": [200, Session],
+  "POST /sessions/{id}/restore": [200, Session],
+};
+
 async function freshSession(): Promise<string> {
   const res = await call("POST", "/sessions", { token: owner.token, body: { title: "target" } });
-  return res.body.id;
+  return parsed(Session, res, 201).id;
 }
 
 function request(op: Op, id: string, token?: string) {
@@ -61,6 +77,11 @@ for (const op of secured) {
     }
     const res = await request(op, id, await es256Token(owner));
     assert.ok(res.status >= 200 && res.status < 300, `${res.status} ${JSON.stringify(res.body)}`);
+    const success = SUCCESS[`${op.method} ${op.path}`];
+    assert.ok(success, `no success schema named for ${op.method} ${op.path}`);
+    const [status, schema] = success;
+    if (schema) parsed(schema, res, status);
+    else assert.equal(res.status, status);
   });
 
   if (op.path.includes("{id}")) {
@@ -77,15 +98,20 @@ for (const op of secured) {
 test("another user's list and stats show none of the owner's sessions", async () => {
   await freshSession();
   await call("POST", "/sessions", { token: intruder.token, body: { title: "mine" } });
-  const list = await call("GET", "/sessions?include_archived=true", { token: intruder.token });
-  assert.equal(list.status, 200);
-  assert.ok(list.body.data.length >= 1);
-  assert.ok(list.body.data.every((s: { user_id: string }) => s.user_id === intruder.id));
-  assert.ok(!list.body.data.some((s: { user_id: string }) => s.user_id === owner.id));
-  const stats = await call("GET", "/sessions/stats", { token: intruder.token });
+  const list = parsed(
+    SessionPage,
+    await call("GET", "/sessions?include_archived=true", { token: intruder.token }),
+  );
+  assert.ok(list.data.length >= 1);
+  assert.ok(list.data.every((s) => s.user_id === intruder.id));
+  assert.ok(!list.data.some((s) => s.user_id === owner.id));
+  const stats = parsed(
+    SessionStats,
+    await call("GET", "/sessions/stats", { token: intruder.token }),
+  );
   const [{ n }] =
     await sql`select count(*)::int as n from public.chat_sessions where user_id = ${intruder.id}`;
-  assert.equal(stats.body.total, n);
+  assert.equal(stats.total, n);
 });
 
 test("the same isolation holds in SQL as authenticated", async () => {

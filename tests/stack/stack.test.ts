@@ -2,6 +2,8 @@
 import assert from "node:assert/strict";
 import { createClient } from "@supabase/supabase-js";
 import { anonKey, serviceRoleKey } from "../../scripts/local/keys.ts";
+import { Session } from "../../shared/sessions/schemas.ts";
+import { shaped } from "../helpers/assert.ts";
 import {
   ANON_KEY,
   API_URL,
@@ -44,6 +46,7 @@ test("supabase-js functions.invoke reaches a function with the user's token", as
     body: { title: "From supabase-js" },
   });
   assert.equal(error, null);
+  shaped(Session, data);
   assert.equal(data.title, "From supabase-js");
   assert.equal(data.user_id, user.id);
 });

@@ -3,7 +3,7 @@
 // what the local provider saw, not from timing.
 import assert from "node:assert/strict";
 import { AccessToken, RefreshDueResult } from "../../shared/tokens/schemas.ts";
-import { parsed } from "../helpers/parsed.ts";
+import { parsed } from "../helpers/assert.ts";
 import { call, createUser, SERVICE_ROLE_KEY, test } from "../helpers/stack.ts";
 import { accessToken, connect, makeDue, provider, refreshLogs } from "../oauth/flow.ts";
 

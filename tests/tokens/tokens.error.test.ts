@@ -10,8 +10,7 @@ import {
   RevokeResult,
   ServiceToken,
 } from "../../shared/tokens/schemas.ts";
-import { assertError } from "../helpers/assert.ts";
-import { parsed } from "../helpers/parsed.ts";
+import { assertError, parsed } from "../helpers/assert.ts";
 import { assertOnlyChanges, snapshotOf } from "../helpers/snapshot.ts";
 import { call, createUser, SERVICE_ROLE_KEY, test } from "../helpers/stack.ts";
 import {

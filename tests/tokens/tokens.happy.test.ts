@@ -12,7 +12,7 @@ import {
   TokenPage,
   TokenStats,
 } from "../../shared/tokens/schemas.ts";
-import { parsed } from "../helpers/parsed.ts";
+import { parsed } from "../helpers/assert.ts";
 import { call, createUser, SERVICE_ROLE_KEY, sql, test } from "../helpers/stack.ts";
 import {
   accessToken,

@@ -3,7 +3,7 @@
 // queue, so the call really happens), and the cleanup daily in SQL.
 import assert from "node:assert/strict";
 import { RefreshDueResult } from "../../shared/tokens/schemas.ts";
-import { parsed } from "../helpers/parsed.ts";
+import { parsed } from "../helpers/assert.ts";
 import { createUser, SECRET_KEY, SERVICE_ROLE_KEY, sql, test } from "../helpers/stack.ts";
 import { connect, makeDue, provider, refreshLogs } from "../oauth/flow.ts";
 

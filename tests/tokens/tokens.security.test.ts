@@ -14,9 +14,8 @@ import {
   TokenPage,
   TokenStats,
 } from "../../shared/tokens/schemas.ts";
-import { assertError } from "../helpers/assert.ts";
+import { assertError, parsed } from "../helpers/assert.ts";
 import { type Operation, operations } from "../helpers/openapi.ts";
-import { parsed } from "../helpers/parsed.ts";
 import {
   type Call,
   call,

@@ -19,10 +19,6 @@ export const route = createRoute({
 
 export function register(app: App) {
   app.openapi(route, async (c) => {
-    const { total, active, paused, ended, archived, ...totals } = await asUser(
-      c.get("user"),
-      sessionStats,
-    );
-    return c.json({ total, by_status: { active, paused, ended, archived }, ...totals }, 200);
+    return c.json(await asUser(c.get("user"), sessionStats), 200);
   });
 }
