@@ -28,12 +28,18 @@ export function textOf(s: SqlText): string {
   return s[LITERAL];
 }
 
+// A value that cannot be written as SQL: bad input (the error envelope maps
+// its code to 400), never a reason to build the text some other way.
 class LiteralError extends TypeError {
+  readonly code = "BAD_LITERAL";
   constructor(type: string, why: string) {
     super(`cannot encode a ${type} literal: ${why}`);
     this.name = "LiteralError";
   }
 }
+
+const INT8_MIN = -(2n ** 63n);
+const INT8_MAX = 2n ** 63n - 1n;
 
 // A quoted string constant. NUL cannot be stored in Postgres text at all.
 function quoted(value: string, type: string): string {
@@ -54,9 +60,14 @@ export const lit = {
     if (typeof v !== "string" || !UUID.test(v)) throw new LiteralError("uuid", "not a UUID");
     return fragment(`'${v.toLowerCase()}'::uuid`);
   },
-  int: (v: number | null): SqlText => {
+  // A number must be a safe integer; a bigint may use int8's whole range.
+  int: (v: number | bigint | null): SqlText => {
     if (v === null) return fragment("null::bigint");
-    if (!Number.isSafeInteger(v)) throw new LiteralError("integer", `${v} is not a safe integer`);
+    if (typeof v === "bigint") {
+      if (v < INT8_MIN || v > INT8_MAX) throw new LiteralError("integer", "out of int8's range");
+    } else if (!Number.isSafeInteger(v)) {
+      throw new LiteralError("integer", `${v} is not a safe integer`);
+    }
     return fragment(`(${v})::bigint`);
   },
   numeric: (v: number | null): SqlText => {

@@ -80,6 +80,9 @@ const UNAVAILABLE = new Set([
 
 // SQLSTATEs that only bad input can cause.
 const BAD_INPUT: Record<string, string> = {
+  // shared/db/literal.ts: a value that cannot be written as SQL (out of a
+  // type's range, NUL, a lone surrogate): bad input, caught before Postgres.
+  BAD_LITERAL: "a value is out of range or holds characters that cannot be stored",
   "22001": "a value is too long",
   "22003": "a number is out of range",
   "22007": "a date or time is malformed",

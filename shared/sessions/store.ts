@@ -5,6 +5,7 @@ import { z } from "@hono/zod-openapi";
 import type postgres from "postgres";
 import type { Row, Tx } from "../db/client.ts";
 import { table } from "../db/columns.ts";
+import { idents, lit, sql, type SqlText, textOf } from "../db/literal.ts";
 import {
   type CreateSessionInput,
   Message,
@@ -47,27 +48,37 @@ export type SessionListOptions = {
 // Newest activity first; the keyset (last_activity_at, id) matches the index.
 // The cursor carries microseconds since the epoch, so no row is skipped or
 // repeated when several share a millisecond.
-export async function listSessions(tx: Tx, o: SessionListOptions) {
+// The hot reads are statements, not transactions: a route sends each with
+// queryAsUser, the role and claims in the same message, one round trip.
+export function sessionsPage(o: SessionListOptions): SqlText {
   const statusFilter = o.status
-    ? tx`and status = ${o.status}`
+    ? sql`and status = ${lit.text(o.status)}`
     : o.includeArchived
-    ? tx``
-    : tx`and status <> 'archived'`;
+    ? sql``
+    : sql`and status <> 'archived'`;
   const afterFilter = o.after
-    ? tx`and (last_activity_at, id) < (timestamptz 'epoch' + ${o.after.activityUs}::int8 * interval '1 microsecond', ${o.after.id}::uuid)`
-    : tx``;
-  return await tx<(Session & { activity_us: string })[]>`
-    select ${tx(SESSIONS.columns)},
+    ? sql`and (last_activity_at, id) < (timestamptz 'epoch' + ${
+      lit.int(BigInt(o.after.activityUs))
+    } * interval '1 microsecond', ${lit.uuid(o.after.id)})`
+    : sql``;
+  return sql`
+    select ${idents(SESSIONS.columns)},
            (extract(epoch from last_activity_at) * 1000000)::int8::text as activity_us
       from public.chat_sessions
      where user_id = (select auth.uid()) ${statusFilter} ${afterFilter}
      order by last_activity_at desc, id desc
-     limit ${o.limit + 1}`;
+     limit ${lit.int(o.limit + 1)}`;
+}
+
+export type SessionPageRow = Session & { activity_us: string };
+
+export function sessionById(id: string): SqlText {
+  return sql`select ${idents(SESSIONS.columns)} from public.chat_sessions
+              where id = ${lit.uuid(id)}`;
 }
 
 export async function getSession(tx: Tx, id: string): Promise<Session | undefined> {
-  const [row] = await tx<Session[]>`
-    select ${tx(SESSIONS.columns)} from public.chat_sessions where id = ${id}`;
+  const [row] = await tx.unsafe<Session[]>(textOf(sessionById(id)));
   return row;
 }
 

@@ -1,10 +1,10 @@
 import { createRoute } from "@hono/zod-openapi";
-import { asUser } from "../../db/client.ts";
+import { queryAsUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
 import { notFound } from "../../http/errors.ts";
 import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { Session, SessionId } from "../schemas.ts";
-import { getSession } from "../store.ts";
+import { sessionById } from "../store.ts";
 
 export const route = createRoute({
   method: "get",
@@ -22,8 +22,8 @@ export const route = createRoute({
 export function register(app: App) {
   app.openapi(route, async (c) => {
     const { id } = c.req.valid("param");
-    const session = await asUser(c.get("user"), (tx) => getSession(tx, id));
+    const [[session]] = await queryAsUser(c.get("user"), sessionById(id));
     if (!session) throw notFound("session");
-    return c.json(session, 200);
+    return c.json(session as Session, 200);
   });
 }
