@@ -6,13 +6,15 @@
 // log) before the request answers with an error.
 import type { z } from "@hono/zod-openapi";
 import type { UserPrincipal } from "../auth/principal.ts";
-import { asService, asUser } from "../db/client.ts";
+import { asService, asUser, queryAsService } from "../db/client.ts";
 import { AppError, notFound } from "../http/errors.ts";
 import type { ProviderId, Service } from "../oauth/providers.ts";
 import { tokensConfig } from "./config.ts";
 import { needsReauth, outcomeError, refreshLocked, type RefreshOutcome } from "./refresh.ts";
 import {
   findForAccess,
+  freshAccessToken,
+  type FreshGrant,
   getToken,
   lockToken,
   markUsed,
@@ -31,12 +33,36 @@ const STILL_USABLE_SECONDS = 60;
 
 type Result<T> = { ok: true; value: T } | { ok: false; error: AppError };
 
+function grantOf(used: TokenRow, accessToken: string, refreshed: boolean): Grant {
+  const expiresIn = Math.max(0, Math.floor((Date.parse(used.expires_at) - Date.now()) / 1000));
+  return {
+    access_token: accessToken,
+    token_type: "Bearer",
+    expires_at: used.expires_at,
+    expires_in: expiresIn,
+    refreshed,
+    token_id: used.id,
+    provider: used.provider,
+    provider_email: used.provider_email,
+    services: used.services,
+    scopes: used.granted_scopes,
+  };
+}
+
 export async function getAccessToken(
   user: UserPrincipal,
   provider: ProviderId,
   o: { tokenId?: string; service?: Service },
 ): Promise<Grant> {
   const window = tokensConfig().TOKEN_REFRESH_WINDOW_SECONDS;
+  // The common case, a token that is not due: one round trip.
+  const [[fresh]] = await secretWork(() =>
+    queryAsService(freshAccessToken(user.userId, provider, o, window))
+  );
+  if (fresh) {
+    const { access_token, ...row } = fresh as FreshGrant;
+    return grantOf(row, access_token, false);
+  }
   const found = await asUser(user, (tx) => findForAccess(tx, provider, o));
   if (!found) throw notFound(`an active ${provider} connection`);
   if (found.status === "needs_reauth") throw needsReauth(null);
@@ -77,22 +103,7 @@ export async function getAccessToken(
       }
       // Thrown, not returned: the use just counted rolls back with it.
       if (!accessToken) throw notFound(`an active ${provider} connection`);
-      const expiresIn = Math.max(0, Math.floor((Date.parse(used.expires_at) - Date.now()) / 1000));
-      return {
-        ok: true,
-        value: {
-          access_token: accessToken,
-          token_type: "Bearer",
-          expires_at: used.expires_at,
-          expires_in: expiresIn,
-          refreshed,
-          token_id: used.id,
-          provider: used.provider,
-          provider_email: used.provider_email,
-          services: used.services,
-          scopes: used.granted_scopes,
-        },
-      };
+      return { ok: true, value: grantOf(used, accessToken, refreshed) };
     })
   );
   if (!result.ok) throw result.error;

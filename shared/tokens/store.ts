@@ -13,6 +13,7 @@ import {
   ServiceToken,
   type TokenStats,
 } from "./schemas.ts";
+import { idents, lit, sql, type SqlText } from "../db/literal.ts";
 
 // A connection as every statement below returns it: the ServiceToken schema is
 // the one declaration, of the type and of the columns read.
@@ -31,6 +32,44 @@ export function rowOf({ due: _, seconds_left: _left, ...row }: LockedToken): Tok
 // that is shorter (so short-lived tokens are not refreshed on every call).
 const due = (tx: Tx, windowSeconds: number) =>
   tx`expires_at - least(make_interval(secs => ${windowSeconds}), (expires_at - issued_at) / 2) <= now()`;
+
+// The same condition as literal SQL, for statements sent in one round trip.
+const dueText = (windowSeconds: number) =>
+  sql`t.expires_at - least(make_interval(secs => ${lit.int(windowSeconds)}::int),
+                           (t.expires_at - t.issued_at) / 2) <= now()`;
+
+export type FreshGrant = TokenRow & { access_token: string };
+
+// The common case of access-token in one statement (and one round trip, as
+// the service): the user's connection, chosen as findForAccess chooses,
+// locked, counted as used and read with its access token, only when active
+// and not due. No row: not found, needs reauthorization or due, which the
+// caller sorts out on the slower path that can refresh.
+export function freshAccessToken(
+  userId: string,
+  provider: ProviderId,
+  o: { tokenId?: string; service?: Service },
+  windowSeconds: number,
+): SqlText {
+  const byId = o.tokenId ? sql`and id = ${lit.uuid(o.tokenId)}` : sql``;
+  const byService = o.service ? sql`and services @> ${lit.textArray([o.service])}` : sql``;
+  return sql`
+    with found as (
+      select id from public.service_tokens
+       where user_id = ${lit.uuid(userId)} and provider = ${lit.text(provider)}
+         and status <> 'revoked' ${byId} ${byService}
+       order by status = 'active' desc, last_used_at desc nulls last, connected_at desc
+       limit 1
+         for update
+    ), used as (
+      update public.service_tokens t set use_count = t.use_count + 1, last_used_at = now()
+        from found
+       where t.id = found.id and t.status = 'active' and not (${dueText(windowSeconds)})
+      returning ${idents(TOKEN_COLUMNS.map((c) => `t.${c}`))}
+    )
+    select used.*, s.access_token
+      from used cross join lateral private.read_token_secrets(used.id, false) s`;
+}
 
 // User reads (RLS) ------------------------------------------------------------------------
 
