@@ -2,10 +2,9 @@
 // so RLS has already scoped it to the caller: "not found" and "not yours" are
 // the same answer.
 import { z } from "@hono/zod-openapi";
-import type postgres from "postgres";
-import type { Row, Tx } from "../db/client.ts";
+import type { Tx } from "../db/client.ts";
 import { table } from "../db/columns.ts";
-import { idents, lit, sql, type SqlText, textOf } from "../db/literal.ts";
+import { ident, idents, join, lit, sql, type SqlText, textOf } from "../db/literal.ts";
 import {
   type CreateSessionInput,
   Message,
@@ -18,24 +17,23 @@ import {
 export const SESSIONS = table("public.chat_sessions", Session);
 export const MESSAGES = table("public.messages", Message);
 
-function writable(tx: Tx, input: CreateSessionInput | UpdateSessionInput): Row {
-  const row: Row = {};
-  for (const [key, value] of Object.entries(input)) {
-    if (value === undefined) continue;
-    row[key] = typeof value === "object" ? tx.json(value as postgres.JSONValue) : value;
-  }
-  return row;
+// The client's fields as literals: the JSON ones as jsonb, the rest as text
+// (zod has already refused any key that is not a writable column).
+function writable(input: CreateSessionInput | UpdateSessionInput): [string, SqlText][] {
+  return Object.entries(input)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => [key, typeof value === "object" ? lit.jsonb(value) : lit.text(value)]);
 }
 
-export async function createSession(tx: Tx, input: CreateSessionInput): Promise<Session> {
-  const row = writable(tx, input);
-  const keys = Object.keys(row);
-  const [created] = keys.length
-    ? await tx<Session[]>`insert into public.chat_sessions ${tx(row, keys)}
-                          returning ${tx(SESSIONS.columns)}`
-    : await tx<Session[]>`insert into public.chat_sessions default values
-                          returning ${tx(SESSIONS.columns)}`;
-  return created;
+export function insertSession(input: CreateSessionInput): SqlText {
+  const fields = writable(input);
+  if (fields.length === 0) {
+    return sql`insert into public.chat_sessions default values
+               returning ${idents(SESSIONS.columns)}`;
+  }
+  return sql`insert into public.chat_sessions (${idents(fields.map(([k]) => k))})
+             values (${join(fields.map(([, v]) => v), ", ")})
+             returning ${idents(SESSIONS.columns)}`;
 }
 
 export type SessionListOptions = {
@@ -82,61 +80,56 @@ export async function getSession(tx: Tx, id: string): Promise<Session | undefine
   return row;
 }
 
-export async function updateSession(
-  tx: Tx,
-  id: string,
-  patch: UpdateSessionInput,
-): Promise<Session | undefined> {
-  const row = writable(tx, patch);
-  const [updated] = await tx<Session[]>`
-    update public.chat_sessions set ${tx(row, Object.keys(row))}
-     where id = ${id}
-    returning ${tx(SESSIONS.columns)}`;
-  return updated;
+// UpdateSession requires at least one field.
+export function updateSession(id: string, patch: UpdateSessionInput): SqlText {
+  const set = writable(patch).map(([key, value]) => sql`${ident(key)} = ${value}`);
+  return sql`update public.chat_sessions set ${join(set, ", ")}
+              where id = ${lit.uuid(id)}
+             returning ${idents(SESSIONS.columns)}`;
 }
 
-export async function deleteSession(tx: Tx, id: string): Promise<boolean> {
-  const rows = await tx`delete from public.chat_sessions where id = ${id} returning id`;
-  return rows.length === 1;
+export function deleteSession(id: string): SqlText {
+  return sql`delete from public.chat_sessions where id = ${lit.uuid(id)} returning id`;
+}
+
+// A status change in one statement that also reads the row when nothing
+// changed: `changed` says whether this statement moved it. The second branch
+// sees the row as it was before the update, so exactly one branch answers.
+function moveStatus(id: string, to: "archived" | "active", fromWhere: SqlText): SqlText {
+  return sql`
+    with moved as (
+      update public.chat_sessions set status = ${lit.text(to)}
+       where id = ${lit.uuid(id)} and ${fromWhere}
+      returning ${idents(SESSIONS.columns)}
+    )
+    select moved.*, true as changed from moved
+    union all
+    select ${idents(SESSIONS.columns)}, false from public.chat_sessions
+     where id = ${lit.uuid(id)} and not exists (select 1 from moved)`;
 }
 
 // Archiving an archived session is a no-op that returns it unchanged.
-export async function archiveSession(tx: Tx, id: string): Promise<Session | undefined> {
-  const [row] = await tx<Session[]>`
-    update public.chat_sessions set status = 'archived'
-     where id = ${id} and status <> 'archived'
-    returning ${tx(SESSIONS.columns)}`;
-  return row ?? await getSession(tx, id);
-}
+export const archiveSession = (id: string) => moveStatus(id, "archived", sql`status <> 'archived'`);
 
-// Restore applies to archived sessions only; the caller tells a missing
-// session (undefined) from one in another status (restored: false).
-export async function restoreSession(
-  tx: Tx,
-  id: string,
-): Promise<{ session: Session; restored: boolean } | undefined> {
-  const [row] = await tx<Session[]>`
-    update public.chat_sessions set status = 'active'
-     where id = ${id} and status = 'archived'
-    returning ${tx(SESSIONS.columns)}`;
-  if (row) return { session: row, restored: true };
-  const current = await getSession(tx, id);
-  return current && { session: current, restored: false };
-}
+// Restore applies to archived sessions only: changed is false for a session
+// in another status, and no row means no session.
+export const restoreSession = (id: string) => moveStatus(id, "active", sql`status = 'archived'`);
+
+export type MovedSession = Session & { changed: boolean };
 
 export type MessageListOptions = { order: "asc" | "desc"; limit: number; afterIndex?: number };
 
-export async function listMessages(tx: Tx, sessionId: string, o: MessageListOptions) {
+export function messagesPage(sessionId: string, o: MessageListOptions): SqlText {
   const after = o.afterIndex === undefined
-    ? tx``
+    ? sql``
     : o.order === "asc"
-    ? tx`and message_index > ${o.afterIndex}`
-    : tx`and message_index < ${o.afterIndex}`;
-  return await tx<Message[]>`
-    select ${tx(MESSAGES.columns)} from public.messages
-     where session_id = ${sessionId} ${after}
-     order by message_index ${o.order === "asc" ? tx`asc` : tx`desc`}
-     limit ${o.limit + 1}`;
+    ? sql`and message_index > ${lit.int(o.afterIndex)}`
+    : sql`and message_index < ${lit.int(o.afterIndex)}`;
+  return sql`
+    select ${idents(MESSAGES.columns)} from public.messages
+     where session_id = ${lit.uuid(sessionId)} ${after}
+     order by message_index ${o.order === "asc" ? sql`asc` : sql`desc`}
+     limit ${lit.int(o.limit + 1)}`;
 }
 
 // The stats are one row of public.session_totals, kept by trigger: the same
@@ -161,10 +154,12 @@ const NO_SESSIONS: SessionStats = {
   last_activity_at: null,
 };
 
-export async function sessionStats(tx: Tx): Promise<SessionStats> {
-  const [row] = await tx<z.infer<typeof SESSION_TOTALS.schema>[]>`
-    select ${tx(SESSION_TOTALS.columns)} from public.session_totals
-     where user_id = (select auth.uid())`;
+export function sessionTotals(): SqlText {
+  return sql`select ${idents(SESSION_TOTALS.columns)} from public.session_totals
+              where user_id = (select auth.uid())`;
+}
+
+export function statsOf(row: z.infer<typeof SESSION_TOTALS.schema> | undefined): SessionStats {
   if (!row) return NO_SESSIONS;
   const { total, active, paused, ended, archived, ...rest } = row;
   return { total, by_status: { active, paused, ended, archived }, ...rest };

@@ -11,9 +11,9 @@ import postgres from "postgres";
 import { generateApiKey } from "../../shared/auth/api-keys.ts";
 import { verifier } from "../../shared/auth/middleware.ts";
 import { principalFromClaims, type UserPrincipal } from "../../shared/auth/principal.ts";
-import { asUser } from "../../shared/db/client.ts";
+import { queryAsUser } from "../../shared/db/client.ts";
 import { createApp } from "../../shared/http/app.ts";
-import { getSession } from "../../shared/sessions/store.ts";
+import { sessionById } from "../../shared/sessions/store.ts";
 import sessions from "../../supabase/functions/sessions/app.ts";
 import { stackSigningKey, userToken } from "../../scripts/local/keys.ts";
 import { insertAuthUser } from "../../scripts/local/users.ts";
@@ -47,13 +47,13 @@ const known: UserPrincipal = {
 const bare = createApp("sessions", "bench");
 bare.get(
   "/:id",
-  async (c) => c.json(await asUser({ ...known }, (tx) => getSession(tx, c.req.param("id")))),
+  async (c) => c.json((await queryAsUser({ ...known }, sessionById(c.req.param("id"))))[0][0]),
 );
 const jwtOnly = createApp("sessions", "bench");
 jwtOnly.get("/:id", async (c) => {
   const claims = await verifier()(c.req.header("Authorization")!.replace(/^Bearer /, ""));
   const user = principalFromClaims(claims) as UserPrincipal;
-  return c.json(await asUser(user, (tx) => getSession(tx, c.req.param("id"))));
+  return c.json((await queryAsUser(user, sessionById(c.req.param("id"))))[0][0]);
 });
 
 type Variant = {

@@ -1,10 +1,10 @@
 import { createRoute } from "@hono/zod-openapi";
-import { asUser } from "../../db/client.ts";
+import { queryAsUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
 import { AppError, notFound } from "../../http/errors.ts";
 import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { Session, SessionId } from "../schemas.ts";
-import { archiveSession, restoreSession } from "../store.ts";
+import { archiveSession, type MovedSession, restoreSession } from "../store.ts";
 
 export const archiveRoute = createRoute({
   method: "post",
@@ -35,17 +35,17 @@ export const restoreRoute = createRoute({
 export function register(app: App) {
   app.openapi(archiveRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const session = await asUser(c.get("user"), (tx) => archiveSession(tx, id));
-    if (!session) throw notFound("session");
+    const [[moved]] = await queryAsUser(c.get("user"), archiveSession(id));
+    if (!moved) throw notFound("session");
+    const { changed: _, ...session } = moved as MovedSession;
     return c.json(session, 200);
   });
   app.openapi(restoreRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const result = await asUser(c.get("user"), (tx) => restoreSession(tx, id));
-    if (!result) throw notFound("session");
-    if (!result.restored) {
-      throw new AppError("conflict", `the session is ${result.session.status}, not archived`);
-    }
-    return c.json(result.session, 200);
+    const [[moved]] = await queryAsUser(c.get("user"), restoreSession(id));
+    if (!moved) throw notFound("session");
+    const { changed, ...session } = moved as MovedSession;
+    if (!changed) throw new AppError("conflict", `the session is ${session.status}, not archived`);
+    return c.json(session, 200);
   });
 }

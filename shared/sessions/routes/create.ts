@@ -1,9 +1,9 @@
 import { createRoute } from "@hono/zod-openapi";
-import { asUser } from "../../db/client.ts";
+import { queryAsUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
 import { errorResponses, jsonBody, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { CreateSession, Session } from "../schemas.ts";
-import { createSession } from "../store.ts";
+import { insertSession } from "../store.ts";
 
 export const route = createRoute({
   method: "post",
@@ -21,7 +21,7 @@ export const route = createRoute({
 export function register(app: App) {
   app.openapi(route, async (c) => {
     const input = c.req.valid("json");
-    const session = await asUser(c.get("user"), (tx) => createSession(tx, input));
-    return c.json(session, 201);
+    const [[session]] = await queryAsUser(c.get("user"), insertSession(input));
+    return c.json(session as Session, 201);
   });
 }

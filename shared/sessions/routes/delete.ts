@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { asUser } from "../../db/client.ts";
+import { queryAsUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
 import { notFound } from "../../http/errors.ts";
 import { errorResponses, userAccess } from "../../http/openapi.ts";
@@ -22,8 +22,8 @@ export const route = createRoute({
 export function register(app: App) {
   app.openapi(route, async (c) => {
     const { id } = c.req.valid("param");
-    const deleted = await asUser(c.get("user"), (tx) => deleteSession(tx, id));
-    if (!deleted) throw notFound("session");
+    const [deleted] = await queryAsUser(c.get("user"), deleteSession(id));
+    if (deleted.length === 0) throw notFound("session");
     return c.body(null, 204);
   });
 }

@@ -1,11 +1,17 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { asUser } from "../../db/client.ts";
+import { queryAsUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
 import { notFound } from "../../http/errors.ts";
 import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { decodeCursor, page } from "../../http/pagination.ts";
-import { ListMessagesQuery, MessagePage, SessionId } from "../schemas.ts";
-import { getSession, listMessages } from "../store.ts";
+import {
+  ListMessagesQuery,
+  type Message,
+  MessagePage,
+  type Session,
+  SessionId,
+} from "../schemas.ts";
+import { messagesPage, sessionById } from "../store.ts";
 
 const MessageCursor = z.tuple([z.number().int().min(0)]);
 
@@ -27,11 +33,12 @@ export function register(app: App) {
     const { id } = c.req.valid("param");
     const q = c.req.valid("query");
     const after = q.cursor ? decodeCursor(q.cursor, MessageCursor)[0] : undefined;
-    const [session, rows] = await asUser(c.get("user"), (tx) =>
-      Promise.all([
-        getSession(tx, id),
-        listMessages(tx, id, { order: q.order, limit: q.limit, afterIndex: after }),
-      ]));
+    // The session (RLS: none if not the caller's) and the page, one round trip.
+    const [[session], rows] = await queryAsUser(
+      c.get("user"),
+      sessionById(id),
+      messagesPage(id, { order: q.order, limit: q.limit, afterIndex: after }),
+    ) as [Session[], Message[]];
     if (!session) throw notFound("session");
     return c.json(page(rows, q.limit, (m) => [m.message_index]), 200);
   });

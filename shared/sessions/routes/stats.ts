@@ -1,9 +1,9 @@
-import { createRoute } from "@hono/zod-openapi";
-import { asUser } from "../../db/client.ts";
+import { createRoute, type z } from "@hono/zod-openapi";
+import { queryAsUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
 import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { SessionStats } from "../schemas.ts";
-import { sessionStats } from "../store.ts";
+import { type SESSION_TOTALS, sessionTotals, statsOf } from "../store.ts";
 
 export const route = createRoute({
   method: "get",
@@ -19,6 +19,7 @@ export const route = createRoute({
 
 export function register(app: App) {
   app.openapi(route, async (c) => {
-    return c.json(await asUser(c.get("user"), sessionStats), 200);
+    const [[row]] = await queryAsUser(c.get("user"), sessionTotals());
+    return c.json(statsOf(row as z.infer<typeof SESSION_TOTALS.schema> | undefined), 200);
   });
 }

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { asUser } from "../../db/client.ts";
+import { queryAsUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
 import { notFound } from "../../http/errors.ts";
 import { errorResponses, jsonBody, jsonResponse, userAccess } from "../../http/openapi.ts";
@@ -23,8 +23,8 @@ export function register(app: App) {
   app.openapi(route, async (c) => {
     const { id } = c.req.valid("param");
     const patch = c.req.valid("json");
-    const session = await asUser(c.get("user"), (tx) => updateSession(tx, id, patch));
+    const [[session]] = await queryAsUser(c.get("user"), updateSession(id, patch));
     if (!session) throw notFound("session");
-    return c.json(session, 200);
+    return c.json(session as Session, 200);
   });
 }
