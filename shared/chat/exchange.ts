@@ -8,7 +8,7 @@
 // The user's message is committed before the agent is called, so no agent
 // failure can lose it.
 import type { UserPrincipal } from "../auth/principal.ts";
-import { asService, asUser } from "../db/client.ts";
+import { asUser, queryAsService } from "../db/client.ts";
 import { AppError, notFound } from "../http/errors.ts";
 import { log } from "../http/log.ts";
 import type { Message, Session } from "../sessions/schemas.ts";
@@ -21,7 +21,6 @@ import { requestHash } from "./idempotency.ts";
 import type { SendMessageInput } from "./schemas.ts";
 import {
   findIdempotencyKey,
-  finishReply,
   getMessagesById,
   insertPendingReply,
   insertUserMessage,
@@ -30,6 +29,7 @@ import {
   recordIdempotencyKey,
   type ReplyOutcome,
   serviceTurn,
+  settleReply,
 } from "./store.ts";
 
 export type Opened = {
@@ -211,9 +211,10 @@ export async function runExchange(
   }
   const ms = Math.round(performance.now() - started);
   const outcome = reply ? completed(agent, opened, reply, ms) : failed(agent, opened, failure!, ms);
-  const message = await asService((tx) =>
-    finishReply(tx, opened.reply.id, opened.session.id, outcome)
+  const [[settled]] = await queryAsService(
+    ...settleReply(opened.reply.id, opened.session.id, outcome),
   );
+  const message = settled as Message;
   log(failure ? "warn" : "info", "chat reply", {
     request_id: o.requestId,
     session_id: opened.session.id,

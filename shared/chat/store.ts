@@ -4,6 +4,7 @@
 // (see serviceTurn) or in a service transaction of their own.
 import type postgres from "postgres";
 import type { Tx } from "../db/client.ts";
+import { idents, join, lit, sql, type SqlText } from "../db/literal.ts";
 import type { Message } from "../sessions/schemas.ts";
 import { MESSAGES } from "../sessions/store.ts";
 import type { HistoryRow } from "./history.ts";
@@ -171,24 +172,33 @@ export type ReplyOutcome =
   };
 
 // Settles a reply that is still processing (the maintenance sweep may have
-// settled it already: then nothing changes and the stored row is returned).
-// Usage reaches the session totals through the messages_after_usage trigger.
-export async function finishReply(
-  tx: Tx,
-  id: string,
-  sessionId: string,
-  o: ReplyOutcome,
-): Promise<Message> {
-  const set = { ...o, agent_response_data: tx.json(o.agent_response_data as postgres.JSONValue) };
-  const [[row]] = await Promise.all([
-    tx<Message[]>`
-      update public.messages set ${tx(set)}
-       where id = ${id} and status = 'processing'
-      returning ${tx(COLUMNS)}`,
-    tx`update public.chat_sessions set last_activity_at = now() where id = ${sessionId}`,
-  ]);
-  if (row) return row;
-  const [stored] = await tx<Message[]>`
-    select ${tx(COLUMNS)} from public.messages where id = ${id}`;
-  return stored;
+// settled it already: then nothing changes and the stored row is returned),
+// and marks the session active: two statements sent as one message, one
+// round trip, as the service. Usage reaches the session totals through the
+// messages_after_usage trigger.
+export function settleReply(id: string, sessionId: string, o: ReplyOutcome): SqlText[] {
+  const set = join([
+    sql`content = ${lit.text(o.content)}`,
+    sql`status = ${lit.text(o.status)}`,
+    sql`error_code = ${lit.text(o.error_code)}`,
+    sql`error_message = ${lit.text(o.error_message)}`,
+    sql`prompt_tokens = ${lit.int(o.prompt_tokens)}`,
+    sql`completion_tokens = ${lit.int(o.completion_tokens)}`,
+    sql`total_tokens = ${lit.int(o.total_tokens)}`,
+    sql`estimated_cost = ${lit.numeric(o.estimated_cost)}`,
+    sql`processing_time_ms = ${lit.int(o.processing_time_ms)}`,
+    sql`agent_response_data = ${lit.jsonb(o.agent_response_data)}`,
+  ], ", ");
+  return [
+    sql`with settled as (
+          update public.messages set ${set}
+           where id = ${lit.uuid(id)} and status = 'processing'
+          returning ${idents(COLUMNS)}
+        )
+        select * from settled
+        union all
+        select ${idents(COLUMNS)} from public.messages
+         where id = ${lit.uuid(id)} and not exists (select 1 from settled)`,
+    sql`update public.chat_sessions set last_activity_at = now() where id = ${lit.uuid(sessionId)}`,
+  ];
 }
