@@ -8,27 +8,22 @@
 // The user's message is committed before the agent is called, so no agent
 // failure can lose it.
 import type { UserPrincipal } from "../auth/principal.ts";
-import { asUser, queryAsService } from "../db/client.ts";
+import { queryAsService, queryAsUser } from "../db/client.ts";
 import { AppError, notFound } from "../http/errors.ts";
 import { log } from "../http/log.ts";
 import type { Message, Session } from "../sessions/schemas.ts";
-import { getSession } from "../sessions/store.ts";
 import { AgentFailure, type AgentReply, callAgent } from "./agent.ts";
 import type { AgentConfig } from "./config.ts";
 import { estimateCost } from "./cost.ts";
-import { buildPrompt, type Prompt } from "./history.ts";
+import { buildPrompt, type HistoryRow, type Prompt } from "./history.ts";
 import { requestHash } from "./idempotency.ts";
 import type { SendMessageInput } from "./schemas.ts";
 import {
-  findIdempotencyKey,
-  getMessagesById,
-  insertPendingReply,
-  insertUserMessage,
   type KeyRow,
-  recentHistory,
-  recordIdempotencyKey,
+  messagesById,
   type ReplyOutcome,
-  serviceTurn,
+  sendReads,
+  sendWrites,
   settleReply,
 } from "./store.ts";
 
@@ -43,8 +38,6 @@ export type Opened = {
 
 // A retry with a known Idempotency-Key: the first request's messages.
 export type Replayed = { kind: "replay"; userMessage: Message; reply: Message };
-
-class KeyTaken extends Error {}
 
 export function agentRequired(agent: AgentConfig | null): AgentConfig {
   if (agent) return agent;
@@ -63,63 +56,13 @@ export async function openExchange(
   idempotencyKey?: string,
 ): Promise<Opened | Replayed> {
   const hash = idempotencyKey ? await requestHash({ session_id: sessionId, ...input }) : undefined;
-  // A lost race on the key rolls the whole transaction back (the user message
+  // A lost race on the key rolls the whole message back (the user message
   // too); the next attempt finds the winner's record and replays it.
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await asUser(user, async (tx) => {
-        const [session, existing, history] = await Promise.all([
-          getSession(tx, sessionId),
-          idempotencyKey ? findIdempotencyKey(tx, idempotencyKey) : undefined,
-          recentHistory(tx, sessionId, agent.historyMessages),
-        ]);
-        if (!session) throw notFound("session");
-        if (existing) return await replay(existing, hash!, (ids) => getMessagesById(tx, ids));
-        if (session.status === "archived" || session.status === "ended") {
-          throw sessionClosed(session.status);
-        }
-        // One round trip: the user's message (as the user, under RLS), then the
-        // service's turn, the reply and the key. Ids are chosen here so the
-        // later statements can name the earlier rows; if the first statement
-        // fails, its error is the one reported.
-        const userMessageId = crypto.randomUUID();
-        const replyId = crypto.randomUUID();
-        const [userMessage, , reply, recorded] = await Promise.all([
-          insertUserMessage(tx, userMessageId, sessionId, input),
-          serviceTurn(tx),
-          insertPendingReply(tx, {
-            id: replyId,
-            sessionId,
-            userId: user.userId,
-            parentId: userMessageId,
-            model: agent.model,
-          }),
-          idempotencyKey
-            ? recordIdempotencyKey(tx, {
-              userId: user.userId,
-              key: idempotencyKey,
-              hash: hash!,
-              sessionId,
-              userMessageId,
-              assistantMessageId: replyId,
-            })
-            : true,
-        ]);
-        if (!recorded) throw new KeyTaken();
-        const temperature = session.agent_config?.temperature;
-        return {
-          kind: "opened" as const,
-          session,
-          userMessage,
-          reply,
-          prompt: buildPrompt(agent, history, input.content),
-          temperature: typeof temperature === "number" && temperature >= 0 && temperature <= 2
-            ? temperature
-            : undefined,
-        };
-      });
+      return await openOnce(user, agent, sessionId, input, idempotencyKey, hash);
     } catch (err) {
-      if (err instanceof KeyTaken) continue;
+      if ((err as { code?: string })?.code === "IK409") continue;
       throw refine(err);
     }
   }
@@ -129,6 +72,58 @@ export async function openExchange(
     undefined,
     { "Retry-After": "1" },
   );
+}
+
+// Two round trips: what the send reads (as the user), then what it writes.
+async function openOnce(
+  user: UserPrincipal,
+  agent: AgentConfig,
+  sessionId: string,
+  input: SendMessageInput,
+  key: string | undefined,
+  hash: string | undefined,
+): Promise<Opened | Replayed> {
+  const [[session], history, keys = []] = await queryAsUser(
+    user,
+    ...sendReads(sessionId, agent.historyMessages, key),
+  ) as [Session[], HistoryRow[], KeyRow[]?];
+  const [existing] = keys;
+  if (!session) throw notFound("session");
+  if (existing) {
+    return await replay(existing, hash!, async (ids) => {
+      const [rows] = await queryAsUser(user, messagesById(ids));
+      return rows as Message[];
+    });
+  }
+  if (session.status === "archived" || session.status === "ended") {
+    throw sessionClosed(session.status);
+  }
+  // Ids are chosen here so the later statements can name the earlier rows.
+  const userMessageId = crypto.randomUUID();
+  const replyId = crypto.randomUUID();
+  const [[userMessage], , [reply]] = await queryAsUser(
+    user,
+    ...sendWrites({
+      userMessageId,
+      replyId,
+      sessionId,
+      userId: user.userId,
+      model: agent.model,
+      input,
+      key: key === undefined ? undefined : { key, hash: hash! },
+    }),
+  ) as [Message[], unknown[], Message[]];
+  const temperature = session.agent_config?.temperature;
+  return {
+    kind: "opened" as const,
+    session,
+    userMessage,
+    reply,
+    prompt: buildPrompt(agent, history, input.content),
+    temperature: typeof temperature === "number" && temperature >= 0 && temperature <= 2
+      ? temperature
+      : undefined,
+  };
 }
 
 async function replay(

@@ -2,12 +2,10 @@
 // (RLS decides what exists); the agent's reply and the Idempotency-Key record
 // are the service's to write, in the same transaction after the user's part
 // (see serviceTurn) or in a service transaction of their own.
-import type postgres from "postgres";
 import type { Tx } from "../db/client.ts";
 import { idents, join, lit, sql, type SqlText } from "../db/literal.ts";
 import type { Message } from "../sessions/schemas.ts";
-import { MESSAGES } from "../sessions/store.ts";
-import type { HistoryRow } from "./history.ts";
+import { MESSAGES, SESSIONS } from "../sessions/store.ts";
 import { IDEMPOTENCY_SCOPE } from "./idempotency.ts";
 import type { SendMessageInput, UpdateVoiceAvatarInput } from "./schemas.ts";
 
@@ -22,43 +20,6 @@ export type KeyRow = {
   assistant_message_id: string;
 };
 
-export async function findIdempotencyKey(tx: Tx, key: string): Promise<KeyRow | undefined> {
-  const [row] = await tx<KeyRow[]>`
-    select request_hash, user_message_id, assistant_message_id
-      from public.idempotency_keys
-     where user_id = (select auth.uid()) and scope = ${IDEMPOTENCY_SCOPE} and key = ${key}
-       and expires_at > now()`;
-  return row;
-}
-
-// The session's latest messages worth sending, newest first: the user's words,
-// system notes, and completed replies (a failed reply's fragment would mislead).
-export async function recentHistory(tx: Tx, sessionId: string, limit: number) {
-  if (limit === 0) return [] as HistoryRow[];
-  return await tx<HistoryRow[]>`
-    select role, content from public.messages
-     where session_id = ${sessionId} and content <> ''
-       and (role in ('user', 'system') or (role = 'assistant' and status = 'completed'))
-     order by message_index desc
-     limit ${limit}`;
-}
-
-export async function insertUserMessage(
-  tx: Tx,
-  id: string,
-  sessionId: string,
-  input: SendMessageInput,
-): Promise<Message> {
-  const [row] = await tx<Message[]>`
-    insert into public.messages (id, session_id, role, content, content_type, parent_message_id, metadata)
-    values (${id}, ${sessionId}, 'user', ${input.content}, ${input.content_type},
-            ${input.parent_message_id ?? null}, ${
-    tx.json((input.metadata ?? {}) as postgres.JSONValue)
-  })
-    returning ${tx(COLUMNS)}`;
-  return row;
-}
-
 export async function getMessage(
   tx: Tx,
   sessionId: string,
@@ -67,11 +28,6 @@ export async function getMessage(
   const [row] = await tx<Message[]>`
     select ${tx(COLUMNS)} from public.messages where id = ${id} and session_id = ${sessionId}`;
   return row;
-}
-
-export async function getMessagesById(tx: Tx, ids: string[]): Promise<Message[]> {
-  return await tx<Message[]>`
-    select ${tx(COLUMNS)} from public.messages where id = any(${ids}::uuid[])`;
 }
 
 // Voice and avatar data belong to the agent's replies. A URL or avatar session
@@ -100,57 +56,89 @@ export async function updateVoiceAvatar(
   return current && { message: current, updated: false };
 }
 
+// --- one round trip each: what a send reads, then what it writes -------------------
+
+// The session, the Idempotency-Key's record (when a key is given) and the
+// history, as the user: one message. Results in that order.
+export function sendReads(sessionId: string, limit: number, key?: string): SqlText[] {
+  const reads = [
+    sql`select ${idents(SESSIONS.columns)} from public.chat_sessions
+         where id = ${lit.uuid(sessionId)}`,
+    sql`select role, content from public.messages
+         where session_id = ${lit.uuid(sessionId)} and content <> ''
+           and (role in ('user', 'system') or (role = 'assistant' and status = 'completed'))
+         order by message_index desc
+         limit ${lit.int(limit)}`,
+  ];
+  if (key !== undefined) {
+    reads.push(sql`select request_hash, user_message_id, assistant_message_id
+                     from public.idempotency_keys
+                    where user_id = (select auth.uid()) and scope = ${lit.text(IDEMPOTENCY_SCOPE)}
+                      and key = ${lit.text(key)} and expires_at > now()`);
+  }
+  return reads;
+}
+
+export type SendWrite = {
+  userMessageId: string;
+  replyId: string;
+  sessionId: string;
+  userId: string;
+  model: string;
+  input: SendMessageInput;
+  key?: { key: string; hash: string };
+};
+
+// The user's message (as the user, under RLS), then the service's turn: the
+// pending reply and the key's record. One message, one implicit transaction:
+// a key another request holds raises IK409 and nothing is kept. Results:
+// [user message], [], [reply], [key record].
+export function sendWrites(w: SendWrite): SqlText[] {
+  const writes = [
+    sql`insert into public.messages
+          (id, session_id, role, content, content_type, parent_message_id, metadata)
+        values (${lit.uuid(w.userMessageId)}, ${lit.uuid(w.sessionId)}, 'user',
+                ${lit.text(w.input.content)}, ${lit.text(w.input.content_type)},
+                ${lit.uuid(w.input.parent_message_id ?? null)}, ${
+      lit.jsonb(w.input.metadata ?? {})
+    })
+        returning ${idents(COLUMNS)}`,
+    sql`select set_config('role', 'service_role', true),
+               set_config('request.jwt.claims', '{"role":"service_role"}', true)`,
+    sql`insert into public.messages (id, session_id, user_id, role, content, status,
+                                     parent_message_id, agent_response_data)
+        values (${lit.uuid(w.replyId)}, ${lit.uuid(w.sessionId)}, ${lit.uuid(w.userId)},
+                'assistant', '', 'processing', ${lit.uuid(w.userMessageId)},
+                ${lit.jsonb({ requested_model: w.model })})
+        returning ${idents(COLUMNS)}`,
+  ];
+  if (w.key) {
+    writes.push(sql`
+      with recorded as (
+        insert into public.idempotency_keys as k
+          (user_id, scope, key, request_hash, session_id, user_message_id, assistant_message_id)
+        values (${lit.uuid(w.userId)}, ${lit.text(IDEMPOTENCY_SCOPE)}, ${lit.text(w.key.key)},
+                ${lit.text(w.key.hash)}, ${lit.uuid(w.sessionId)}, ${lit.uuid(w.userMessageId)},
+                ${lit.uuid(w.replyId)})
+        on conflict (user_id, scope, key) do update
+           set request_hash = excluded.request_hash, session_id = excluded.session_id,
+               user_message_id = excluded.user_message_id,
+               assistant_message_id = excluded.assistant_message_id,
+               created_at = now(), expires_at = now() + interval '24 hours'
+         where k.expires_at <= now()
+        returning 1
+      )
+      select case when exists (select 1 from recorded) then 1
+                  else private.idempotency_key_taken() end as recorded`);
+  }
+  return writes;
+}
+
+export function messagesById(ids: string[]): SqlText {
+  return sql`select ${idents(COLUMNS)} from public.messages where id = any(${lit.uuidArray(ids)})`;
+}
+
 // --- the service's turn -------------------------------------------------------------
-
-// Ends the user's part of a transaction: from here on it acts as service_role
-// without the user's claims. Only after RLS has accepted what the user may do.
-export async function serviceTurn(tx: Tx): Promise<void> {
-  await tx`select set_config('role', 'service_role', true),
-                  set_config('request.jwt.claims', ${
-    JSON.stringify({ role: "service_role" })
-  }, true)`;
-}
-
-// The agent's reply, created empty and 'processing' next to the user's message.
-export async function insertPendingReply(
-  tx: Tx,
-  r: { id: string; sessionId: string; userId: string; parentId: string; model: string },
-): Promise<Message> {
-  const [row] = await tx<Message[]>`
-    insert into public.messages (id, session_id, user_id, role, content, status, parent_message_id, agent_response_data)
-    values (${r.id}, ${r.sessionId}, ${r.userId}, 'assistant', '', 'processing', ${r.parentId},
-            ${tx.json({ requested_model: r.model })})
-    returning ${tx(COLUMNS)}`;
-  return row;
-}
-
-// Records the key, or takes over an expired one. False when a live key exists:
-// a concurrent request with the same key got there first.
-export async function recordIdempotencyKey(
-  tx: Tx,
-  k: {
-    userId: string;
-    key: string;
-    hash: string;
-    sessionId: string;
-    userMessageId: string;
-    assistantMessageId: string;
-  },
-): Promise<boolean> {
-  const rows = await tx`
-    insert into public.idempotency_keys as k
-      (user_id, scope, key, request_hash, session_id, user_message_id, assistant_message_id)
-    values (${k.userId}, ${IDEMPOTENCY_SCOPE}, ${k.key}, ${k.hash}, ${k.sessionId},
-            ${k.userMessageId}, ${k.assistantMessageId})
-    on conflict (user_id, scope, key) do update
-       set request_hash = excluded.request_hash, session_id = excluded.session_id,
-           user_message_id = excluded.user_message_id,
-           assistant_message_id = excluded.assistant_message_id,
-           created_at = now(), expires_at = now() + interval '24 hours'
-     where k.expires_at <= now()
-    returning 1`;
-  return rows.length === 1;
-}
 
 // What settling writes: message fields, typed as the schema declares them
 // (narrowed where a settled reply is narrower), written as given.

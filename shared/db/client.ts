@@ -251,7 +251,18 @@ async function oneTrip(role: string, claims: object, statements: SqlText[]): Pro
     set_config('request.jwt.claims', ${lit.text(JSON.stringify(claims))}, true),
     current_setting('standard_conforming_strings') as scs`;
   const text = [setup, ...statements].map(textOf).join(";\n");
-  const [head, ...results] = await db().unsafe(text) as unknown as Row[][];
-  if (head[0]?.scs !== "on") throw new Error("standard_conforming_strings is off");
-  return results;
+  // On a reserved connection held through a Link, like a transaction: a
+  // connection that dies under the message fails it at once (503), instead of
+  // leaving it waiting on a socket the server has closed.
+  const reserved = await reserve();
+  const link = new Link(reserved);
+  try {
+    const [head, ...results] = await link.race(
+      reserved.unsafe(text, [], link.watch).execute(),
+    ) as unknown as Row[][];
+    if (head[0]?.scs !== "on") throw new Error("standard_conforming_strings is off");
+    return results;
+  } finally {
+    link.end();
+  }
 }
