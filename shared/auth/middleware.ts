@@ -4,7 +4,7 @@ import { createMiddleware } from "hono/factory";
 import { config } from "../config.ts";
 import { AppError } from "../http/errors.ts";
 import type { AppEnv } from "../http/context.ts";
-import { rateHeaders, takeHit } from "../http/rate-limit.ts";
+import { COSTLY_CLASSES, deferOwnerHit, rateHeaders, takeHit } from "../http/rate-limit.ts";
 import { looksLikeApiKey, resolveApiKey } from "./api-keys.ts";
 import { createVerifier } from "./jwt.ts";
 import { type Principal, principalFromClaims, type UserPrincipal } from "./principal.ts";
@@ -96,6 +96,9 @@ export type UserRouteOptions = {
   // and their tokens, paid HeyGen tokens) refuse anonymous sign-ins: see
   // docs/decisions.md, "What anonymous users may do".
   refuseAnonymous?: boolean;
+  // A costly route that sends the owner's rate-limit hit itself, first in its
+  // own first round trip (c.get("deferredHit")), and sets the headers.
+  deferRateLimit?: boolean;
 };
 
 export function requireUser(
@@ -125,9 +128,14 @@ export function requireUser(
       });
     }
     // Before the route runs, so a refused request does nothing and every
-    // answer, errors included, carries the headers.
-    const rate = await takeHit(principal, rateClass);
-    for (const [name, value] of Object.entries(rateHeaders(rate))) c.header(name, value);
+    // answer, errors included, carries the headers; or, for a route that asks,
+    // first in the route's own round trip.
+    if (opts.deferRateLimit && COSTLY_CLASSES.has(rateClass)) {
+      c.set("deferredHit", deferOwnerHit(principal, rateClass));
+    } else {
+      const rate = await takeHit(principal, rateClass);
+      for (const [name, value] of Object.entries(rateHeaders(rate))) c.header(name, value);
+    }
     c.set("user", principal);
     c.set("principal", principal);
     await next();

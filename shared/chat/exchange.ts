@@ -8,7 +8,8 @@
 // The user's message is committed before the agent is called, so no agent
 // failure can lose it.
 import type { UserPrincipal } from "../auth/principal.ts";
-import { queryAsService, queryAsUser } from "../db/client.ts";
+import { queryAsService, queryAsUser, queryAsUserAfter, type Row } from "../db/client.ts";
+import type { DeferredHit, RateState } from "../http/rate-limit.ts";
 import { AppError, notFound } from "../http/errors.ts";
 import { log } from "../http/log.ts";
 import type { Message, Session } from "../sessions/schemas.ts";
@@ -48,19 +49,26 @@ export function agentRequired(agent: AgentConfig | null): AgentConfig {
   );
 }
 
+// The rate-limit hit the route left to this exchange (sent first in its first
+// round trip, counted once however many attempts follow), and where its
+// state goes (the route's headers) before anything else can fail.
+export type SendLimit = { hit: DeferredHit; onState: (state: RateState) => void };
+
 export async function openExchange(
   user: UserPrincipal,
   agent: AgentConfig,
   sessionId: string,
   input: SendMessageInput,
   idempotencyKey?: string,
+  limit?: SendLimit,
 ): Promise<Opened | Replayed> {
   const hash = idempotencyKey ? await requestHash({ session_id: sessionId, ...input }) : undefined;
   // A lost race on the key rolls the whole message back (the user message
   // too); the next attempt finds the winner's record and replays it.
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await openOnce(user, agent, sessionId, input, idempotencyKey, hash);
+      const once = attempt === 0 ? limit : undefined;
+      return await openOnce(user, agent, sessionId, input, idempotencyKey, hash, once);
     } catch (err) {
       if ((err as { code?: string })?.code === "IK409") continue;
       throw refine(err);
@@ -82,11 +90,18 @@ async function openOnce(
   input: SendMessageInput,
   key: string | undefined,
   hash: string | undefined,
+  limit: SendLimit | undefined,
 ): Promise<Opened | Replayed> {
-  const [[session], history, keys = []] = await queryAsUser(
-    user,
-    ...sendReads(sessionId, agent.historyMessages, key),
-  ) as [Session[], HistoryRow[], KeyRow[]?];
+  const reads = sendReads(sessionId, agent.historyMessages, key);
+  let results: Row[][];
+  if (limit) {
+    const [taken, ...rest] = await queryAsUserAfter(limit.hit.statement, user, ...reads);
+    limit.onState(limit.hit.settle(taken[0]));
+    results = rest;
+  } else {
+    results = await queryAsUser(user, ...reads);
+  }
+  const [[session], history, keys = []] = results as [Session[], HistoryRow[], KeyRow[]?];
   const [existing] = keys;
   if (!session) throw notFound("session");
   if (existing) {

@@ -243,25 +243,52 @@ export function queryAsService(...statements: SqlText[]): Promise<Row[][]> {
   return oneTrip("service_role", { role: "service_role" }, statements);
 }
 
-async function oneTrip(role: string, claims: object, statements: SqlText[]): Promise<Row[][]> {
+// As queryAsUser, after a statement that is committed on its own first (as
+// the login role, in the same message), so it stands whatever the rest does:
+// a rate-limit hit that counts even when the request then fails. Returns the
+// prelude's rows, then each statement's.
+export async function queryAsUserAfter(
+  prelude: SqlText,
+  user: UserPrincipal,
+  ...statements: SqlText[]
+): Promise<[Row[], ...Row[][]]> {
+  const [first, ...rest] = await oneTrip(API_USER_ROLE, user.claims, statements, [
+    prelude,
+    sql`commit`,
+  ]);
+  return [first, ...rest];
+}
+
+async function oneTrip(
+  role: string,
+  claims: object,
+  statements: SqlText[],
+  prelude: SqlText[] = [],
+): Promise<Row[][]> {
   if (statements.length === 0) throw new TypeError("oneTrip: no statement");
   // standard_conforming_strings decides how a literal is read: every
   // supported Postgres has it on, and a server that does not is refused.
   const setup = sql`select set_config('role', ${lit.text(role)}, true),
     set_config('request.jwt.claims', ${lit.text(JSON.stringify(claims))}, true),
     current_setting('standard_conforming_strings') as scs`;
-  const text = [setup, ...statements].map(textOf).join(";\n");
+  const text = [...prelude, setup, ...statements].map(textOf).join(";\n");
   // On a reserved connection held through a Link, like a transaction: a
   // connection that dies under the message fails it at once (503), instead of
   // leaving it waiting on a socket the server has closed.
   const reserved = await reserve();
   const link = new Link(reserved);
   try {
-    const [head, ...results] = await link.race(
+    const all = await link.race(
       reserved.unsafe(text, [], link.watch).execute(),
     ) as unknown as Row[][];
-    if (head[0]?.scs !== "on") throw new Error("standard_conforming_strings is off");
-    return results;
+    // The setup's row marks where the statements' results begin (a COMMIT in
+    // the prelude gives no result of its own); what comes before is the
+    // prelude's rows.
+    const at = all.findIndex((rows) => rows[0] !== undefined && "scs" in rows[0]);
+    if (at < 0 || all[at][0].scs !== "on") {
+      throw new Error("standard_conforming_strings is off");
+    }
+    return [...all.slice(0, at), ...all.slice(at + 1)];
   } finally {
     link.end();
   }

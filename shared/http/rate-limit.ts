@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { RateClass } from "../auth/scopes.ts";
 import type { UserPrincipal } from "../auth/principal.ts";
 import { db } from "../db/client.ts";
-import { lit, sql, textOf } from "../db/literal.ts";
+import { lit, sql, type SqlText, textOf } from "../db/literal.ts";
 import { AppError } from "./errors.ts";
 
 export type Limit = { limit: number; windowSeconds: number };
@@ -155,29 +155,50 @@ type OwnerHitRow = LeaseRow & { owner_exists: boolean };
 // it). The statement counts the hit in the owner's window and, for an API
 // key, in the key's own bucket too. Literals, as in takeLease.
 async function takeOwnerHit(user: UserPrincipal, rateClass: RateClass): Promise<RateState> {
+  const hit = deferOwnerHit(user, rateClass);
+  const [row] = await db().unsafe(textOf(hit.statement));
+  return hit.settle(row);
+}
+
+// The owner's hit as a statement a route sends first in its own round trip
+// (shared/db/client.ts queryAsUserAfter), and how to read its row: throws 429
+// or 401, or gives the headers' state. Refuses at once, without a statement,
+// while this isolate knows the window is exhausted.
+export type DeferredHit = {
+  statement: SqlText;
+  settle: (row: Record<string, unknown> | undefined) => RateState;
+};
+
+export function deferOwnerHit(user: UserPrincipal, rateClass: RateClass): DeferredHit {
   const key = `${rateClass} ${bucketOf(user)}`;
   const known = exhausted.get(key);
   if (known && Date.now() < known.until) {
     throw rateLimited(known.limit, Math.ceil((known.until - Date.now()) / 1000));
   }
   const { limit, windowSeconds } = rateLimits()[rateClass];
-  const [row] = await db().unsafe<OwnerHitRow[]>(
-    textOf(sql`select * from private.rate_limit_take_owner(${lit.uuid(user.userId)},
+  return {
+    statement: sql`select * from private.rate_limit_take_owner(${lit.uuid(user.userId)},
        ${lit.uuid(user.apiKeyId ?? null)}, ${lit.text(rateClass)},
-       ${lit.int(limit)}::int, ${lit.int(windowSeconds)}::int)`),
-  );
-  if (!row.owner_exists) {
-    throw new AppError("unauthorized", "the token is for a user that no longer exists", undefined, {
-      "WWW-Authenticate": "Bearer",
-    });
-  }
-  const reset = Math.ceil(row.reset_ms / 1000);
-  if (row.granted === 0) {
-    exhausted.set(key, { limit: row.rate_limit, until: Date.now() + row.reset_ms });
-    if (exhausted.size > 10_000) forgetExpired();
-    throw rateLimited(row.rate_limit, reset);
-  }
-  return { limit: row.rate_limit, remaining: row.remaining, reset };
+       ${lit.int(limit)}::int, ${lit.int(windowSeconds)}::int)`,
+    settle: (found) => {
+      const row = found as OwnerHitRow;
+      if (!row.owner_exists) {
+        throw new AppError(
+          "unauthorized",
+          "the token is for a user that no longer exists",
+          undefined,
+          { "WWW-Authenticate": "Bearer" },
+        );
+      }
+      const reset = Math.ceil(row.reset_ms / 1000);
+      if (row.granted === 0) {
+        exhausted.set(key, { limit: row.rate_limit, until: Date.now() + row.reset_ms });
+        if (exhausted.size > 10_000) forgetExpired();
+        throw rateLimited(row.rate_limit, reset);
+      }
+      return { limit: row.rate_limit, remaining: row.remaining, reset };
+    },
+  };
 }
 
 function forgetExpired(): void {

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../../http/app.ts";
+import { rateHeaders } from "../../http/rate-limit.ts";
 import { jsonBody, jsonResponse, userAccess } from "../../http/openapi.ts";
 import type { ChatConfig } from "../config.ts";
 import { agentRequired, failedReplyError, openExchange, runExchange } from "../exchange.ts";
@@ -16,7 +17,8 @@ export const route = createRoute({
     "`delta`…, then `message.completed` or `message.failed`. When the agent fails the message " +
     "is kept, the reply is stored as failed with any partial text, and the error names both.",
   tags: ["chat"],
-  ...userAccess("chat:write", "chat"),
+  // The owner's rate-limit hit travels with the exchange's first round trip.
+  ...userAccess("chat:write", "chat", { deferRateLimit: true }),
   request: { params: SessionParam, headers: SendHeaders, body: jsonBody(SendMessage) },
   responses: {
     200: {
@@ -37,7 +39,20 @@ export function register(app: App, config: ChatConfig) {
     const input = c.req.valid("json");
     const key = c.req.valid("header")["idempotency-key"];
     const stream = wantsStream(c.req.header("Accept"));
-    const opened = await openExchange(c.get("user"), agent, sessionId, input, key);
+    const hit = c.get("deferredHit");
+    const opened = await openExchange(
+      c.get("user"),
+      agent,
+      sessionId,
+      input,
+      key,
+      hit && {
+        hit,
+        onState: (state) => {
+          for (const [name, value] of Object.entries(rateHeaders(state))) c.header(name, value);
+        },
+      },
+    );
 
     if (opened.kind === "replay") {
       c.header("Idempotent-Replayed", "true");
