@@ -126,7 +126,7 @@ Deno.test("one bad address among several refuses the URL; a name that resolves n
   );
 });
 
-Deno.test("multicast, documentation and other special ranges are refused", async () => {
+Deno.test("multicast, documentation and other special ranges are refused", () => {
   for (
     const address of [
       "224.0.0.1",
