@@ -96,6 +96,10 @@ export type UserRouteOptions = {
   // and their tokens, paid HeyGen tokens) refuse anonymous sign-ins: see
   // docs/decisions.md, "What anonymous users may do".
   refuseAnonymous?: boolean;
+  // Routes the service may also call, acting as an owner of its own (the
+  // service's webhook endpoints, which receive every user's events). The
+  // handler then finds a service principal and no user.
+  allowService?: boolean;
 };
 
 export function requireUser(
@@ -105,6 +109,10 @@ export function requireUser(
 ) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const principal = await authenticate(c);
+    if (principal?.kind === "service" && opts.allowService) {
+      c.set("principal", principal);
+      return await next();
+    }
     if (principal?.kind !== "user") throw refuse("this route needs a signed-in user's token");
     if (principal.apiKeyId && opts.sessionOnly) {
       throw new AppError(

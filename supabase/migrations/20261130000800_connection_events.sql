@@ -368,8 +368,8 @@ create trigger connection_events_fan_out after insert on public.connection_event
 -- counted as an attempt, with what signing and sending it needs.
 create or replace function private.claim_webhook_deliveries(p_limit integer, p_lease_seconds integer)
 returns table (
-  delivery_id uuid, attempt integer, event_id uuid, event_type text, event_data jsonb,
-  event_created_at timestamptz, endpoint_id uuid, url text, secrets text[]
+  delivery_id uuid, attempt integer, event_id uuid, event_user_id uuid, event_type text,
+  event_data jsonb, event_created_at timestamptz, endpoint_id uuid, url text, secrets text[]
 )
 language plpgsql volatile security definer set search_path = '' as $$
 begin
@@ -391,7 +391,7 @@ begin
      where d.id = picked.id
     returning d.id, d.attempts, d.event_id, d.endpoint_id
   )
-  select c.id, c.attempts, ev.id, ev.type, ev.data, ev.created_at, e.id, e.url,
+  select c.id, c.attempts, ev.id, ev.user_id, ev.type, ev.data, ev.created_at, e.id, e.url,
          private.webhook_signing_secrets(e.id)
     from claimed c
     join public.connection_events ev on ev.id = c.event_id
