@@ -47,6 +47,8 @@ create index connection_events_created on public.connection_events (created_at);
 alter table public.connection_events enable row level security;
 revoke all on public.connection_events from anon, authenticated;
 grant select on public.connection_events to authenticated;
+-- The service reads events to list its own endpoints' deliveries.
+grant select on public.connection_events to service_role;
 create policy "connection_events: owner reads" on public.connection_events
   for select to authenticated using (user_id = (select auth.uid()));
 

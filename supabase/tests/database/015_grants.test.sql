@@ -69,6 +69,7 @@ select is(
     'chat_sessions oprina_api_user DELETE',
     'chat_sessions service_role SELECT,UPDATE',
     'connection_events authenticated SELECT',
+    'connection_events service_role SELECT',
     'idempotency_keys authenticated SELECT',
     'idempotency_keys service_role DELETE,INSERT,SELECT,UPDATE',
     'messages authenticated SELECT',
