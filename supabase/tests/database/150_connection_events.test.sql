@@ -6,7 +6,7 @@
 -- owner's claims and read by the service only; fan-out follows owners,
 -- filters and enabled; the worker's claim leases; the schedules exist.
 begin;
-select plan(68);
+select plan(69);
 
 select set_config('tests.alice', tests.create_user('alice-150@example.test')::text, true);
 select set_config('tests.bob', tests.create_user('bob-150@example.test')::text, true);
@@ -353,6 +353,11 @@ select is(
 );
 
 -- The worker's claim ------------------------------------------------------------------------
+select is(
+  (select pg_get_indexdef(indexrelid) from pg_index where indexrelid = 'public.webhook_deliveries_due'::regclass),
+  'CREATE INDEX webhook_deliveries_due ON public.webhook_deliveries USING btree (next_attempt_at, id) WHERE (status = ''pending''::text)',
+  'due deliveries are found through a partial index in claim order'
+);
 select set_config('tests.claimed', (
   select string_agg(delivery_id::text || ':' || attempt || ':' || array_length(secrets, 1), ',')
     from private.claim_webhook_deliveries(1000, 60)
