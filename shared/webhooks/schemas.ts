@@ -78,8 +78,15 @@ export const SendResult = z.object({
   webhook_id: z.string(),
   delivered: z.boolean(),
   status_code: z.number().int().nullable(),
-  error: z.enum(["http_status", "timeout", "unreachable", "url_refused", "redirect", "gone"])
-    .nullable(),
+  error: z.enum([
+    "http_status",
+    "timeout",
+    "unreachable",
+    "url_refused",
+    "redirect",
+    "gone",
+    "no_secret",
+  ]).nullable(),
   duration_ms: z.number().int(),
 }).openapi("WebhookTestResult");
 

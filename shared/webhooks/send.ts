@@ -13,7 +13,8 @@ export type SendError =
   | "unreachable"
   | "url_refused"
   | "redirect"
-  | "gone";
+  | "gone"
+  | "no_secret";
 
 export type SendOutcome = {
   delivered: boolean;
@@ -47,6 +48,10 @@ export async function sendWebhook(
     resolve,
   });
   if (!verdict.ok) return done({ delivered: false, status_code: null, error: "url_refused" });
+  // An endpoint made behind the API's back, without a secret: nothing unsigned leaves.
+  if (o.secrets.length === 0) {
+    return done({ delivered: false, status_code: null, error: "no_secret" });
+  }
   const timestamp = Math.floor(Date.now() / 1000);
   const headers = await signedHeaders(o.secrets, o.msgId, timestamp, o.body);
   let res: Response;

@@ -67,21 +67,34 @@ export async function deliverDue(
         return; // nothing due and unclaimed
       }
       summary.claimed++;
-      const outcome = await sendWebhook(
-        {
-          url: job.url,
-          secrets: job.secrets,
-          msgId: job.event_id,
-          body: webhookBody({
-            type: job.event_type,
-            created_at: job.event_created_at,
-            user_id: job.event_user_id,
-            data: job.event_data,
-          }),
-        },
-        config,
-        o.resolve,
-      );
+      let outcome: SendOutcome;
+      try {
+        outcome = await sendWebhook(
+          {
+            url: job.url,
+            secrets: job.secrets ?? [],
+            msgId: job.event_id,
+            body: webhookBody({
+              type: job.event_type,
+              created_at: job.event_created_at,
+              user_id: job.event_user_id,
+              data: job.event_data,
+            }),
+          },
+          config,
+          o.resolve,
+        );
+      } catch (err) {
+        // Nothing was sent that we know of; the attempt counts as unreachable.
+        log("error", "webhook send failed", { error: errorText(err) });
+        outcome = {
+          delivered: false,
+          status_code: null,
+          error: "unreachable",
+          retry_after_seconds: null,
+          duration_ms: 0,
+        };
+      }
       const settlement = settle(
         job,
         outcome,

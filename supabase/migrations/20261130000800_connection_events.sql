@@ -330,7 +330,8 @@ comment on table public.webhook_deliveries is
 comment on column public.webhook_deliveries.next_attempt_at is
   'When the worker may claim it: the backoff after a failure, or the lease of a running attempt.';
 comment on column public.webhook_deliveries.last_error is
-  'A short code: http_status, timeout, unreachable, url_refused, redirect; never a response body.';
+  'A short code: http_status, timeout, unreachable, url_refused, redirect, gone, no_secret; never '
+  'a response body.';
 
 -- The worker's claim walks this index in due order.
 create index webhook_deliveries_due on public.webhook_deliveries (next_attempt_at, id)

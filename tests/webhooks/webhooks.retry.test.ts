@@ -5,7 +5,14 @@
 import assert from "node:assert/strict";
 import { createUser, sql, test } from "../helpers/stack.ts";
 import { connect } from "../oauth/flow.ts";
-import { deliveries, receiver, registerEndpoint, retryNow, settleAll } from "./support.ts";
+import {
+  deliveries,
+  newInbox,
+  receiver,
+  registerEndpoint,
+  retryNow,
+  settleAll,
+} from "./support.ts";
 
 // The stack's defaults (shared/webhooks/config.ts): base 30 s, 12 attempts, up to 10% jitter.
 const BASE = 30;
@@ -135,4 +142,24 @@ test("an endpoint whose address turned private is refused at delivery: nothing i
   assert.ok(waits[0] >= low && waits[0] <= high, `waited ${waits[0]} s`);
   const [row] = await deliveries(endpoint.id);
   assert.deepEqual([row.status, row.last_error], ["failed", "url_refused"]);
+});
+
+test("an endpoint without a secret (made behind the API's back) is never sent anything unsigned", async () => {
+  const user = await createUser("wh-no-secret");
+  const inbox = newInbox("no-secret");
+  const [endpoint] = await sql`
+    insert into public.webhook_endpoints (user_id, url) values (${user.id}, ${inbox.url})
+    returning id`;
+  await connect(user);
+  const errors: unknown[] = [];
+  await settleAll(endpoint.id, {
+    onRetry: async (row) => {
+      errors.push(row.last_error);
+      await sql`update public.webhook_deliveries set attempts = ${MAX_ATTEMPTS - 1},
+                       next_attempt_at = now()
+                 where id = ${row.id as string} and attempts = ${row.attempts as number}`;
+    },
+  });
+  assert.deepEqual(errors, ["no_secret"]);
+  assert.deepEqual(await receiver.received(inbox.name), []);
 });
