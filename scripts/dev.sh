@@ -25,10 +25,11 @@ up)
   cat <<MSG
 
   Oprina local stack is up (no Docker).
-    API        $SUPABASE_URL/functions/v1/<fn>   (sessions, chat, oauth, tokens, account)
+    API        $SUPABASE_URL/functions/v1/<fn>   (sessions, chat, oauth, tokens, webhooks, account)
     Database   $SUPABASE_DB_URL
     Logs       .local/dev/gateway.log, .local/dev/pg/log
     OAuth      $DEV_OAUTH_URL   (the local dev provider)
+    Webhooks   $LOCAL_WEBHOOK_RECEIVER_URL/hooks/<name>   (the local receiver: webhooks in README)
     Agent      $AGENT_URL   ($([ "$AGENT_URL" = "http://127.0.0.1:$LOCAL_AGENT_PORT/v1" ] && echo "the local development agent, not a real model: .local/dev/agent.log; chat in README" || echo "model $AGENT_MODEL"))
     Keys       publishable $(sed -E 's/.*"default":"([^"]+)".*/\1/' <<<"$SUPABASE_PUBLISHABLE_KEYS")
                secret      $(sed -E 's/.*"default":"([^"]+)".*/\1/' <<<"$SUPABASE_SECRET_KEYS")   (service callers)

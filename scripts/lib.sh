@@ -148,6 +148,11 @@ stack_env() {
     export LOCAL_APP_ORIGIN="http://127.0.0.1:$(($2 + 9))"
     export CORS_ORIGINS="http://localhost:3000,http://127.0.0.1:3000,$LOCAL_APP_ORIGIN"
   fi
+  # Webhooks: the local receiver (scripts/local/webhook-receiver.ts) on
+  # API_PORT+10 is an http loopback target, which only local stacks allow.
+  export LOCAL_WEBHOOK_RECEIVER_PORT=$(($2 + 10))
+  export LOCAL_WEBHOOK_RECEIVER_URL="http://127.0.0.1:$LOCAL_WEBHOOK_RECEIVER_PORT"
+  export WEBHOOK_ALLOW_LOOPBACK=1
   stack_oauth_env "$@"
 }
 
@@ -201,7 +206,8 @@ service_stop() {
 
 # stack_up NAME API_PORT DB_PORT: Postgres with the platform stand-in, all
 # migrations and the local Vault secrets; then the local OAuth provider, the
-# local development agent and the gateway in the background.
+# local development agent, the local webhook receiver and the gateway in the
+# background.
 stack_up() {
   stack_env "$@"
   mkdir -p "$STACK_DIR"
@@ -217,11 +223,13 @@ stack_up() {
     "$DENO" run -A "$ROOT/scripts/local/oauth-server.ts"
   service_start agent "http://127.0.0.1:$LOCAL_AGENT_PORT/health" \
     "$DENO" run --allow-net=127.0.0.1 --allow-env "$ROOT/scripts/local/agent.ts"
+  service_start webhook-receiver "$LOCAL_WEBHOOK_RECEIVER_URL/_control/health" \
+    "$DENO" run --allow-net=127.0.0.1 --allow-env "$ROOT/scripts/local/webhook-receiver.ts"
   service_start gateway "$SUPABASE_URL/health" "$DENO" run -A "$ROOT/scripts/gateway.ts"
 }
 
 stack_down() {
   stack_env "$@"
-  for service in gateway agent oauth-server; do service_stop "$service"; done
+  for service in gateway webhook-receiver agent oauth-server; do service_stop "$service"; done
   pg_stop "$STACK_DIR/pg"
 }

@@ -29,6 +29,7 @@ const patterns: Array<[string, RegExp]> = [
   ["Supabase secret key", /sb_secret_[A-Za-z0-9_-]{10,}/],
   ["provider access token", /devat_[A-Za-z0-9_-]{16,}/],
   ["provider refresh token", /devrt_[A-Za-z0-9_-]{16,}/],
+  ["webhook signing secret", /whsec_[A-Za-z0-9+/]{32,}/],
 ];
 
 let findings = 0;

@@ -99,6 +99,10 @@ export type UserRouteOptions = {
   // A costly route that sends the owner's rate-limit hit itself, first in its
   // own first round trip (c.get("deferredHit")), and sets the headers.
   deferRateLimit?: boolean;
+  // Routes the service may also call, acting as an owner of its own (the
+  // service's webhook endpoints, which receive every user's events). The
+  // handler then finds a service principal and no user.
+  allowService?: boolean;
 };
 
 export function requireUser(
@@ -108,6 +112,10 @@ export function requireUser(
 ) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const principal = await authenticate(c);
+    if (principal?.kind === "service" && opts.allowService) {
+      c.set("principal", principal);
+      return await next();
+    }
     if (principal?.kind !== "user") throw refuse("this route needs a signed-in user's token");
     if (principal.apiKeyId && opts.sessionOnly) {
       throw new AppError(

@@ -8,6 +8,8 @@ export const SCOPES = [
   "tokens:write",
   "account:read",
   "account:write",
+  "webhooks:read",
+  "webhooks:write",
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];

@@ -94,6 +94,9 @@ export function userAccess(
   return {
     security,
     "x-anonymous-users": opts.refuseAnonymous ? "refused" : "allowed",
+    ...(opts.allowService
+      ? { "x-service-key": "allowed: acts for the service's own endpoints" }
+      : {}),
     middleware: requireUser(scope, rateClass, opts),
   };
 }

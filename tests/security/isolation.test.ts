@@ -21,6 +21,8 @@ import {
   type CallOptions,
   createApiKey,
   createUser,
+  SECRET_KEY,
+  sql,
   test,
   type TestUser,
 } from "../helpers/stack.ts";
@@ -115,8 +117,9 @@ type Ids = {
   provider: string;
   idempotencyKey: string;
   providerAccounts: string[]; // e-mails at the local provider
+  webhookEndpoint: string; // has delivered deliveries of the connections' events
 };
-type Kind = "session" | "message" | "token" | "apiKey" | "provider";
+type Kind = "session" | "message" | "token" | "apiKey" | "provider" | "webhookEndpoint";
 
 // Path parameters by their documented description. Unknown ones fail the
 // probe, so a new id-taking route must be placed here or in NOT_ID_ROUTES.
@@ -126,6 +129,7 @@ const PATH_IDS: Record<string, Kind> = {
   "Connection id": "token",
   "API key id": "apiKey",
   "Provider id": "provider",
+  "Webhook endpoint id": "webhookEndpoint",
 };
 // Names a thing every user shares, so it is never A's or B's.
 const SHARED: Kind[] = ["provider"];
@@ -149,6 +153,7 @@ const SERVICE_ONLY = [
   "POST /tokens/cleanup",
   "POST /oauth/cleanup",
   "GET /account/admin/stats",
+  "POST /webhooks/deliver",
 ];
 
 // What a client sends to send a message; B replays it, with A's
@@ -334,6 +339,11 @@ async function populate(label: string): Promise<Ids> {
       headers: { "Idempotency-Key": idempotencyKey },
     }),
   );
+  // An endpoint before the connections, so their events are delivered to it.
+  const inbox = `isolation-${label}-${crypto.randomUUID()}`;
+  const endpoint = await ok(user, "POST", "/webhooks/endpoints", {
+    body: { url: `${Deno.env.get("LOCAL_WEBHOOK_RECEIVER_URL")}/hooks/${inbox}` },
+  });
   const google = await connect(user, { provider: "google", services: ["gmail"] });
   const microsoft = await connect(user, { provider: "microsoft", services: ["outlook"] });
   await ok(user, "POST", `/tokens/${google.token.id}/refresh`);
@@ -349,6 +359,7 @@ async function populate(label: string): Promise<Ids> {
   const back = await callback(await consent(parked.authorization_url, { email: parkedMailbox }));
   assert.equal(back.status, 200, JSON.stringify(back.body));
   const key = await createApiKey(user, [...SCOPES], { name: `${label}'s key` });
+  await deliverAll(endpoint.id);
   return {
     user,
     session,
@@ -359,7 +370,21 @@ async function populate(label: string): Promise<Ids> {
     provider: "google",
     idempotencyKey,
     providerAccounts: [google.email, microsoft.email, parkedMailbox],
+    webhookEndpoint: endpoint.id,
   };
+}
+
+// The snapshots must not move under the probe: every delivery to the
+// endpoint is settled first (any run of the worker may take them).
+async function deliverAll(endpointId: string) {
+  for (let i = 0; i < 50; i++) {
+    const [{ pending }] = await sql`select count(*)::int as pending from public.webhook_deliveries
+                                     where endpoint_id = ${endpointId} and status = 'pending'`;
+    if (pending === 0) return;
+    await call("POST", "/webhooks/deliver", { token: SECRET_KEY });
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("the isolation users' webhook deliveries did not settle");
 }
 
 const [A, B] = await Promise.all([populate("isolation-a"), populate("isolation-b")]);
@@ -369,6 +394,7 @@ const nobody: Ids = {
   message: crypto.randomUUID(),
   token: crypto.randomUUID(),
   apiKey: crypto.randomUUID(),
+  webhookEndpoint: crypto.randomUUID(),
   idempotencyKey: `isolation-${crypto.randomUUID()}`,
 };
 
@@ -379,7 +405,7 @@ const baseline = { snapshot: await snapshotOf(A.user.id), provider: await provid
 
 // A's values that must never appear in anything B reads.
 const traces = (u: Ids) => [
-  ...[u.user.id, u.user.email, u.session, u.message, u.token, u.apiKey],
+  ...[u.user.id, u.user.email, u.session, u.message, u.token, u.apiKey, u.webhookEndpoint],
   ...u.providerAccounts,
 ];
 

@@ -121,8 +121,10 @@ test("invalid_grant on refresh marks needs_reauth and keeps everything stored, c
     "public.service_tokens": { changed: { [t.id]: [...REAUTH_MOVES, "next_refresh_at"].sort() } },
     "public.token_refresh_logs": { added: 1 },
     "public.user_activities": { added: 1 },
+    "public.connection_events": { added: 1 },
   });
   const { after: row } = changes["public.service_tokens"].changed[0];
+  assert.equal(changes["public.connection_events"].added[0].type, "connection.needs_reauth");
   assert.deepEqual([row.status, row.last_error_code, row.next_refresh_at], [
     "needs_reauth",
     "invalid_grant",
@@ -187,7 +189,9 @@ for (const f of refreshFaults) {
       const changes = await assertOnlyChanges(before, await snapshotOf(u.id), {
         "public.service_tokens": { changed: { [t.id]: reauth ? REAUTH_MOVES : OUTAGE_MOVES } },
         "public.token_refresh_logs": { added: 1 },
-        ...(reauth ? { "public.user_activities": { added: 1 } } : {}),
+        ...(reauth
+          ? { "public.user_activities": { added: 1 }, "public.connection_events": { added: 1 } }
+          : {}),
       });
       const { after: row } = changes["public.service_tokens"].changed[0];
       assert.equal(row.last_error_code, f.logged);
@@ -195,6 +199,8 @@ for (const f of refreshFaults) {
         assert.equal(row.status, "needs_reauth");
         const [activity] = changes["public.user_activities"].added;
         assert.equal(activity.activity_type, "oauth.needs_reauth");
+        const [event] = changes["public.connection_events"].added;
+        assert.equal(event.type, "connection.needs_reauth");
       } else {
         assert.equal(row.status, "active", "an outage is not the user's problem");
         assert.equal(row.refresh_failures, 1);
@@ -317,6 +323,7 @@ test("refresh-due marks invalid_grant needs_reauth and backs off on outages; not
     },
     "public.token_refresh_logs": { added: 2 },
     "public.user_activities": { added: 1 },
+    "public.connection_events": { added: 1 },
   });
   const rows = Object.fromEntries(
     changes["public.service_tokens"].changed.map((c) => [c.key, c.after]),

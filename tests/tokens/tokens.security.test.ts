@@ -45,6 +45,7 @@ test("the document lists every tokens route, all secured", () => {
   assert.deepEqual(ops.map((o) => `${o.method} ${o.path}`).sort(), [
     "DELETE /tokens/{id}",
     "GET /tokens",
+    "GET /tokens/events",
     "GET /tokens/stats",
     "GET /tokens/{id}",
     "POST /tokens/cleanup",
@@ -56,6 +57,7 @@ test("the document lists every tokens route, all secured", () => {
   const scopes = Object.fromEntries(ops.map((o) => [`${o.method} ${o.path}`, o.scope]));
   assert.equal(scopes["GET /tokens"], "tokens:read");
   assert.equal(scopes["GET /tokens/stats"], "tokens:read");
+  assert.equal(scopes["GET /tokens/events"], "tokens:read");
   assert.equal(scopes["GET /tokens/{id}"], "tokens:read");
   assert.equal(scopes["POST /tokens/{id}/refresh"], "tokens:write");
   assert.equal(scopes["DELETE /tokens/{id}"], "tokens:write");

@@ -3,6 +3,7 @@ import { oauthConfig } from "../../../shared/oauth/config.ts";
 import { tokensConfig } from "../../../shared/tokens/config.ts";
 import * as accessToken from "../../../shared/tokens/routes/access-token.ts";
 import * as cleanup from "../../../shared/tokens/routes/cleanup.ts";
+import * as events from "../../../shared/tokens/routes/events.ts";
 import * as get from "../../../shared/tokens/routes/get.ts";
 import * as list from "../../../shared/tokens/routes/list.ts";
 import * as refreshDue from "../../../shared/tokens/routes/refresh-due.ts";
@@ -22,7 +23,7 @@ const app = createApp(
 
 // Static paths before /{id}, or /stats would be read as an id.
 for (
-  const route of [stats, refreshDue, cleanup, list, accessToken, get, refresh, revoke]
+  const route of [stats, events, refreshDue, cleanup, list, accessToken, get, refresh, revoke]
 ) {
   route.register(app);
 }

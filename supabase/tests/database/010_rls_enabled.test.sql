@@ -24,7 +24,8 @@ select is(
 select tables_are(
   'public',
   array['profiles', 'user_activities', 'chat_sessions', 'messages', 'api_keys', 'idempotency_keys',
-        'service_tokens', 'oauth_states', 'token_refresh_logs', 'session_totals'],
+        'service_tokens', 'oauth_states', 'token_refresh_logs', 'session_totals',
+        'connection_events', 'webhook_endpoints', 'webhook_deliveries'],
   'schema public has exactly the known tables'
 );
 

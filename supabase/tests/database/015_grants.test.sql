@@ -68,6 +68,8 @@ select is(
     'chat_sessions authenticated SELECT',
     'chat_sessions oprina_api_user DELETE',
     'chat_sessions service_role SELECT,UPDATE',
+    'connection_events authenticated SELECT',
+    'connection_events service_role SELECT',
     'idempotency_keys authenticated SELECT',
     'idempotency_keys service_role DELETE,INSERT,SELECT,UPDATE',
     'messages authenticated SELECT',
@@ -81,7 +83,12 @@ select is(
     'token_refresh_logs authenticated SELECT',
     'token_refresh_logs service_role INSERT,SELECT',
     'token_refresh_logs_id_seq service_role USAGE',
-    'user_activities authenticated SELECT'
+    'user_activities authenticated SELECT',
+    'webhook_deliveries authenticated SELECT',
+    'webhook_deliveries service_role SELECT,UPDATE',
+    'webhook_endpoints authenticated SELECT',
+    'webhook_endpoints oprina_api_user DELETE',
+    'webhook_endpoints service_role DELETE,INSERT,SELECT,UPDATE'
   ],
   'table privileges of the API roles in public are exactly the granted ones'
 );
@@ -108,7 +115,9 @@ select is(
     'messages oprina_api_user INSERT (content,content_type,id,metadata,parent_message_id,role,session_id)',
     'messages oprina_api_user UPDATE (avatar_session_id,has_avatar_response,has_voice_response,voice_response_url)',
     'oauth_states authenticated SELECT (created_at,expires_at,id,provider,redirect_to,services,user_id)',
-    'profiles oprina_api_user UPDATE (avatar_url,display_name,preferences,timezone)'
+    'profiles oprina_api_user UPDATE (avatar_url,display_name,preferences,timezone)',
+    'webhook_endpoints oprina_api_user INSERT (description,event_types,url)',
+    'webhook_endpoints oprina_api_user UPDATE (description,disabled_reason,enabled,event_types)'
   ],
   'column privileges of the API roles in public are exactly the granted ones'
 );

@@ -106,6 +106,10 @@ insert into public.api_keys (id, user_id, name, prefix, key_hash, scopes) values
    'opr_alicekey', sha256('opr_alice_100'::bytea), '{sessions:read}'),
   ('00000000-0000-0000-0000-0000000b0021', current_setting('tests.bob')::uuid, 'Bob 100',
    'opr_bobkeyaa', sha256('opr_bob_100'::bytea), '{sessions:read}');
+-- Webhook endpoints before the connections, whose events (trigger) fan out to them.
+insert into public.webhook_endpoints (id, user_id, url) values
+  ('00000000-0000-0000-0000-0000000a0041', current_setting('tests.alice')::uuid, 'https://hooks.example.test/alice'),
+  ('00000000-0000-0000-0000-0000000b0041', current_setting('tests.bob')::uuid, 'https://hooks.example.test/bob');
 insert into public.service_tokens (id, user_id, provider, services, provider_account_id, expires_at) values
   ('00000000-0000-0000-0000-0000000a0031', current_setting('tests.alice')::uuid, 'google', '{gmail}',
    'alice-100', now() + interval '1 hour'),

@@ -1,0 +1,23 @@
+// Whose endpoints a request manages: a signed-in user's (or their API key's),
+// or the service's own, which receive every user's events.
+import type { Principal } from "../auth/principal.ts";
+import { asService, asUser, type Tx } from "../db/client.ts";
+
+export type Owner =
+  | { kind: "user"; principal: Extract<Principal, { kind: "user" }> }
+  | { kind: "service" };
+
+export function ownerOf(principal: Principal): Owner {
+  return principal.kind === "user" ? { kind: "user", principal } : { kind: "service" };
+}
+
+// The owner's id as stored in user_id: null for the service.
+export function ownerId(owner: Owner): string | null {
+  return owner.kind === "user" ? owner.principal.userId : null;
+}
+
+// A user's work runs as the API's user role under RLS; the service's as
+// service_role. Either way the SQL also names the owner (store.ts).
+export function asOwner<T>(owner: Owner, work: (tx: Tx) => Promise<T>): Promise<T> {
+  return owner.kind === "user" ? asUser(owner.principal, work) : asService(work);
+}

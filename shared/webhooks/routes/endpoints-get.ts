@@ -1,0 +1,30 @@
+import { createRoute } from "@hono/zod-openapi";
+import type { App } from "../../http/app.ts";
+import { notFound } from "../../http/errors.ts";
+import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
+import { asOwner, ownerId, ownerOf } from "../owner.ts";
+import { EndpointId, WebhookEndpoint } from "../schemas.ts";
+import { getEndpoint } from "../store.ts";
+
+export const route = createRoute({
+  method: "get",
+  path: "/endpoints/{id}",
+  summary: "One webhook endpoint (never its secret)",
+  tags: ["webhooks"],
+  ...userAccess("webhooks:read", "default", { allowService: true }),
+  request: { params: EndpointId },
+  responses: {
+    200: jsonResponse("The endpoint", WebhookEndpoint),
+    ...errorResponses(400, 401, 403, 404, 429),
+  },
+});
+
+export function register(app: App) {
+  app.openapi(route, async (c) => {
+    const { id } = c.req.valid("param");
+    const owner = ownerOf(c.get("principal"));
+    const endpoint = await asOwner(owner, (tx) => getEndpoint(tx, ownerId(owner), id));
+    if (!endpoint) throw notFound("webhook endpoint");
+    return c.json(endpoint, 200);
+  });
+}
