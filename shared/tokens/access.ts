@@ -6,7 +6,7 @@
 // log) before the request answers with an error.
 import type { z } from "@hono/zod-openapi";
 import type { UserPrincipal } from "../auth/principal.ts";
-import { asService, asUser, queryAsService } from "../db/client.ts";
+import { asService, asUser, queryAsService, queryAsUser } from "../db/client.ts";
 import { AppError, notFound } from "../http/errors.ts";
 import type { ProviderId, Service } from "../oauth/providers.ts";
 import { tokensConfig } from "./config.ts";
@@ -15,11 +15,11 @@ import {
   findForAccess,
   freshAccessToken,
   type FreshGrant,
-  getToken,
   lockToken,
   markUsed,
   markUsedIfFresh,
   readSecrets,
+  tokenById,
   type TokenRow,
 } from "./store.ts";
 import type { AccessToken } from "./schemas.ts";
@@ -112,7 +112,8 @@ export async function getAccessToken(
 
 export async function refreshNow(user: UserPrincipal, id: string): Promise<TokenRow> {
   const window = tokensConfig().TOKEN_REFRESH_WINDOW_SECONDS;
-  const own = await asUser(user, (tx) => getToken(tx, id));
+  // Ownership as the user (RLS decides), in one round trip.
+  const [[own]] = await queryAsUser(user, tokenById(id));
   if (!own) throw notFound("connection");
   const result = await secretWork(() =>
     asService<Result<TokenRow>>(async (tx) => {

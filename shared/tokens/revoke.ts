@@ -4,7 +4,7 @@
 // local revocation happens anyway: the tokens are gone from here either way.
 import type { z } from "@hono/zod-openapi";
 import type { UserPrincipal } from "../auth/principal.ts";
-import { asService, asUser } from "../db/client.ts";
+import { asService, queryAsUser } from "../db/client.ts";
 import { notFound } from "../http/errors.ts";
 import { log } from "../http/log.ts";
 import { ProviderError } from "../oauth/client.ts";
@@ -14,18 +14,19 @@ import { tokensConfig } from "./config.ts";
 import {
   activeTokenIds,
   destroySecrets,
-  getToken,
   lockToken,
   markRevoked,
   readSecrets,
   rowOf,
+  tokenById,
 } from "./store.ts";
 import type { ProviderRevocation, RevokeResult } from "./schemas.ts";
 
 type Revocation = z.infer<typeof RevokeResult>;
 
 export async function revokeConnection(user: UserPrincipal, id: string): Promise<Revocation> {
-  const own = await asUser(user, (tx) => getToken(tx, id));
+  // Ownership as the user (RLS decides), in one round trip.
+  const [[own]] = await queryAsUser(user, tokenById(id));
   if (!own) throw notFound("connection");
   const result = await revokeAsService(id, user.userId, "user_request");
   if (!result) throw notFound("connection");

@@ -81,29 +81,32 @@ export type TokenListOptions = {
   after?: { createdUs: string; id: string };
 };
 
-export async function listTokens(tx: Tx, o: TokenListOptions) {
-  const provider = o.provider ? tx`and provider = ${o.provider}` : tx``;
+// A page of the caller's connections: a statement for queryAsUser (one round trip).
+export function tokensPage(o: TokenListOptions): SqlText {
+  const provider = o.provider ? sql`and provider = ${lit.text(o.provider)}` : sql``;
   const status = o.status
-    ? tx`and status = ${o.status}`
+    ? sql`and status = ${lit.text(o.status)}`
     : o.includeRevoked
-    ? tx``
-    : tx`and status <> 'revoked'`;
+    ? sql``
+    : sql`and status <> 'revoked'`;
   const after = o.after
-    ? tx`and (created_at, id) < (timestamptz 'epoch' + ${o.after.createdUs}::int8 * interval '1 microsecond', ${o.after.id}::uuid)`
-    : tx``;
-  return await tx<(TokenRow & { created_us: string })[]>`
-    select ${tx(TOKEN_COLUMNS)},
+    ? sql`and (created_at, id) < (timestamptz 'epoch' + ${
+      lit.int(BigInt(o.after.createdUs))
+    } * interval '1 microsecond', ${lit.uuid(o.after.id)})`
+    : sql``;
+  return sql`
+    select ${idents(TOKEN_COLUMNS)},
            (extract(epoch from created_at) * 1000000)::int8::text as created_us
       from public.service_tokens
      where user_id = (select auth.uid()) ${provider} ${status} ${after}
      order by created_at desc, id desc
-     limit ${o.limit + 1}`;
+     limit ${lit.int(o.limit + 1)}`;
 }
 
-export async function getToken(tx: Tx, id: string): Promise<TokenRow | undefined> {
-  const [row] = await tx<TokenRow[]>`
-    select ${tx(TOKEN_COLUMNS)} from public.service_tokens where id = ${id}`;
-  return row;
+export type TokenPageRow = TokenRow & { created_us: string };
+
+export function tokenById(id: string): SqlText {
+  return sql`select ${idents(TOKEN_COLUMNS)} from public.service_tokens where id = ${lit.uuid(id)}`;
 }
 
 // The connection an access-token request means: the given one, or the active

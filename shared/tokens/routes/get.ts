@@ -1,10 +1,10 @@
 import { createRoute } from "@hono/zod-openapi";
-import { asUser } from "../../db/client.ts";
+import { queryAsUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
 import { notFound } from "../../http/errors.ts";
 import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { ServiceToken, TokenId } from "../schemas.ts";
-import { getToken } from "../store.ts";
+import { tokenById, type TokenRow } from "../store.ts";
 
 export const route = createRoute({
   method: "get",
@@ -22,7 +22,7 @@ export const route = createRoute({
 export function register(app: App) {
   app.openapi(route, async (c) => {
     const { id } = c.req.valid("param");
-    const token = await asUser(c.get("user"), (tx) => getToken(tx, id));
+    const [[token]] = await queryAsUser(c.get("user"), tokenById(id)) as [TokenRow[]];
     if (!token) throw notFound("connection");
     return c.json(token, 200);
   });
