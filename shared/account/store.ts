@@ -2,8 +2,8 @@
 import type { z } from "@hono/zod-openapi";
 import type postgres from "postgres";
 import { columnsOf } from "../db/columns.ts";
-import type { Row, Tx } from "../db/client.ts";
-import { lit, sql, textOf } from "../db/literal.ts";
+import type { Tx } from "../db/client.ts";
+import { ident, idents, join, lit, sql, type SqlText, textOf } from "../db/literal.ts";
 import { table } from "../db/columns.ts";
 import type { Scope } from "../auth/scopes.ts";
 import { Activity, ApiKey, Profile, type UpdateProfileInput } from "./schemas.ts";
@@ -11,40 +11,37 @@ import { Activity, ApiKey, Profile, type UpdateProfileInput } from "./schemas.ts
 // The profile the routes return, as its schema declares it.
 export const PROFILES = table("public.profiles", Profile);
 
-export async function getProfile(tx: Tx): Promise<Profile | undefined> {
-  const [row] = await tx<Profile[]>`
-    select ${tx(PROFILES.columns)} from public.profiles where id = (select auth.uid())`;
-  return row;
+// The caller's profile, and its update: statements for queryAsUser (one
+// round trip each). RLS and the where clause both name the caller.
+export function ownProfile(): SqlText {
+  return sql`select ${
+    idents(PROFILES.columns)
+  } from public.profiles where id = (select auth.uid())`;
 }
 
-export async function updateProfile(
-  tx: Tx,
-  patch: UpdateProfileInput,
-): Promise<Profile | undefined> {
-  const row: Row = {};
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === undefined) continue;
-    row[key] = key === "preferences"
-      ? tx.json(value as postgres.JSONValue)
-      : value as string | null;
-  }
-  const [updated] = await tx<Profile[]>`
-    update public.profiles set ${tx(row, Object.keys(row))}
-     where id = (select auth.uid())
-    returning ${tx(PROFILES.columns)}`;
-  return updated;
+export function updateProfile(patch: UpdateProfileInput): SqlText {
+  const set = Object.entries(patch)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) =>
+      sql`${ident(key)} = ${
+        key === "preferences" ? lit.jsonb(value) : lit.text(value as string | null)
+      }`
+    );
+  return sql`update public.profiles set ${join(set, ", ")}
+              where id = (select auth.uid())
+             returning ${idents(PROFILES.columns)}`;
 }
 
 export const ACTIVITIES = table("public.user_activities", Activity);
 
-export async function listActivity(tx: Tx, o: { type?: string; limit: number; beforeId?: number }) {
-  return await tx<Activity[]>`
-    select ${tx(ACTIVITIES.columns)} from public.user_activities
+export function activityPage(o: { type?: string; limit: number; beforeId?: number }): SqlText {
+  return sql`
+    select ${idents(ACTIVITIES.columns)} from public.user_activities
      where user_id = (select auth.uid())
-       ${o.type ? tx`and activity_type = ${o.type}` : tx``}
-       ${o.beforeId ? tx`and id < ${o.beforeId}` : tx``}
+       ${o.type ? sql`and activity_type = ${lit.text(o.type)}` : sql``}
+       ${o.beforeId ? sql`and id < ${lit.int(o.beforeId)}` : sql``}
      order by id desc
-     limit ${o.limit + 1}`;
+     limit ${lit.int(o.limit + 1)}`;
 }
 
 // An API key as the statements below return it: the ApiKey schema is the one

@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { asUser } from "../../db/client.ts";
+import { queryAsUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
 import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { decodeCursor, page } from "../../http/pagination.ts";
-import { ActivityPage, ListActivityQuery } from "../schemas.ts";
-import { listActivity } from "../store.ts";
+import { type Activity, ActivityPage, ListActivityQuery } from "../schemas.ts";
+import { activityPage } from "../store.ts";
 
 const ActivityCursor = z.tuple([z.number().int().positive()]);
 
@@ -25,10 +25,10 @@ export function register(app: App) {
   app.openapi(route, async (c) => {
     const q = c.req.valid("query");
     const beforeId = q.cursor ? decodeCursor(q.cursor, ActivityCursor)[0] : undefined;
-    const rows = await asUser(
+    const [rows] = await queryAsUser(
       c.get("user"),
-      (tx) => listActivity(tx, { type: q.type, limit: q.limit, beforeId }),
-    );
+      activityPage({ type: q.type, limit: q.limit, beforeId }),
+    ) as [Activity[]];
     return c.json(page(rows, q.limit, (a) => [a.id]), 200);
   });
 }

@@ -1,10 +1,10 @@
 import { createRoute } from "@hono/zod-openapi";
-import { asUser } from "../../db/client.ts";
+import { queryAsUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
 import { notFound } from "../../http/errors.ts";
 import { errorResponses, jsonBody, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { Profile, UpdateProfile } from "../schemas.ts";
-import { getProfile, updateProfile } from "../store.ts";
+import { ownProfile, updateProfile } from "../store.ts";
 
 export const getRoute = createRoute({
   method: "get",
@@ -33,13 +33,13 @@ export const updateRoute = createRoute({
 
 export function register(app: App) {
   app.openapi(getRoute, async (c) => {
-    const profile = await asUser(c.get("user"), getProfile);
+    const [[profile]] = await queryAsUser(c.get("user"), ownProfile()) as [Profile[]];
     if (!profile) throw notFound("profile");
     return c.json(profile, 200);
   });
   app.openapi(updateRoute, async (c) => {
     const patch = c.req.valid("json");
-    const profile = await asUser(c.get("user"), (tx) => updateProfile(tx, patch));
+    const [[profile]] = await queryAsUser(c.get("user"), updateProfile(patch)) as [Profile[]];
     if (!profile) throw notFound("profile");
     return c.json(profile, 200);
   });
