@@ -102,7 +102,8 @@ export type UserRouteOptions = {
   // Routes the service may also call, acting as an owner of its own (the
   // service's webhook endpoints, which receive every user's events). The
   // handler then finds a service principal and no user.
-  allowService?: boolean;
+  // (A string says in the OpenAPI document what the service may do here.)
+  allowService?: true | string;
 };
 
 export function requireUser(

@@ -6,6 +6,9 @@ export const SCOPES = [
   "chat:write",
   "tokens:read",
   "tokens:write",
+  // Only POST /tokens/{provider}/access-token: a fresh provider token, for an
+  // agent that needs nothing else (tokens:write does not imply it).
+  "tokens:access",
   "account:read",
   "account:write",
   "webhooks:read",

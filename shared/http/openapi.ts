@@ -95,7 +95,11 @@ export function userAccess(
     security,
     "x-anonymous-users": opts.refuseAnonymous ? "refused" : "allowed",
     ...(opts.allowService
-      ? { "x-service-key": "allowed: acts for the service's own endpoints" }
+      ? {
+        "x-service-key": typeof opts.allowService === "string"
+          ? opts.allowService
+          : "allowed: acts for the service's own endpoints",
+      }
       : {}),
     middleware: requireUser(scope, rateClass, opts),
   };

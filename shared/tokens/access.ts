@@ -5,8 +5,8 @@
 // naming the user again. Failures are committed (backoff, needs_reauth, the
 // log) before the request answers with an error.
 import type { z } from "@hono/zod-openapi";
-import type { UserPrincipal } from "../auth/principal.ts";
-import { asService, asUser, queryAsService, queryAsUser } from "../db/client.ts";
+import type { Principal, UserPrincipal } from "../auth/principal.ts";
+import { asService, queryAsService, queryAsUser } from "../db/client.ts";
 import { AppError, notFound } from "../http/errors.ts";
 import type { ProviderId, Service } from "../oauth/providers.ts";
 import { tokensConfig } from "./config.ts";
@@ -19,6 +19,7 @@ import {
   markUsed,
   markUsedIfFresh,
   readSecrets,
+  recordVend,
   tokenById,
   type TokenRow,
 } from "./store.ts";
@@ -49,33 +50,64 @@ function grantOf(used: TokenRow, accessToken: string, refreshed: boolean): Grant
   };
 }
 
+// Who a vend is for, and who asked. The service names the user (a
+// server-side agent acting for them); a user, or one of their keys, may only
+// name themselves: another user's id is the same 404 as a missing connection.
+export type VendRequest = {
+  tokenId?: string;
+  service?: Service;
+  userId?: string;
+  forceRefresh?: boolean;
+};
+
+function vendFor(caller: Principal, userId: string | undefined, provider: ProviderId) {
+  if (caller.kind === "service") {
+    if (!userId) {
+      throw new AppError("validation_failed", "the service must name the user", {
+        issues: [{ path: "user_id", message: "required with the service key" }],
+      });
+    }
+    return { subject: userId, askedBy: "service" };
+  }
+  if (userId !== undefined && userId !== caller.userId) {
+    throw notFound(`an active ${provider} connection`);
+  }
+  return {
+    subject: caller.userId,
+    askedBy: caller.apiKeyId ? `api_key:${caller.apiKeyId}` : "user",
+  };
+}
+
 export async function getAccessToken(
-  user: UserPrincipal,
+  caller: Principal,
   provider: ProviderId,
-  o: { tokenId?: string; service?: Service },
+  o: VendRequest,
 ): Promise<Grant> {
   const window = tokensConfig().TOKEN_REFRESH_WINDOW_SECONDS;
-  // The common case, a token that is not due: one round trip.
-  const [[fresh]] = await secretWork(() =>
-    queryAsService(freshAccessToken(user.userId, provider, o, window))
-  );
-  if (fresh) {
-    const { access_token, ...row } = fresh as FreshGrant;
-    return grantOf(row, access_token, false);
+  const { subject, askedBy } = vendFor(caller, o.userId, provider);
+  if (!o.forceRefresh) {
+    // The common case, a token that is not due: one round trip.
+    const [[fresh]] = await secretWork(() =>
+      queryAsService(freshAccessToken(subject, provider, o, window, askedBy))
+    );
+    if (fresh) {
+      const { access_token, logged: _, ...row } = fresh as FreshGrant & { logged: unknown };
+      return grantOf(row, access_token, false);
+    }
   }
-  const found = await asUser(user, (tx) => findForAccess(tx, provider, o));
+  const found = await asService((tx) => findForAccess(tx, subject, provider, o));
   if (!found) throw notFound(`an active ${provider} connection`);
   if (found.status === "needs_reauth") throw needsReauth(null);
 
   const result = await secretWork(() =>
     asService<Result<Grant>>(async (tx) => {
       // One flight: lock the row, read the access token, and count the use if
-      // the token is fresh (the common case). Each statement runs after the
-      // lock is granted, so all three see the same row.
+      // the token is fresh (unless a refresh is forced). Each statement runs
+      // after the lock is granted, so all three see the same row.
       const [token, stored, fresh] = await Promise.all([
-        lockToken(tx, found.id, user.userId, window),
+        lockToken(tx, found.id, subject, window),
         readSecrets(tx, found.id, false),
-        markUsedIfFresh(tx, found.id, user.userId, window),
+        o.forceRefresh ? undefined : markUsedIfFresh(tx, found.id, subject, window),
       ]);
       if (!token || token.status === "revoked") {
         return { ok: false, error: notFound(`an active ${provider} connection`) };
@@ -87,7 +119,7 @@ export async function getAccessToken(
       let refreshed = false;
       let used = fresh;
       if (!used) {
-        // Due. Without a refresh token a still-valid token is served as is.
+        // Due, or forced. Without a refresh token a still-valid token is served as is.
         if (token.has_refresh_token || token.seconds_left <= 0) {
           const outcome: RefreshOutcome = await refreshLocked(tx, token, "automatic");
           if (outcome.status === "success") {
@@ -103,6 +135,7 @@ export async function getAccessToken(
       }
       // Thrown, not returned: the use just counted rolls back with it.
       if (!accessToken) throw notFound(`an active ${provider} connection`);
+      await recordVend(tx, used.id, refreshed, askedBy);
       return { ok: true, value: grantOf(used, accessToken, refreshed) };
     })
   );

@@ -94,6 +94,13 @@ export const AccessTokenRequest = z.strictObject({
   service: ServiceName.optional().openapi({
     description: "Only a connection whose grant covers this service.",
   }),
+  user_id: z.uuid().optional().openapi({
+    description: "Whose connection: required with the service key (a server-side agent acting " +
+      "for a user); a user or their key may only name themselves.",
+  }),
+  force_refresh: z.boolean().optional().openapi({
+    description: "Refresh at the provider first even when the token is still fresh.",
+  }),
 }).openapi("AccessTokenRequest");
 
 export const AccessToken = z.object({

@@ -13,7 +13,7 @@ import {
   ServiceToken,
   type TokenStats,
 } from "./schemas.ts";
-import { idents, lit, sql, type SqlText } from "../db/literal.ts";
+import { idents, lit, sql, type SqlText, textOf } from "../db/literal.ts";
 
 // A connection as every statement below returns it: the ServiceToken schema is
 // the one declaration, of the type and of the columns read.
@@ -50,6 +50,7 @@ export function freshAccessToken(
   provider: ProviderId,
   o: { tokenId?: string; service?: Service },
   windowSeconds: number,
+  askedBy: string,
 ): SqlText {
   const byId = o.tokenId ? sql`and id = ${lit.uuid(o.tokenId)}` : sql``;
   const byService = o.service ? sql`and services @> ${lit.textArray([o.service])}` : sql``;
@@ -67,8 +68,26 @@ export function freshAccessToken(
        where t.id = found.id and t.status = 'active' and not (${dueText(windowSeconds)})
       returning ${idents(TOKEN_COLUMNS.map((c) => `t.${c}`))}
     )
-    select used.*, s.access_token
+    select used.*, s.access_token, ${vendedActivity(sql`used`, false, askedBy)} as logged
       from used cross join lateral private.read_token_secrets(used.id, false) s`;
+}
+
+// Every vend is an activity of the token's owner, saying who asked (the user,
+// one of their keys, or the service) and whether it refreshed. No secret.
+function vendedActivity(row: SqlText, refreshed: boolean, askedBy: string): SqlText {
+  return sql`private.record_activity(${row}.user_id, 'token.vended', jsonb_build_object(
+    'connection_id', ${row}.id, 'provider', ${row}.provider,
+    'refreshed', ${lit.bool(refreshed)}, 'asked_by', ${lit.text(askedBy)}))`;
+}
+
+export async function recordVend(
+  tx: Tx,
+  id: string,
+  refreshed: boolean,
+  askedBy: string,
+): Promise<void> {
+  await tx.unsafe(textOf(sql`select ${vendedActivity(sql`t`, refreshed, askedBy)}
+                               from public.service_tokens t where t.id = ${lit.uuid(id)}`));
 }
 
 // User reads (RLS) ------------------------------------------------------------------------
@@ -113,6 +132,7 @@ export function tokenById(id: string): SqlText {
 // one for the provider (and service) used most recently.
 export async function findForAccess(
   tx: Tx,
+  userId: string,
   provider: ProviderId,
   o: { tokenId?: string; service?: Service },
 ): Promise<Pick<TokenRow, "id" | "status"> | undefined> {
@@ -120,7 +140,8 @@ export async function findForAccess(
   const byService = o.service ? tx`and services @> array[${o.service}]::text[]` : tx``;
   const [row] = await tx<Pick<TokenRow, "id" | "status">[]>`
     select id, status from public.service_tokens
-     where provider = ${provider} and status <> 'revoked' ${byId} ${byService}
+     where user_id = ${userId} and provider = ${provider} and status <> 'revoked'
+       ${byId} ${byService}
      order by status = 'active' desc, last_used_at desc nulls last, connected_at desc
      limit 1`;
   return row;

@@ -11,6 +11,8 @@ export type Operation = {
   hasBody: boolean;
   // Declared with refuseAnonymous: anonymous sign-ins get 403 anonymous_not_allowed.
   refusesAnonymous: boolean;
+  // Declared with allowService: the service key is accepted too.
+  serviceAllowed: boolean;
   responses: Record<string, { description?: string }>;
 };
 
@@ -22,6 +24,7 @@ type Doc = {
       requestBody?: unknown;
       responses?: Record<string, { description?: string }>;
       "x-anonymous-users"?: string;
+      "x-service-key"?: string;
     }>
   >;
 };
@@ -41,6 +44,7 @@ export async function operations(fn: string): Promise<Operation[]> {
         secured: security.length > 0,
         hasBody: op.requestBody !== undefined,
         refusesAnonymous: op["x-anonymous-users"] === "refused",
+        serviceAllowed: op["x-service-key"] !== undefined,
         responses: op.responses ?? {},
       };
     })

@@ -262,9 +262,17 @@ test("a refresh that fails while the token still has time serves the current tok
       changed: { [t.id]: [...OUTAGE_MOVES, "last_used_at", "use_count"].sort() },
     },
     "public.token_refresh_logs": { added: 1 },
+    // The vend itself is an activity (who asked, not refreshed).
+    "public.user_activities": { added: 1 },
   });
   const { before: was, after: row } = changes["public.service_tokens"].changed[0];
   assert.equal(row.use_count, (was.use_count as number) + 1);
+  assert.deepEqual(changes["public.user_activities"].added[0].details, {
+    connection_id: t.id,
+    provider: "dev",
+    refreshed: false,
+    asked_by: "user",
+  });
   assert.equal(row.refresh_failures, 1);
   assert.equal(changes["public.token_refresh_logs"].added[0].status, "failed");
 });

@@ -17,8 +17,12 @@ import {
 } from "../schemas.ts";
 import { requireEncryptionKey } from "../vault.ts";
 
-// Vends or renews a provider's tokens: not for anonymous users.
-const access = userAccess("tokens:write", "default", { refuseAnonymous: true });
+// Vends (and if due, renews) a provider's tokens: its own narrow scope, not for
+// anonymous users; the service key may vend for a user it names.
+const access = userAccess("tokens:access", "default", {
+  refuseAnonymous: true,
+  allowService: "allowed: vends for the user named in user_id (a server-side agent)",
+});
 
 export const route = createRoute({
   method: "post",
@@ -46,9 +50,11 @@ export function register(app: App) {
   app.openapi(route, async (c) => {
     const { provider } = c.req.valid("param");
     const body = c.req.valid("json");
-    const grant = await getAccessToken(c.get("user"), provider, {
+    const grant = await getAccessToken(c.get("principal"), provider, {
       tokenId: body.token_id,
       service: body.service,
+      userId: body.user_id,
+      forceRefresh: body.force_refresh,
     });
     c.header("Cache-Control", "no-store");
     c.header("Pragma", "no-cache");
