@@ -13,26 +13,45 @@
 #   BENCH_COLD_RUNS=10/3  spawns per function for the cold start
 #   BENCH_SCALE_SIZES="1000 10000 100000"   rows per user for the row-scaling runs
 #   BENCH_SCALE_CONNECTIONS=16, BENCH_SCALE_DURATION=4/2 (s, after 1 s of warm-up)
+#   BENCH_RTT_MS=10     the RTT injected between a gateway and Postgres (issue 13)
+#   BENCH_RTT_ITERATIONS=150/60  requests per type and gateway for it, after
+#                       BENCH_RTT_WARMUP=15/8, at most BENCH_RTT_SECONDS=25/12 s per type
+#   BENCH_ONLY=rtt      start, seed, run only the injected-RTT section and print its
+#                       tables; docs/benchmarks.md is left as it is
 #   DB_POOL_SIZE        passed through to the gateway (the app's default is 4)
 #   BENCH_REVISION      what to call the measured code in the report (default: git HEAD)
 # Ports, all on 127.0.0.1: 26321 API, 26322 Postgres (and the stack's own
 # helpers next to them); for the round-trip count, 29325 for a second gateway
-# and two system-chosen ports for the relay in front of Postgres; 29330 for the
-# cold starts and 29331 for the sessions function served alone.
+# and two system-chosen ports for the relay in front of Postgres; for the
+# injected RTT, 29326 and 29327 for two more gateways (direct and delayed) and
+# two system-chosen ports for the delaying relay; 29330 for the cold starts and
+# 29331 for the sessions function served alone.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 API_PORT=26321 # below Linux's ephemeral range, like the test stack
 DB_PORT=26322
 RT_API_PORT=29325 # below Linux's ephemeral range: no client socket can hold it
+RTT_DIRECT_PORT=29326
+RTT_DELAYED_PORT=29327
 COLD_PORT=29330
 SOLO_PORT=29331
 NAME=bench
 if [ "${BENCH_QUICK:-}" = 1 ]; then
   QUICK=1 d_duration=3 d_warmup=1 d_users=4 d_cold=3 d_scale=2 d_other=2
+  d_rtt_n=60 d_rtt_warmup=8 d_rtt_s=12
 else
   QUICK="" d_duration=8 d_warmup=2 d_users=16 d_cold=10 d_scale=4 d_other=""
+  d_rtt_n=150 d_rtt_warmup=15 d_rtt_s=25
 fi
+case "${BENCH_ONLY:-}" in
+"" | rtt) ;;
+*) echo "BENCH_ONLY=${BENCH_ONLY}: the only section that can run alone is rtt" >&2; exit 2 ;;
+esac
+RTT_MS="${BENCH_RTT_MS:-10}"
+RTT_ITERATIONS="${BENCH_RTT_ITERATIONS:-$d_rtt_n}"
+RTT_WARMUP="${BENCH_RTT_WARMUP:-$d_rtt_warmup}"
+RTT_SECONDS="${BENCH_RTT_SECONDS:-$d_rtt_s}"
 DURATION="${BENCH_DURATION:-$d_duration}"
 WARMUP="${BENCH_WARMUP:-$d_warmup}"
 read -r -a LEVELS <<<"${BENCH_CONNECTIONS:-16 64}"
@@ -62,9 +81,12 @@ else
 fi
 
 # A handful of users send thousands of requests a second: per-user rate limits
-# are raised so none is throttled (the accounting itself still runs).
+# are raised so none is throttled (the accounting itself still runs). So is the
+# per-address limit of the public routes: the token benchmark connects 200
+# accounts through the OAuth callback from one address.
 export RATE_LIMIT_DEFAULT=1000000000/60 RATE_LIMIT_AUTH=1000000000/60
 export RATE_LIMIT_CHAT=1000000000/60 RATE_LIMIT_HEYGEN=1000000000/60
+export RATE_LIMIT_PUBLIC=1000000000/60
 
 ensure_tools
 if ! command -v wrk >/dev/null; then
@@ -205,6 +227,62 @@ for v in extended pipeline compound; do
   check_sql "$BENCH/get.$v.sql" 1
   check_sql "$BENCH/list.$v.sql" "$LIM"
 done
+phase "start, seed, sanity checks"
+
+# --- injected RTT: the database on another machine (issue 13) -------------------
+# Two more gateways, alike but for their database URL: one reaches Postgres
+# directly, the other through tests/bench/roundtrips.ts holding each direction
+# RTT/2. tests/bench/rtt.ts sends the same requests to both, one at a time,
+# alternating; it runs before the load runs, on a fresh cluster.
+rtt_md="" rtt_spread_md="" rtt_breakdown_md=""
+measure_rtt() {
+  local ports="" tries relay_url stats_url rtt_out
+  "$DENO" run --no-config --allow-net "$BENCH/roundtrips.ts" "$DB_PORT" \
+    "--delay-ms=$(awk -v r="$RTT_MS" 'BEGIN { print r / 2 }')" >"$out/relay-rtt.log" 2>&1 &
+  helpers+=($!)
+  for ((tries = 0; tries < 150; tries++)); do
+    ports=$(grep -m1 '^{"relay"' "$out/relay-rtt.log" 2>/dev/null || true)
+    [ -z "$ports" ] || break
+    sleep 0.2
+  done
+  [ -n "$ports" ] || { tail -5 "$out/relay-rtt.log" >&2; return 1; }
+  relay_url="postgresql://postgres:postgres@127.0.0.1:$(jq .relay <<<"$ports")/postgres"
+  stats_url="http://127.0.0.1:$(jq .stats <<<"$ports")"
+  # NET_WORKER=off: pg_net's worker belongs to the stack's own gateway.
+  GATEWAY_PORT="$RTT_DIRECT_PORT" NET_WORKER=off \
+    "$DENO" run -A "$ROOT/scripts/gateway.ts" >"$out/gateway-rtt-direct.log" 2>&1 &
+  helpers+=($!)
+  SUPABASE_DB_URL="$relay_url" GATEWAY_PORT="$RTT_DELAYED_PORT" NET_WORKER=off \
+    "$DENO" run -A "$ROOT/scripts/gateway.ts" >"$out/gateway-rtt-delayed.log" 2>&1 &
+  helpers+=($!)
+  wait_http "http://127.0.0.1:$RTT_DIRECT_PORT/health" ||
+    { tail -5 "$out/gateway-rtt-direct.log" >&2; return 1; }
+  wait_http "http://127.0.0.1:$RTT_DELAYED_PORT/health" ||
+    { tail -5 "$out/gateway-rtt-delayed.log" >&2; return 1; }
+  rtt_out=$(BENCH_RTT_DIRECT="http://127.0.0.1:$RTT_DIRECT_PORT" \
+    BENCH_RTT_DELAYED="http://127.0.0.1:$RTT_DELAYED_PORT" BENCH_RTT_RELAY_STATS="$stats_url" \
+    BENCH_RTT_DELAYED_DB_URL="$relay_url" BENCH_RTT_MS="$RTT_MS" BENCH_TOKEN="$token" \
+    BENCH_SESSION_ID="$sid" BENCH_LIMIT="$LIMIT" BENCH_RTT_ITERATIONS="$RTT_ITERATIONS" \
+    BENCH_RTT_WARMUP="$RTT_WARMUP" BENCH_RTT_SECONDS="$RTT_SECONDS" \
+    "$DENO" run -A "$BENCH/rtt.ts" 2>"$out/rtt.log") || { tail -20 "$out/rtt.log" >&2; return 1; }
+  # The table and its notes, then "@@spread" and "@@breakdown" sections.
+  rtt_md=$(sed -n '1,/^@@spread$/p' <<<"$rtt_out" | sed '$d')
+  rtt_spread_md=$(sed -n '/^@@spread$/,/^@@breakdown$/p' <<<"$rtt_out" | sed '1d;$d')
+  rtt_breakdown_md=$(sed -n '/^@@breakdown$/,$p' <<<"$rtt_out" | sed '1d' | grep -v '^BENCH_JSON ')
+}
+log "injected RTT: $RTT_MS ms between a second pair of gateways and Postgres"
+rtt_started=$SECONDS
+if ! measure_rtt; then
+  log "the injected-RTT section failed; it is reported as not measured"
+  rtt_md="Not measured: the section failed (see the bench log)."
+fi
+stop_helpers
+phase "injected RTT"
+if [ "${BENCH_ONLY:-}" = rtt ]; then
+  printf '\n%s\n\n%s\n\n%s\n' "$rtt_md" "$rtt_spread_md" "$rtt_breakdown_md"
+  log "BENCH_ONLY=rtt: the section took $((SECONDS - rtt_started)) s, the script $((SECONDS - started_at)) s; docs/benchmarks.md left as it is"
+  exit 0
+fi
 
 # The protocol each pgbench variant is sent with.
 declare -A MODE=([extended]=extended [pipeline]=extended [compound]=simple)
@@ -269,7 +347,6 @@ count_round_trips() {
     done
   done
 }
-phase "start, seed, sanity checks"
 log "counting database round trips per request"
 if ! count_round_trips; then
   log "could not start the round-trip relay or its gateway; round trips are reported as ?"
@@ -738,6 +815,7 @@ targets_table() {
     done | sed 's/; $//')"
 }
 
+rtt_half=$(awk -v r="$RTT_MS" 'BEGIN { print r / 2 }')
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 mem=$(free -h | awk '/^Mem:/ { print $2 }')
 deno_v=$("$DENO" --version | head -1)
@@ -775,6 +853,9 @@ The figures issue 7 sets targets for, taken from the sections below. Memory is i
 (1,048,576 bytes) and the limits are read as MiB.
 
 $targets_md
+
+Issue 13's targets (the round trips a ${RTT_MS} ms RTT to the database adds to a request) are
+in [the injected-RTT section](#injected-rtt-the-database-on-another-machine).
 
 ## Method
 
@@ -824,6 +905,61 @@ $results_md
 ## HTTP vs pgbench
 
 $ratio_md
+
+## Injected RTT: the database on another machine
+
+(\`tests/bench/rtt.ts\`, issue 13.) On hosted Supabase an edge function and its Postgres are
+separate machines, so every sequential database round trip costs a network RTT, which loopback
+hides. Two more gateways run side by side, alike but for their database URL: one reaches
+Postgres directly, the other through \`tests/bench/roundtrips.ts --delay-ms=$rtt_half\`, which
+holds every chunk $rtt_half ms in each direction before passing it on (in order, never merged or
+split, Nagle's algorithm off), so each round trip costs ${RTT_MS} ms more. One client sends the
+same request to both, alternating which goes first, one request at a time on warm pools: up to
+$RTT_ITERATIONS per gateway after $RTT_WARMUP each of warm-up, at most $RTT_SECONDS s per request type.
+This section runs first, on the freshly seeded cluster, before any load.
+
+- **Added round trips** = (p50 with RTT - p50 direct) / ${RTT_MS} ms: the RTTs a request waits
+  for. The targets are issue 13's, for ${RTT_MS} ms; measured here, never asserted in tests.
+- **Relay-counted round trips**: what the delaying relay saw on the wire over the same requests,
+  per request: each time a connection's client spoke again after Postgres had answered.
+  Statements pipelined in one write count once. Two connections waited on at once would count
+  twice but cost one RTT; "added" above the count is the relay's own cost per round trip (the
+  calibration row) or noise.
+- **Calibration**: one \`select 1\` from postgres.js, a single round trip by construction: what one
+  round trip costs in this setup, a little over ${RTT_MS} ms (the relay's hops and scheduling).
+- **The requests**: \`GET /sessions/{id}\` and \`GET /sessions?limit=$LIMIT\` as the seeded single
+  user; \`POST /tokens/dev/access-token\` for a token connected at the start through the local
+  OAuth server (authorize, consent form, callback, complete) and not due, so nothing is refreshed;
+  chat sends to sessions of their own, the local agent answering at once (\`[[slow=0]]\`): JSON,
+  timed to the whole answer, and SSE, timed to the first \`delta\` event. Each streamed send
+  opens a connection of its own: on a kept-alive connection Deno.serve (which leaves Nagle's
+  algorithm on) held the first delta, written right after \`message.created\`, until the client's
+  delayed ACK, 40 ms every other request on both gateways, which has nothing to do with the
+  database.
+- **The agent's own time**, as the local agent measured it (request arrival to the last byte of
+  its answer), is given below the table; it is the same with and without the RTT, so it cancels
+  out of "added".
+- **CPU**: the $NCPU CPUs are shared with the client, the relay and anything else on the machine
+  (other test suites); contention may inflate the direct figures, and both p50s. The subtraction
+  removes what falls on both alike and the relay's count is immune to it; the spread table shows
+  how noisy the run was.
+
+$rtt_md
+
+Spread over the measured requests:
+
+$rtt_spread_md
+
+### What the round trips are
+
+One more request of each type through the delaying relay, as the relay saw it: each turn's
+Postgres messages (\`Q\` simple query, \`P\` parse, \`B\` bind, \`D\` describe, \`E\` execute,
+\`S\` sync, \`H\` flush) and statements, shortened. The pool runs with \`prepare: false\`
+(Supavisor's transaction mode cannot keep prepared statements), so postgres.js sends each
+parameterized statement as parse + describe, waits for the parameter types, then sends bind +
+execute: two turns per statement, and statements after it wait for both.
+
+$rtt_breakdown_md
 
 ## Memory under load
 

@@ -8,7 +8,9 @@
 //                                usage in a last chunk with `stream_options.include_usage`)
 //   GET  /v1/models              the models it answers as
 //   POST /v1/streaming.create_token   HeyGen's create-token API (X-Api-Key)
-//   GET  /__control/requests/<tag>    what the agent saw and did for a tagged request
+//   GET  /__control/requests/<tag>    what the agent saw and did for a tagged request (with
+//                                elapsed_ms: its own time, from the request's arrival to
+//                                the last byte of a completed answer handed to the server)
 //   GET  /health
 //
 // Test controls are directives in the last user message, e.g. "hi [[tag=t1]] [[status=500]]":
@@ -65,6 +67,10 @@ type Seen = {
   chunks_sent: number;
   content: string;
   usage: Usage | null;
+  // The agent's own time for a completed answer: from the request's arrival to
+  // its last byte handed to the server (scripts/bench.sh reports it beside the
+  // chat send's latency). Null until then.
+  elapsed_ms: number | null;
 };
 
 const records = new Map<string, Seen>();
@@ -147,6 +153,8 @@ async function drop(controller: ReadableStreamDefaultController<Uint8Array>, why
 const HANG_LIMIT_MS = 5 * 60_000;
 
 async function chatCompletions(req: Request): Promise<Response> {
+  const arrived = performance.now();
+  const elapsed = () => Math.round((performance.now() - arrived) * 1000) / 1000;
   const authorized = !requiredKey || req.headers.get("authorization") === `Bearer ${requiredKey}`;
   let body: {
     model?: unknown;
@@ -194,6 +202,7 @@ async function chatCompletions(req: Request): Promise<Response> {
     chunks_sent: 0,
     content: "",
     usage: null,
+    elapsed_ms: null,
   };
   remember(record);
   if (!authorized) {
@@ -270,6 +279,7 @@ async function chatCompletions(req: Request): Promise<Response> {
       record.outcome = "completed";
       record.content = reply;
       record.usage = usage;
+      record.elapsed_ms = elapsed();
       return new Response(completion, { headers: { "Content-Type": "application/json" } });
     }
     // Half a body, then drop the connection (or go silent).
@@ -360,6 +370,7 @@ async function chatCompletions(req: Request): Promise<Response> {
         if (event === "[DONE]") {
           record.outcome = "completed";
           record.usage = usage;
+          record.elapsed_ms = elapsed();
         }
         if (event.includes('"delta":{"content"')) {
           contentSent++;
