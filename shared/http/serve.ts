@@ -28,5 +28,16 @@ function describe(err: unknown): string {
 
 export function serve(app: { fetch: (req: Request) => Response | Promise<Response> }): void {
   keepServingOnStrayErrors();
-  Deno.serve(drainingUnreadBody(app.fetch));
+  Deno.serve({ ...serveAddress(), onListen: () => {} }, drainingUnreadBody(app.fetch));
+}
+
+// The edge runtime decides where a function listens. Run by hand (the
+// benchmarks run one function alone), DENO_SERVE_ADDRESS=tcp:HOST:PORT says
+// where, as later Deno reads it itself; Deno 2.1 does not, and would listen on
+// 0.0.0.0:8000.
+export function serveAddress(
+  value = Deno.env.get("DENO_SERVE_ADDRESS"),
+): { hostname?: string; port?: number } {
+  const match = value?.match(/^tcp:(\[[^\]]+\]|[^:]+):(\d{1,5})$/);
+  return match ? { hostname: match[1].replace(/^\[|\]$/g, ""), port: Number(match[2]) } : {};
 }

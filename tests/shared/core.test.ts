@@ -179,3 +179,11 @@ Deno.test("API_KEYS_MAX_LIVE defaults to 25 and a malformed value is named", () 
     assert.throws(() => parseAccountConfig({ API_KEYS_MAX_LIVE: bad }), /API_KEYS_MAX_LIVE/);
   }
 });
+
+Deno.test("a function run alone listens where DENO_SERVE_ADDRESS says (Deno 2.1 does not read it)", async () => {
+  const { serveAddress } = await import("../../shared/http/serve.ts");
+  assert.deepEqual(serveAddress("tcp:127.0.0.1:8123"), { hostname: "127.0.0.1", port: 8123 });
+  assert.deepEqual(serveAddress("tcp:[::1]:8123"), { hostname: "::1", port: 8123 });
+  assert.deepEqual(serveAddress(undefined), {});
+  assert.deepEqual(serveAddress("unix:/tmp/x.sock"), {});
+});
