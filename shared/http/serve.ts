@@ -28,7 +28,7 @@ function describe(err: unknown): string {
 
 export function serve(app: { fetch: (req: Request) => Response | Promise<Response> }): void {
   keepServingOnStrayErrors();
-  Deno.serve({ ...serveAddress(), onListen: () => {} }, drainingUnreadBody(app.fetch));
+  Deno.serve(serveAddress(), drainingUnreadBody(app.fetch));
 }
 
 // The edge runtime decides where a function listens. Run by hand (the
