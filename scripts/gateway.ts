@@ -62,7 +62,17 @@ async function route(req: Request, info: Deno.ServeHandlerInfo): Promise<Respons
 keepServingOnStrayErrors();
 // As the functions' own servers do: an early answer (the gateway's 404, or a
 // function's 401/413) reaches a client that is still sending its body.
-Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, drainingUnreadBody(route));
+// A gateway that cannot listen must not linger: after the top-level awaits a
+// throw here is a rejection, which the stray-error guard would only log, and
+// whatever holds the port would answer the stack's health check.
+try {
+  Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, drainingUnreadBody(route));
+} catch (err) {
+  console.error(
+    JSON.stringify({ level: "error", msg: "gateway cannot listen", port, error: String(err) }),
+  );
+  Deno.exit(1);
+}
 console.log(
   JSON.stringify({ level: "info", msg: "gateway listening", port, functions: [...apps.keys()] }),
 );

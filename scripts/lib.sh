@@ -195,6 +195,13 @@ service_start() {
   nohup "$@" >"$STACK_DIR/$name.log" 2>&1 &
   echo $! >"$STACK_DIR/$name.pid"
   wait_http "$health"
+  # The health check may have been answered by something else on the port
+  # (a stale instance): the one just started must be the one running.
+  if ! kill -0 "$(cat "$STACK_DIR/$name.pid")" 2>/dev/null; then
+    log "$name exited at start; see $STACK_DIR/$name.log"
+    tail -3 "$STACK_DIR/$name.log" >&2
+    return 1
+  fi
 }
 
 service_stop() {
