@@ -1,7 +1,7 @@
 // SQL of the chat domain. Reads and the user's own message run as the caller
 // (RLS decides what exists); the agent's reply and the Idempotency-Key record
-// are the service's to write, in the same transaction after the user's part
-// (see serviceTurn) or in a service transaction of their own.
+// are the service's to write: in the same message after the user's part
+// (sendWrites switches the role), or in a service message of their own.
 import type { Tx } from "../db/client.ts";
 import { idents, join, lit, sql, type SqlText } from "../db/literal.ts";
 import type { Message } from "../sessions/schemas.ts";

@@ -1,10 +1,9 @@
-// SQL of the sessions domain. Every function takes the request's transaction,
-// so RLS has already scoped it to the caller: "not found" and "not yours" are
-// the same answer.
+// SQL of the sessions domain, as statements a route sends with queryAsUser
+// (one round trip, as the caller): RLS scopes every one of them, so "not
+// found" and "not yours" are the same answer.
 import { z } from "@hono/zod-openapi";
-import type { Tx } from "../db/client.ts";
 import { table } from "../db/columns.ts";
-import { ident, idents, join, lit, sql, type SqlText, textOf } from "../db/literal.ts";
+import { ident, idents, join, lit, sql, type SqlText } from "../db/literal.ts";
 import {
   type CreateSessionInput,
   Message,
@@ -73,11 +72,6 @@ export type SessionPageRow = Session & { activity_us: string };
 export function sessionById(id: string): SqlText {
   return sql`select ${idents(SESSIONS.columns)} from public.chat_sessions
               where id = ${lit.uuid(id)}`;
-}
-
-export async function getSession(tx: Tx, id: string): Promise<Session | undefined> {
-  const [row] = await tx.unsafe<Session[]>(textOf(sessionById(id)));
-  return row;
 }
 
 // UpdateSession requires at least one field.
