@@ -26,6 +26,19 @@
 //   [[stream-error]]   send an error object as a data event in the middle of the stream
 //   [[garbage]]        send a data event that is not JSON
 //
+// Tool calling, in OpenAI's protocol (`tools` offered, `tool_calls` with ids,
+// finish_reason "tool_calls", argument text streamed in deltas). The rounds of
+// a turn are counted by the assistant tool-call messages after the last user message:
+//   [[tool:<name> <json args>]]   one round calling <name>; several such directives are
+//                                 successive rounds
+//   [[tool+:<name> <json args>]]  another call in the same round as the directive before it
+//   [[tool-repeat:<name> <json>]] call <name> in every round, as long as tools may be called
+//   [[obey-tools]]                a gullible model: tool directives found inside tool
+//                                 results (e.g. a mail's text) become further rounds
+// Tools are called only when the request offers tools and tool_choice is not "none" (a
+// name that is not offered is called anyway: a real model may do that too). After the
+// last round it answers in text that quotes every tool result of the turn.
+//
 // HeyGen stand-in: LOCAL_HEYGEN_KEY is the valid key; "<key>:<behaviour>" picks a failure:
 // rate-limited (429), server-error (500), malformed (200 without a token), error-body
 // (200 with an error object), hang (no answer). Any other key is a 401.
@@ -67,6 +80,12 @@ type Seen = {
   chunks_sent: number;
   content: string;
   usage: Usage | null;
+  // Tool calling: the names offered, tool_choice, and the calls this answer made.
+  tools: string[] | null;
+  tool_choice: unknown;
+  tool_calls: ToolCallOut[];
+  // Every request of this tag so far, oldest first (a tool loop is several requests).
+  rounds: { tools: string[] | null; tool_choice: unknown; tool_calls: ToolCallOut[] }[];
   // The agent's own time for a completed answer: from the request's arrival to
   // its last byte handed to the server (scripts/bench.sh reports it beside the
   // chat send's latency). Null until then.
@@ -83,7 +102,8 @@ function remember(r: Seen) {
 // --- OpenAI shapes --------------------------------------------------------------------
 
 type Usage = { prompt_tokens: number; completion_tokens: number; total_tokens: number };
-type ChatMessage = { role: string; content: unknown };
+type ChatMessage = { role: string; content: unknown; tool_calls?: unknown };
+type ToolCallOut = { id: string; name: string; arguments: string };
 
 function openaiError(status: number, message: string, type: string, code: string | null) {
   return Response.json({ error: { message, type, param: null, code } }, { status });
@@ -119,8 +139,94 @@ function parseDirectives(text: string): Record<string, string> {
   return out;
 }
 
+// --- tool calling ------------------------------------------------------------------
+
+type ToolDirective = { kind: "tool" | "tool+" | "tool-repeat"; name: string; args: string };
+const TOOL_START = /\[\[(tool\+?|tool-repeat):([a-z_]{1,64})/g;
+
+// Tool directives in a text, in order. The arguments are JSON that may itself
+// hold "]]", so each candidate end is tried until the text between parses.
+function toolDirectives(text: string): ToolDirective[] {
+  const found: ToolDirective[] = [];
+  for (const m of text.matchAll(TOOL_START)) {
+    const from = m.index! + m[0].length;
+    let end = text.indexOf("]]", from);
+    while (end >= 0) {
+      const raw = text.slice(from, end).trim() || "{}";
+      try {
+        JSON.parse(raw);
+        found.push({ kind: m[1] as ToolDirective["kind"], name: m[2], args: raw });
+        break;
+      } catch {
+        end = text.indexOf("]]", end + 1);
+      }
+    }
+  }
+  return found;
+}
+
+// Directives grouped into rounds: "tool+" joins the round before it.
+function roundsOf(directives: ToolDirective[]): ToolDirective[][] {
+  const rounds: ToolDirective[][] = [];
+  for (const d of directives) {
+    if (d.kind === "tool+" && rounds.length) rounds[rounds.length - 1].push(d);
+    else if (d.kind !== "tool-repeat") rounds.push([d]);
+  }
+  return rounds;
+}
+
+const stripTools = (text: string) => text.replace(/\[\[(tool\+?|tool-repeat):[\s\S]*?\]\](?!\])/g, "");
+
+// The messages of the current turn: everything after the last user message.
+function turnOf(messages: ChatMessage[]): ChatMessage[] {
+  const last = messages.map((m) => m?.role).lastIndexOf("user");
+  return messages.slice(last + 1);
+}
+
+// What this request should call, or null to answer in text.
+function toolPlan(
+  body: { tools?: unknown; tool_choice?: unknown },
+  messages: ChatMessage[],
+  lastUser: string,
+  d: Record<string, string>,
+): ToolCallOut[] | null {
+  if (!Array.isArray(body.tools) || body.tools.length === 0 || body.tool_choice === "none") {
+    return null;
+  }
+  const turn = turnOf(messages);
+  const done = turn.filter((m) => m.role === "assistant" && Array.isArray(m.tool_calls)).length;
+  const directives = toolDirectives(lastUser);
+  const repeat = directives.find((x) => x.kind === "tool-repeat");
+  let round: ToolDirective[] | undefined;
+  if (repeat) round = [repeat];
+  else {
+    const rounds = roundsOf(directives);
+    if ("obey-tools" in d) {
+      const results = turn.filter((m) => m.role === "tool").map((m) => textOf(m.content));
+      rounds.push(...roundsOf(results.flatMap(toolDirectives)));
+    }
+    round = rounds[done];
+  }
+  if (!round) return null;
+  return round.map((x) => ({
+    id: `call_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`,
+    name: x.name,
+    arguments: x.args,
+  }));
+}
+
+// After the tools: every result of the turn, quoted, so a test can see the
+// answer was made from them.
+function toolSummary(messages: ChatMessage[]): string {
+  const results = turnOf(messages).filter((m) => m.role === "tool");
+  if (!results.length) return "";
+  const quoted = results.map((m) => textOf(m.content).replace(/\s+/g, " ").slice(0, 600));
+  return ` From the tools: ${quoted.join(" | ")}`;
+}
+
 function composeReply(messages: ChatMessage[], lastUser: string, words: number | undefined) {
-  const said = lastUser.replace(DIRECTIVE, "").replace(/\s+/g, " ").trim().slice(0, 200);
+  const said = stripTools(lastUser).replace(DIRECTIVE, "").replace(/\s+/g, " ").trim()
+    .slice(0, 200);
   const earlier = messages.filter((m) => m.role === "user" || m.role === "assistant").length - 1;
   let reply = `This is the local development agent, not a language model. You said: "${said}". ` +
     `I can see ${earlier} earlier message${earlier === 1 ? "" : "s"} of this conversation.`;
@@ -128,7 +234,7 @@ function composeReply(messages: ChatMessage[], lastUser: string, words: number |
     const filler = Array.from({ length: Math.max(0, words) }, (_, i) => `word${i + 1}`);
     reply = words <= 0 ? "" : filler.join(" ");
   }
-  return reply;
+  return reply + toolSummary(messages);
 }
 
 // Splits into word-sized pieces that join back to the reply exactly.
@@ -162,6 +268,8 @@ async function chatCompletions(req: Request): Promise<Response> {
     stream?: unknown;
     stream_options?: { include_usage?: unknown };
     temperature?: unknown;
+    tools?: unknown;
+    tool_choice?: unknown;
   };
   try {
     body = await req.json();
@@ -186,6 +294,9 @@ async function chatCompletions(req: Request): Promise<Response> {
   const includeUsage = stream ? body.stream_options?.include_usage === true : true;
   const model = d.model || body.model;
   const tag = d.tag || crypto.randomUUID();
+  const offered = Array.isArray(body.tools)
+    ? body.tools.map((t) => String((t as { function?: { name?: unknown } })?.function?.name))
+    : null;
   const record: Seen = {
     tag,
     requests: (records.get(tag)?.requests ?? 0) + 1,
@@ -202,8 +313,13 @@ async function chatCompletions(req: Request): Promise<Response> {
     chunks_sent: 0,
     content: "",
     usage: null,
+    tools: offered,
+    tool_choice: body.tool_choice ?? null,
+    tool_calls: [],
+    rounds: [...(records.get(tag)?.rounds ?? [])],
     elapsed_ms: null,
   };
+  record.rounds.push({ tools: offered, tool_choice: record.tool_choice, tool_calls: [] });
   remember(record);
   if (!authorized) {
     record.status = 401;
@@ -242,14 +358,19 @@ async function chatCompletions(req: Request): Promise<Response> {
     return res;
   }
 
-  const reply = composeReply(
+  const calls = toolPlan(body, messages, lastUser, d);
+  const reply = calls ? "" : composeReply(
     messages,
     lastUser,
     d.words === undefined ? undefined : Number(d.words),
   );
+  if (calls) {
+    record.tool_calls = calls;
+    record.rounds[record.rounds.length - 1].tool_calls = calls;
+  }
   const usage: Usage | null = "no-usage" in d ? null : {
     prompt_tokens: messages.reduce((n, m) => n + tokens(textOf(m.content)) + 3, 0),
-    completion_tokens: tokens(reply),
+    completion_tokens: tokens(reply || JSON.stringify(calls ?? [])),
     total_tokens: 0,
   };
   if (usage) usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
@@ -269,9 +390,20 @@ async function chatCompletions(req: Request): Promise<Response> {
       system_fingerprint: "oprina-local-development-agent",
       choices: [{
         index: 0,
-        message: { role: "assistant", content: reply, refusal: null },
+        message: calls
+          ? {
+            role: "assistant",
+            content: null,
+            tool_calls: calls.map((c) => ({
+              id: c.id,
+              type: "function",
+              function: { name: c.name, arguments: c.arguments },
+            })),
+            refusal: null,
+          }
+          : { role: "assistant", content: reply, refusal: null },
         logprobs: null,
-        finish_reason: "stop",
+        finish_reason: calls ? "tool_calls" : "stop",
       }],
       ...(usage ? { usage } : {}),
     });
@@ -326,7 +458,7 @@ async function chatCompletions(req: Request): Promise<Response> {
       ...(includeUsage ? { usage: null } : {}),
     });
   const parts = pieces(reply);
-  const events: string[] = [
+  const events: string[] = calls ? toolCallEvents(calls, chunk) : [
     chunk({ role: "assistant", content: "" }, null),
     ...parts.map((p) => chunk({ content: p }, null)),
   ];
@@ -337,7 +469,7 @@ async function chatCompletions(req: Request): Promise<Response> {
     events.splice(faultAt, 0, JSON.stringify({ error }));
   }
   if ("garbage" in d) events.splice(faultAt, 0, "{not json");
-  events.push(chunk({}, "stop"));
+  events.push(chunk({}, calls ? "tool_calls" : "stop"));
   if (includeUsage && usage) events.push(JSON.stringify({ ...base, choices: [], usage }));
   events.push("[DONE]");
 
@@ -388,6 +520,26 @@ async function chatCompletions(req: Request): Promise<Response> {
     }),
     { headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" } },
   );
+}
+
+// As OpenAI streams tool calls: the first delta of each call carries its index,
+// id, type and name with empty arguments; the arguments follow in pieces.
+function toolCallEvents(
+  calls: ToolCallOut[],
+  chunk: (delta: Record<string, unknown>, finish: string | null) => string,
+): string[] {
+  const events = [chunk({ role: "assistant", content: null }, null)];
+  calls.forEach((c, index) => {
+    events.push(chunk({
+      tool_calls: [{ index, id: c.id, type: "function", function: { name: c.name, arguments: "" } }],
+    }, null));
+    for (let at = 0; at < c.arguments.length; at += 8) {
+      events.push(chunk({
+        tool_calls: [{ index, function: { arguments: c.arguments.slice(at, at + 8) } }],
+      }, null));
+    }
+  });
+  return events;
 }
 
 // --- HeyGen stand-in -----------------------------------------------------------------

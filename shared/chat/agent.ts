@@ -7,12 +7,33 @@ import type { AgentConfig } from "./config.ts";
 import { EventStreamParser } from "./event-stream.ts";
 import { OUTBOUND_BUDGET_MS } from "../platform.ts";
 
-export type AgentMessage = { role: "system" | "user" | "assistant"; content: string };
+// A function call the agent asked for, as OpenAI's tool_calls carry it: the
+// arguments are the model's JSON text, parsed (and validated) by the caller.
+export type ToolCall = { id: string; name: string; arguments: string };
+
+export type AgentMessage =
+  | { role: "system" | "user"; content: string }
+  | {
+    role: "assistant";
+    content: string | null;
+    tool_calls?: { id: string; type: "function"; function: { name: string; arguments: string } }[];
+  }
+  | { role: "tool"; tool_call_id: string; content: string };
 export type AgentUsage = { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+
+// OpenAI's function tool: a name, what it does, and its parameters as JSON Schema.
+export type ToolDefinition = {
+  type: "function";
+  function: { name: string; description: string; parameters: Record<string, unknown> };
+};
 
 export type AgentRequest = {
   messages: AgentMessage[];
   temperature?: number;
+  // Tools the agent may call; "none" keeps them described but forbids calling
+  // (the last answer of a bounded tool loop).
+  tools?: ToolDefinition[];
+  toolChoice?: "auto" | "none";
   // Aborting it stops the call (the client went away).
   signal?: AbortSignal;
   // Each piece of text as it arrives; awaited, so a slow reader slows the stream.
@@ -28,7 +49,13 @@ export type AgentReply = {
   streamed: boolean;
   firstTokenMs: number | null;
   truncated: boolean;
+  // The functions the agent asked to call (finish_reason "tool_calls"), in order.
+  toolCalls: ToolCall[];
 };
+
+// Bounds on what an answer may ask for: calls per answer and argument text per call.
+export const MAX_TOOL_CALLS = 16;
+export const MAX_TOOL_ARGUMENT_CHARS = 64 * 1024;
 
 export type FailureKind =
   | "timeout" // silent for longer than AGENT_TIMEOUT_MS
@@ -75,9 +102,10 @@ export async function callAgent(agent: AgentConfig, request: AgentRequest): Prom
     streamed: agent.stream,
     firstTokenMs: null,
     truncated: false,
+    toolCalls: [],
   };
   const fail = (kind: FailureKind, message: string, detail?: FailureDetail) =>
-    new AgentFailure(kind, message, { ...state }, detail);
+    new AgentFailure(kind, message, { ...state, toolCalls: [...state.toolCalls] }, detail);
 
   // One controller for the fetch and its body. The idle timer runs only while
   // we wait for the agent, never while we wait for our own client.
@@ -93,6 +121,7 @@ export async function callAgent(agent: AgentConfig, request: AgentRequest): Prom
     idle = setTimeout(() => stop("timeout"), agent.timeoutMs);
   };
   const pause = () => clearTimeout(idle);
+  const calls: ToolCall[] = [];
   const deadline = setTimeout(() => stop("timeout"), MAX_CALL_MS);
   const onCancel = () => stop("cancelled");
   request.signal?.addEventListener("abort", onCancel, { once: true });
@@ -168,6 +197,10 @@ export async function callAgent(agent: AgentConfig, request: AgentRequest): Prom
     };
     if (agent.stream) payload.stream_options = { include_usage: true };
     if (request.temperature !== undefined) payload.temperature = request.temperature;
+    if (request.tools?.length) {
+      payload.tools = request.tools;
+      payload.tool_choice = request.toolChoice ?? "auto";
+    }
 
     arm();
     let res: Response;
@@ -216,13 +249,49 @@ export async function callAgent(agent: AgentConfig, request: AgentRequest): Prom
       state.responseId = stringOr(completion.id);
       state.finishReason = stringOr(choice?.finish_reason);
       state.usage = usageOf(completion.usage);
+      const calls = choice?.message?.tool_calls;
+      if (calls !== undefined && calls !== null) {
+        if (!Array.isArray(calls)) {
+          throw fail("invalid_response", "the agent's tool_calls are not a list");
+        }
+        calls.forEach((call: Json, index: number) => addToolCallDelta({ ...call, index }));
+      }
       await append(content ?? "");
     }
+    state.toolCalls = finishToolCalls();
     return { ...state };
   } finally {
     clearTimeout(idle);
     clearTimeout(deadline);
     request.signal?.removeEventListener("abort", onCancel);
+  }
+
+  // Tool calls arrive whole (JSON) or as deltas keyed by index (SSE): the
+  // first delta of a call carries its id and name, later ones append to the
+  // arguments' text. Both go through here.
+  function addToolCallDelta(delta: Json) {
+    const index = delta?.index;
+    if (!count(index) || index >= MAX_TOOL_CALLS) {
+      throw fail("invalid_response", `the agent asked for more than ${MAX_TOOL_CALLS} tool calls`);
+    }
+    const call = (calls[index] ??= { id: "", name: "", arguments: "" });
+    if (typeof delta.id === "string" && delta.id) call.id = delta.id.slice(0, 128);
+    const fn = delta.function;
+    if (typeof fn?.name === "string" && fn.name) call.name = fn.name.slice(0, 64);
+    if (typeof fn?.arguments === "string") {
+      call.arguments += fn.arguments;
+      if (call.arguments.length > MAX_TOOL_ARGUMENT_CHARS) {
+        throw fail("invalid_response", "the agent's tool arguments are too large");
+      }
+    }
+  }
+
+  function finishToolCalls(): ToolCall[] {
+    const done = calls.filter((c) => c !== undefined);
+    if (done.some((c) => !c.id || !c.name)) {
+      throw fail("invalid_response", "the agent asked for a tool call without an id or a name");
+    }
+    return done;
   }
 
   async function readEventStream(res: Response) {
@@ -242,6 +311,8 @@ export async function callAgent(agent: AgentConfig, request: AgentRequest): Prom
       state.usage = usageOf(event.usage) ?? state.usage;
       const choice = first(event.choices);
       if (choice?.finish_reason) state.finishReason = stringOr(choice.finish_reason);
+      const calls = choice?.delta?.tool_calls;
+      if (Array.isArray(calls)) calls.forEach(addToolCallDelta);
       const piece = choice?.delta?.content;
       return typeof piece === "string" ? await append(piece) : true;
     };

@@ -25,7 +25,7 @@ select tables_are(
   'public',
   array['profiles', 'user_activities', 'chat_sessions', 'messages', 'api_keys', 'idempotency_keys',
         'service_tokens', 'oauth_states', 'token_refresh_logs', 'session_totals',
-        'connection_events', 'webhook_endpoints', 'webhook_deliveries'],
+        'connection_events', 'webhook_endpoints', 'webhook_deliveries', 'chat_pending_actions'],
   'schema public has exactly the known tables'
 );
 

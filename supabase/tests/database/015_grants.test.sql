@@ -65,6 +65,8 @@ select is(
      order by 1
   ),
   array[
+    'chat_pending_actions authenticated SELECT',
+    'chat_pending_actions service_role INSERT,SELECT,UPDATE',
     'chat_sessions authenticated SELECT',
     'chat_sessions oprina_api_user DELETE',
     'chat_sessions service_role SELECT,UPDATE',
@@ -110,6 +112,7 @@ select is(
     'api_keys authenticated SELECT (created_at,expires_at,id,last_used_at,name,prefix,revoked_at,scopes,user_id)',
     'api_keys oprina_api_user INSERT (expires_at,key_hash,name,prefix,scopes)',
     'api_keys oprina_api_user UPDATE (revoked_at)',
+    'chat_pending_actions oprina_api_user UPDATE (decided_at,status)',
     'chat_sessions oprina_api_user INSERT (agent_config,agent_type,context_data,status,title)',
     'chat_sessions oprina_api_user UPDATE (agent_config,agent_type,context_data,status,title)',
     'messages oprina_api_user INSERT (content,content_type,id,metadata,parent_message_id,role,session_id)',
