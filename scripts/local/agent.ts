@@ -175,7 +175,8 @@ function roundsOf(directives: ToolDirective[]): ToolDirective[][] {
   return rounds;
 }
 
-const stripTools = (text: string) => text.replace(/\[\[(tool\+?|tool-repeat):[\s\S]*?\]\](?!\])/g, "");
+const stripTools = (text: string) =>
+  text.replace(/\[\[(tool\+?|tool-repeat):[\s\S]*?\]\](?!\])/g, "");
 
 // The messages of the current turn: everything after the last user message.
 function turnOf(messages: ChatMessage[]): ChatMessage[] {
@@ -531,7 +532,12 @@ function toolCallEvents(
   const events = [chunk({ role: "assistant", content: null }, null)];
   calls.forEach((c, index) => {
     events.push(chunk({
-      tool_calls: [{ index, id: c.id, type: "function", function: { name: c.name, arguments: "" } }],
+      tool_calls: [{
+        index,
+        id: c.id,
+        type: "function",
+        function: { name: c.name, arguments: "" },
+      }],
     }, null));
     for (let at = 0; at < c.arguments.length; at += 8) {
       events.push(chunk({

@@ -7,12 +7,14 @@ import type { AgentConfig } from "./config.ts";
 import { EventStreamParser } from "./event-stream.ts";
 import { OUTBOUND_BUDGET_MS } from "../platform.ts";
 
-// A function call the agent asked for, as OpenAI's tool_calls carry it: the
-// arguments are the model's JSON text, parsed (and validated) by the caller.
-export type ToolCall = { id: string; name: string; arguments: string };
+import type { ToolCall, ToolDefinition } from "./tools/catalog.ts";
+export type { ToolCall, ToolDefinition };
+
+// A message of the conversation as stored: plain text.
+export type TextMessage = { role: "system" | "user" | "assistant"; content: string };
 
 export type AgentMessage =
-  | { role: "system" | "user"; content: string }
+  | TextMessage
   | {
     role: "assistant";
     content: string | null;
@@ -20,12 +22,6 @@ export type AgentMessage =
   }
   | { role: "tool"; tool_call_id: string; content: string };
 export type AgentUsage = { prompt_tokens: number; completion_tokens: number; total_tokens: number };
-
-// OpenAI's function tool: a name, what it does, and its parameters as JSON Schema.
-export type ToolDefinition = {
-  type: "function";
-  function: { name: string; description: string; parameters: Record<string, unknown> };
-};
 
 export type AgentRequest = {
   messages: AgentMessage[];

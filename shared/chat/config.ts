@@ -60,6 +60,16 @@ const schema = z.object({
   AGENT_PRICES: priceTable.default({}),
   // Ask the agent to stream (and for usage in the last chunk). Off for endpoints that cannot.
   AGENT_STREAM: z.enum(["true", "false"]).default("true"),
+  // Tool calling (shared/chat/tools): offered when the user's connections allow
+  // any tool. A turn runs at most CHAT_TOOL_MAX_ROUNDS rounds of calls and starts
+  // none after CHAT_TOOL_TIME_BUDGET_MS; then the agent answers without tools.
+  CHAT_TOOLS: z.enum(["true", "false"]).default("true"),
+  CHAT_TOOL_MAX_ROUNDS: int(1, 20).default(5),
+  CHAT_TOOL_TIME_BUDGET_MS: int(1_000, OUTBOUND_BUDGET_MS).default(60_000),
+  // What one tool result may give the model, in characters (longer ones are cut).
+  CHAT_TOOL_RESULT_MAX_CHARS: int(500, 100_000).default(12_000),
+  // How long a write that waits for the user's confirmation stays confirmable.
+  CHAT_ACTION_TTL_MS: int(60_000, 7 * 86_400_000).default(15 * 60_000),
   HEYGEN_API_KEY: z.string().max(4096).optional(),
   HEYGEN_BASE_URL: httpUrl.default("https://api.heygen.com"),
   HEYGEN_TIMEOUT_MS: int(100, OUTBOUND_BUDGET_MS).default(10_000),
@@ -79,6 +89,15 @@ export type AgentConfig = {
   historyChars: number;
   prices: PriceTable;
   stream: boolean;
+  // null: tool calling is off (CHAT_TOOLS=false).
+  tools: ToolLoopConfig | null;
+};
+
+export type ToolLoopConfig = {
+  maxRounds: number;
+  timeBudgetMs: number;
+  resultMaxChars: number;
+  actionTtlMs: number;
 };
 
 export type HeygenConfig = { apiKey: Secret; baseUrl: URL; timeoutMs: number };
@@ -119,6 +138,14 @@ export function parseChatConfig(env: Record<string, string | undefined>): ChatCo
         historyChars: c.AGENT_HISTORY_CHARS,
         prices: c.AGENT_PRICES,
         stream: c.AGENT_STREAM === "true",
+        tools: c.CHAT_TOOLS === "true"
+          ? {
+            maxRounds: c.CHAT_TOOL_MAX_ROUNDS,
+            timeBudgetMs: c.CHAT_TOOL_TIME_BUDGET_MS,
+            resultMaxChars: c.CHAT_TOOL_RESULT_MAX_CHARS,
+            actionTtlMs: c.CHAT_ACTION_TTL_MS,
+          }
+          : null,
       }
       : null,
     heygen: c.HEYGEN_API_KEY

@@ -17,6 +17,17 @@ import { AgentFailure, type AgentReply, callAgent } from "./agent.ts";
 import type { AgentConfig } from "./config.ts";
 import { estimateCost } from "./cost.ts";
 import { buildPrompt, type HistoryRow, type Prompt } from "./history.ts";
+import {
+  confirmationText,
+  LoopFailure,
+  type LoopResult,
+  type LoopState,
+  runToolLoop,
+  type ToolEvents,
+  type ToolTurn,
+} from "./tool-loop.ts";
+import { offeredTools, type OperationName, type Toolbox } from "./tools/catalog.ts";
+import type { PendingAction } from "./tools/schemas.ts";
 import { requestHash } from "./idempotency.ts";
 import type { SendMessageInput } from "./schemas.ts";
 import {
@@ -35,6 +46,8 @@ export type Opened = {
   reply: Message;
   prompt: Prompt;
   temperature?: number;
+  // The tools this turn offers; absent when none is allowed or tools are off.
+  tools?: ToolTurn;
 };
 
 // A retry with a known Idempotency-Key: the first request's messages.
@@ -61,6 +74,7 @@ export async function openExchange(
   input: SendMessageInput,
   idempotencyKey?: string,
   limit?: SendLimit,
+  toolbox?: Toolbox,
 ): Promise<Opened | Replayed> {
   const hash = idempotencyKey ? await requestHash({ session_id: sessionId, ...input }) : undefined;
   // A lost race on the key rolls the whole message back (the user message
@@ -68,7 +82,7 @@ export async function openExchange(
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const once = attempt === 0 ? limit : undefined;
-      return await openOnce(user, agent, sessionId, input, idempotencyKey, hash, once);
+      return await openOnce(user, agent, sessionId, input, idempotencyKey, hash, once, toolbox);
     } catch (err) {
       if ((err as { code?: string })?.code === "IK409") continue;
       throw refine(err);
@@ -91,7 +105,11 @@ async function openOnce(
   key: string | undefined,
   hash: string | undefined,
   limit: SendLimit | undefined,
+  toolbox: Toolbox | undefined,
 ): Promise<Opened | Replayed> {
+  // Which tools the user's connections allow, beside the first round trip
+  // (not after it): a turn without tools waits no longer than before.
+  const allowed = agent.tools && toolbox ? allowedFor(toolbox, user) : Promise.resolve([]);
   const reads = sendReads(sessionId, agent.historyMessages, key);
   let results: Row[][];
   if (limit) {
@@ -129,6 +147,7 @@ async function openOnce(
     }),
   ) as [Message[], unknown[], Message[]];
   const temperature = session.agent_config?.temperature;
+  const offered = toolbox ? offeredTools(toolbox, await allowed) : [];
   return {
     kind: "opened" as const,
     session,
@@ -138,7 +157,22 @@ async function openOnce(
     temperature: typeof temperature === "number" && temperature >= 0 && temperature <= 2
       ? temperature
       : undefined,
+    tools: offered.length && agent.tools
+      ? { toolbox: toolbox!, offered, limits: agent.tools }
+      : undefined,
   };
+}
+
+// A failed lookup offers no tools; the turn goes on without them.
+async function allowedFor(toolbox: Toolbox, user: UserPrincipal): Promise<OperationName[]> {
+  try {
+    return await toolbox.allowed({ userId: user.userId });
+  } catch (err) {
+    log("warn", "chat tools: allowed operations unavailable", {
+      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    });
+    return [];
+  }
 }
 
 async function replay(
@@ -192,13 +226,22 @@ function refine(err: unknown): unknown {
   return err;
 }
 
-export type Settled = { message: Message; failure?: AgentFailure };
+export type Settled = {
+  message: Message;
+  failure?: AgentFailure;
+  toolMessages: Message[];
+  actions: PendingAction[];
+};
 
 export type RunOptions = {
   signal?: AbortSignal;
   onDelta?: (text: string) => void | Promise<void>;
   requestId: string;
+  events?: ToolEvents;
 };
+
+// What a turn with tools adds to the reply's record.
+type ToolSummary = Pick<LoopState, "rounds" | "toolMessages" | "actions" | "stoppedBy">;
 
 export async function runExchange(
   agent: AgentConfig,
@@ -208,19 +251,44 @@ export async function runExchange(
   const started = performance.now();
   let reply: AgentReply | undefined;
   let failure: AgentFailure | undefined;
+  let tools: ToolSummary | undefined;
+  const request = {
+    temperature: opened.temperature,
+    signal: o.signal,
+    onDelta: o.onDelta,
+  };
   try {
-    reply = await callAgent(agent, {
-      messages: opened.prompt.messages,
-      temperature: opened.temperature,
-      signal: o.signal,
-      onDelta: o.onDelta,
-    });
+    if (opened.tools) {
+      const result: LoopResult = await runToolLoop({
+        agent,
+        turn: opened.tools,
+        ids: {
+          sessionId: opened.session.id,
+          userId: opened.session.user_id,
+          replyId: opened.reply.id,
+        },
+        messages: opened.prompt.messages,
+        request,
+        requestId: o.requestId,
+        events: o.events ?? {},
+      });
+      tools = result;
+      reply = { ...result.reply, usage: result.usage };
+      if (result.stoppedBy === "confirmation" && !reply.content.trim()) {
+        reply.content = confirmationText(result.actions);
+      }
+    } else {
+      reply = await callAgent(agent, { ...request, messages: opened.prompt.messages });
+    }
   } catch (err) {
-    if (!(err instanceof AgentFailure)) throw err;
-    failure = err;
+    const cause = err instanceof LoopFailure ? err.failure : err;
+    if (err instanceof LoopFailure) tools = err.state;
+    if (!(cause instanceof AgentFailure)) throw cause;
+    failure = cause;
   }
   const ms = Math.round(performance.now() - started);
   const outcome = reply ? completed(agent, opened, reply, ms) : failed(agent, opened, failure!, ms);
+  if (tools) outcome.agent_response_data.tools = toolRecord(tools);
   const [[settled]] = await queryAsService(
     ...settleReply(opened.reply.id, opened.session.id, outcome),
   );
@@ -235,8 +303,23 @@ export async function runExchange(
     usage_total: message.total_tokens,
     estimated_cost: message.estimated_cost,
     processing_time_ms: ms,
+    tool_rounds: tools?.rounds,
   });
-  return { message, failure };
+  return {
+    message,
+    failure,
+    toolMessages: tools?.toolMessages ?? [],
+    actions: tools?.actions ?? [],
+  };
+}
+
+function toolRecord(t: ToolSummary) {
+  return {
+    rounds: t.rounds,
+    stopped_by: t.stoppedBy,
+    tool_message_ids: t.toolMessages.map((m) => m.id),
+    pending_action_ids: t.actions.map((a) => a.id),
+  };
 }
 
 function completed(agent: AgentConfig, opened: Opened, r: AgentReply, ms: number): ReplyOutcome {

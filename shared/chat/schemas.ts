@@ -6,6 +6,7 @@ import { errorResponsesWith } from "../http/openapi.ts";
 import { httpUrl } from "../http/url.ts";
 import { Message } from "../sessions/schemas.ts";
 import { IDEMPOTENCY_KEY } from "./idempotency.ts";
+import { PendingAction } from "./tools/schemas.ts";
 
 export const MAX_CONTENT_CHARS = 32_000;
 const MAX_METADATA_BYTES = 16 * 1024;
@@ -103,6 +104,14 @@ export const SendMessage = z.strictObject({
 export const Exchange = z.object({
   user_message: ChatMessage,
   assistant_message: ChatMessage,
+  tool_messages: z.array(ChatMessage).optional().openapi({
+    description: "The tool calls of this turn and their results (role tool), in order; " +
+      "present when the agent called tools.",
+  }),
+  pending_actions: z.array(PendingAction).optional().openapi({
+    description: "Writes that wait for the user's confirmation (POST /chat/actions/{id}/confirm " +
+      "or /reject); present when the turn ended asking for one.",
+  }),
 }).openapi("ChatExchange");
 
 const avatarSessionId = z.string().regex(
@@ -147,8 +156,11 @@ const ERRORS: Record<number, string> = {
   400: "Invalid input (validation_failed)",
   401: "Missing, invalid or expired token (unauthorized)",
   404: "No such session or message for this caller (not_found)",
+  403: "The API key lacks the route's scope (insufficient_scope)",
   409: "The session is archived or ended (session_closed); a request with this Idempotency-Key " +
-    "is still running (idempotency_in_progress); the message is not the agent's (conflict)",
+    "is still running (idempotency_in_progress); the message is not the agent's (conflict); " +
+    "the action was already decided (action_decided) or is running (action_in_progress)",
+  410: "The action expired before it was confirmed; nothing was done (action_expired)",
   413: "Body over 1 MiB (payload_too_large)",
   422: "The Idempotency-Key was used with another request (idempotency_mismatch)",
   429: "Too many requests (rate_limited)",

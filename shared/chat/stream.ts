@@ -1,6 +1,11 @@
 // An exchange as server-sent events:
 //   message.created    {user_message, assistant_message}   both stored, the reply 'processing'
 //   delta              {content}                            each piece of the reply's text
+//   tool_call.started  {tool_call: {id, name, arguments}}   the agent asked for a tool; it runs
+//   tool_call.completed {tool_message}                      its stored result (status completed
+//                                                           or failed; the turn goes on)
+//   confirmation_required {pending_action, tool_message}    a write that leaves the account waits
+//                                                           for POST /chat/actions/{id}/confirm
 //   message.completed  {assistant_message}                  the stored reply with usage and cost
 //   message.failed     {assistant_message, error}           stored as failed, partial text kept
 // A comment line every 15 s keeps proxies from closing a quiet stream. When
@@ -40,6 +45,25 @@ export function streamExchange(c: Context<AppEnv>, agent: AgentConfig, opened: O
         requestId: c.get("requestId"),
         onDelta: (content) =>
           stream.writeSSE({ event: "delta", data: JSON.stringify({ content }) }),
+        events: {
+          onToolStarted: (call) =>
+            stream.writeSSE({
+              event: "tool_call.started",
+              data: JSON.stringify({
+                tool_call: { id: call.id, name: call.name, arguments: call.arguments },
+              }),
+            }),
+          onToolCompleted: (message) =>
+            stream.writeSSE({
+              event: "tool_call.completed",
+              data: JSON.stringify({ tool_message: message }),
+            }),
+          onConfirmationRequired: (action, message) =>
+            stream.writeSSE({
+              event: "confirmation_required",
+              data: JSON.stringify({ pending_action: action, tool_message: message }),
+            }),
+        },
       });
       if (message.status === "completed") {
         await stream.writeSSE({

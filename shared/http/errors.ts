@@ -30,6 +30,10 @@ export const errorStatus = {
   heygen_error: 502,
   agent_unavailable: 503,
   agent_timeout: 504,
+  // chat tool calling (shared/chat/actions.ts): deciding a pending action
+  action_in_progress: 409,
+  action_decided: 409,
+  action_expired: 410,
   // account (shared/account): the cap on live API keys
   api_key_limit: 409,
 } as const satisfies Record<string, ContentfulStatusCode>;

@@ -98,6 +98,14 @@ export const Message = z.object({
   has_avatar_response: z.boolean(),
   avatar_session_id: z.string().nullable(),
   metadata: jsonObject.openapi({ description: "The client's metadata, as sent with the message." }),
+  tool_call_id: z.string().nullable().openapi({
+    description: "role tool: the id the agent gave the call; its content is the result the " +
+      "agent was given. status pending: waiting for the user's confirmation.",
+  }),
+  tool_name: z.string().nullable().openapi({ description: "role tool: the tool called." }),
+  tool_arguments: jsonObject.nullable().openapi({
+    description: "role tool: the arguments the agent gave.",
+  }),
   created_at: timestamp(),
   updated_at: timestamp(),
 }).openapi("Message");

@@ -3,6 +3,7 @@ import type { App } from "../../http/app.ts";
 import { rateHeaders } from "../../http/rate-limit.ts";
 import { jsonBody, jsonResponse, userAccess } from "../../http/openapi.ts";
 import type { ChatConfig } from "../config.ts";
+import type { Toolbox } from "../tools/catalog.ts";
 import { agentRequired, failedReplyError, openExchange, runExchange } from "../exchange.ts";
 import { chatErrors, Exchange, SendHeaders, SendMessage, SessionParam } from "../schemas.ts";
 import { streamExchange, streamReplay } from "../stream.ts";
@@ -14,7 +15,10 @@ export const route = createRoute({
   description: "Stores the message, asks the agent (with the session's recent history) and " +
     "stores its reply with usage, cost and timing. JSON by default (201); with " +
     "`Accept: text/event-stream` the reply streams as server-sent events: `message.created`, " +
-    "`delta`…, then `message.completed` or `message.failed`. When the agent fails the message " +
+    "`delta`…, then `message.completed` or `message.failed`. With the user's connected " +
+    "accounts the agent may call tools (`tool_call.started`, `tool_call.completed`); a write " +
+    "that leaves the account (sending mail, inviting people) ends the turn with " +
+    "`confirmation_required` and a pending action to confirm or reject. When the agent fails the message " +
     "is kept, the reply is stored as failed with any partial text, and the error names both.",
   tags: ["chat"],
   // The owner's rate-limit hit travels with the exchange's first round trip.
@@ -32,7 +36,7 @@ export const route = createRoute({
 
 const wantsStream = (accept: string | undefined) => /\btext\/event-stream\b/i.test(accept ?? "");
 
-export function register(app: App, config: ChatConfig) {
+export function register(app: App, config: ChatConfig, toolbox?: Toolbox) {
   app.openapi(route, async (c) => {
     const agent = agentRequired(config.agent);
     const { sessionId } = c.req.valid("param");
@@ -52,6 +56,7 @@ export function register(app: App, config: ChatConfig) {
           for (const [name, value] of Object.entries(rateHeaders(state))) c.header(name, value);
         },
       },
+      toolbox,
     );
 
     if (opened.kind === "replay") {
@@ -65,8 +70,15 @@ export function register(app: App, config: ChatConfig) {
     if (stream) return streamExchange(c, agent, opened);
     // Without a stream the exchange completes even if the client goes away,
     // so a retry with the same Idempotency-Key finds the finished reply.
-    const { message } = await runExchange(agent, opened, { requestId: c.get("requestId") });
+    const { message, toolMessages, actions } = await runExchange(agent, opened, {
+      requestId: c.get("requestId"),
+    });
     if (message.status === "failed") throw failedReplyError(opened.userMessage, message);
-    return c.json({ user_message: opened.userMessage, assistant_message: message }, 201);
+    return c.json({
+      user_message: opened.userMessage,
+      assistant_message: message,
+      ...(toolMessages.length ? { tool_messages: toolMessages } : {}),
+      ...(actions.length ? { pending_actions: actions } : {}),
+    }, 201);
   });
 }

@@ -96,15 +96,15 @@ insert into public.messages (id, session_id, user_id, role, content) values
    current_setting('tests.bob')::uuid, 'assistant', 'hi bob');
 -- A tool call each, waiting for its owner's confirmation (chat_pending_actions).
 insert into public.messages (id, session_id, user_id, role, content, status, tool_call_id, tool_name, tool_arguments) values
-  ('00000000-0000-0000-0000-0000000a0013', '00000000-0000-0000-0000-0000000a0001',
+  ('00000000-0000-0000-0000-0000000a0019', '00000000-0000-0000-0000-0000000a0001',
    current_setting('tests.alice')::uuid, 'tool', '', 'pending', 'call_a', 'send_draft', '{}'),
-  ('00000000-0000-0000-0000-0000000b0013', '00000000-0000-0000-0000-0000000b0001',
+  ('00000000-0000-0000-0000-0000000b0019', '00000000-0000-0000-0000-0000000b0001',
    current_setting('tests.bob')::uuid, 'tool', '', 'pending', 'call_b', 'send_draft', '{}');
 insert into public.chat_pending_actions (user_id, session_id, message_id, operation, arguments, expires_at) values
   (current_setting('tests.alice')::uuid, '00000000-0000-0000-0000-0000000a0001',
-   '00000000-0000-0000-0000-0000000a0013', 'send_draft', '{}', now() + interval '1 hour'),
+   '00000000-0000-0000-0000-0000000a0019', 'send_draft', '{}', now() + interval '1 hour'),
   (current_setting('tests.bob')::uuid, '00000000-0000-0000-0000-0000000b0001',
-   '00000000-0000-0000-0000-0000000b0013', 'send_draft', '{}', now() + interval '1 hour');
+   '00000000-0000-0000-0000-0000000b0019', 'send_draft', '{}', now() + interval '1 hour');
 insert into public.idempotency_keys (user_id, scope, key, request_hash, session_id, user_message_id, assistant_message_id)
 values (current_setting('tests.alice')::uuid, 'chat.send', 'k-100', repeat('0', 64),
         '00000000-0000-0000-0000-0000000a0001', '00000000-0000-0000-0000-0000000a0011',

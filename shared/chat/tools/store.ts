@@ -1,0 +1,148 @@
+// SQL of tool calling. A round's tool messages and pending actions are the
+// chat service's to write (one service message per round); deciding an action
+// is the user's, under RLS, and its outcome the service's again.
+import { table } from "../../db/columns.ts";
+import { idents, join, lit, sql, type SqlText } from "../../db/literal.ts";
+import type { Message } from "../../sessions/schemas.ts";
+import { MESSAGES } from "../../sessions/store.ts";
+import { PendingAction } from "./schemas.ts";
+
+export const ACTIONS = table("public.chat_pending_actions", PendingAction);
+
+// A call id as stored: the agent's own when it fits the column's pattern.
+export function storableCallId(id: string): string {
+  const clean = id.replace(/[^A-Za-z0-9_.:-]/g, "_").slice(0, 128);
+  return clean || "call";
+}
+
+export type ToolMessageRow = {
+  id: string;
+  callId: string;
+  name: string;
+  args: Record<string, unknown>;
+  content: string;
+  status: Message["status"];
+  errorCode: string | null;
+  errorMessage: string | null;
+  ms: number | null;
+};
+
+export type ActionRow = {
+  id: string;
+  messageId: string;
+  operation: PendingAction["operation"];
+  input: Record<string, unknown>;
+  expiresAt: Date;
+};
+
+// One round's tool messages (children of the turn's reply) and the actions
+// held for confirmation. Results: [tool messages], [actions] (when any).
+export function toolRoundWrites(
+  w: { sessionId: string; userId: string; replyId: string },
+  rows: ToolMessageRow[],
+  actions: ActionRow[],
+): SqlText[] {
+  const values = rows.map((r) =>
+    sql`(${lit.uuid(r.id)}, ${lit.uuid(w.sessionId)}, ${lit.uuid(w.userId)}, 'tool',
+         ${lit.text(r.content)}, ${lit.text(r.status)}, ${lit.uuid(w.replyId)},
+         ${lit.text(storableCallId(r.callId))}, ${lit.text(r.name)}, ${lit.jsonb(r.args)},
+         ${lit.text(r.errorCode)}, ${lit.text(r.errorMessage?.slice(0, 2000) ?? null)},
+         ${lit.int(r.ms)})`
+  );
+  const statements = [
+    sql`insert into public.messages (id, session_id, user_id, role, content, status,
+          parent_message_id, tool_call_id, tool_name, tool_arguments, error_code, error_message,
+          processing_time_ms)
+        values ${join(values, ", ")}
+        returning ${idents(MESSAGES.columns)}`,
+  ];
+  if (actions.length) {
+    const held = actions.map((a) =>
+      sql`(${lit.uuid(a.id)}, ${lit.uuid(w.userId)}, ${lit.uuid(w.sessionId)},
+           ${lit.uuid(a.messageId)}, ${lit.text(a.operation)}, ${lit.jsonb(a.input)},
+           ${lit.timestamptz(a.expiresAt)})`
+    );
+    statements.push(sql`
+      insert into public.chat_pending_actions
+        (id, user_id, session_id, message_id, operation, arguments, expires_at)
+      values ${join(held, ", ")}
+      returning ${idents(ACTIONS.columns)}`);
+  }
+  return statements;
+}
+
+// --- deciding, as the user (RLS: another user's action is not there) -------------
+
+// Confirm: pending and unexpired becomes running (this request runs it);
+// otherwise the action as it stands, and its message. Results:
+// [action with claimed], [message].
+export function claimAction(id: string): SqlText[] {
+  return decide(id, sql`status = 'running', decided_at = now()`, sql`expires_at > now()`);
+}
+
+// Reject: pending becomes rejected, expired or not (rejecting runs nothing).
+export function rejectAction(id: string): SqlText[] {
+  return decide(id, sql`status = 'rejected', decided_at = now()`, sql`true`);
+}
+
+function decide(id: string, set: SqlText, when: SqlText): SqlText[] {
+  return [
+    sql`with decided as (
+          update public.chat_pending_actions set ${set}
+           where id = ${lit.uuid(id)} and status = 'pending' and ${when}
+          returning ${idents(ACTIONS.columns)}
+        )
+        select *, true as decided from decided
+        union all
+        select ${idents(ACTIONS.columns)}, false from public.chat_pending_actions
+         where id = ${lit.uuid(id)} and not exists (select 1 from decided)`,
+    sql`select ${idents(MESSAGES.columns)} from public.messages
+         where id = (select message_id from public.chat_pending_actions where id = ${
+      lit.uuid(id)
+    })`,
+  ];
+}
+
+// --- the outcome, as the service -----------------------------------------------------
+
+export type ActionOutcome = {
+  status: "completed" | "failed" | "rejected" | "expired";
+  result: unknown;
+  errorCode: string | null;
+  errorMessage: string | null;
+  // What the tool message says from now on (the result or the reason).
+  content: string;
+};
+
+// Records the outcome on the action (completed / failed; rejected and expired
+// were set by the user's decision or are set here) and settles its message,
+// which leaves 'pending'. Results: [action], [message], [].
+export function settleAction(id: string, o: ActionOutcome): SqlText[] {
+  const finished = o.status === "completed" || o.status === "failed";
+  const messageStatus = o.status === "completed" ? "completed" : "failed";
+  return [
+    sql`update public.chat_pending_actions
+           set ${
+      join([
+        sql`status = ${lit.text(o.status)}`,
+        sql`result = ${lit.jsonb(o.result ?? null)}`,
+        sql`error_code = ${lit.text(o.errorCode)}`,
+        sql`error_message = ${lit.text(o.errorMessage?.slice(0, 2000) ?? null)}`,
+        sql`decided_at = coalesce(decided_at, now())`,
+        finished ? sql`completed_at = now()` : sql`completed_at = null`,
+      ], ", ")
+    }
+         where id = ${lit.uuid(id)}
+        returning ${idents(ACTIONS.columns)}`,
+    sql`update public.messages
+           set status = ${lit.text(messageStatus)}, content = ${lit.text(o.content)},
+               error_code = ${lit.text(o.errorCode)},
+               error_message = ${lit.text(o.errorMessage?.slice(0, 2000) ?? null)}
+         where id = (select message_id from public.chat_pending_actions where id = ${lit.uuid(id)})
+        returning ${idents(MESSAGES.columns)}`,
+    sql`update public.chat_sessions set last_activity_at = now()
+         where id = (select session_id from public.chat_pending_actions where id = ${
+      lit.uuid(id)
+    })`,
+  ];
+}
