@@ -30,6 +30,9 @@ export type AgentRequest = {
   // (the last answer of a bounded tool loop).
   tools?: ToolDefinition[];
   toolChoice?: "auto" | "none";
+  // A tighter ceiling than MAX_CALL_MS: what is left of the turn's budget (a
+  // tool loop makes several calls inside one platform limit).
+  maxMs?: number;
   // Aborting it stops the call (the client went away).
   signal?: AbortSignal;
   // Each piece of text as it arrives; awaited, so a slow reader slows the stream.
@@ -118,7 +121,10 @@ export async function callAgent(agent: AgentConfig, request: AgentRequest): Prom
   };
   const pause = () => clearTimeout(idle);
   const calls: ToolCall[] = [];
-  const deadline = setTimeout(() => stop("timeout"), MAX_CALL_MS);
+  const deadline = setTimeout(
+    () => stop("timeout"),
+    Math.max(1, Math.min(MAX_CALL_MS, request.maxMs ?? MAX_CALL_MS)),
+  );
   const onCancel = () => stop("cancelled");
   request.signal?.addEventListener("abort", onCancel, { once: true });
   if (request.signal?.aborted) onCancel();

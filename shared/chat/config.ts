@@ -65,7 +65,8 @@ const schema = z.object({
   // none after CHAT_TOOL_TIME_BUDGET_MS; then the agent answers without tools.
   CHAT_TOOLS: z.enum(["true", "false"]).default("true"),
   CHAT_TOOL_MAX_ROUNDS: int(1, 20).default(5),
-  CHAT_TOOL_TIME_BUDGET_MS: int(1_000, OUTBOUND_BUDGET_MS).default(60_000),
+  // At most half the outbound budget, so the last answer always has the other half.
+  CHAT_TOOL_TIME_BUDGET_MS: int(1_000, Math.floor(OUTBOUND_BUDGET_MS / 2)).default(60_000),
   // What one tool result may give the model, in characters (longer ones are cut).
   CHAT_TOOL_RESULT_MAX_CHARS: int(500, 100_000).default(12_000),
   // How long a write that waits for the user's confirmation stays confirmable.

@@ -2,10 +2,13 @@
 // answers with tool calls, run them with the user's rights, store them (one
 // service round trip per round), give the results back as role "tool"
 // messages and ask again. Bounded: at most maxRounds rounds, none started after
-// timeBudgetMs; then the agent is asked once more with tool_choice "none" and
-// must answer from what it has. A write that leaves the account ends the turn
+// timeBudgetMs (tools running when it ends are stopped); then the agent is
+// asked once more with tool_choice "none" and must answer from what it has.
+// All agent calls of the turn share OUTBOUND_BUDGET_MS, inside the platform's
+// wall-clock limit (CHAT_TOOL_TIME_BUDGET_MS is capped at it too). A write that leaves the account ends the turn
 // with a pending action instead of running.
 import { queryAsService } from "../db/client.ts";
+import { OUTBOUND_BUDGET_MS } from "../platform.ts";
 import type { Message } from "../sessions/schemas.ts";
 import {
   type AgentMessage,
@@ -96,11 +99,13 @@ export async function runToolLoop(ctx: LoopContext): Promise<LoopResult> {
       if (!mayCall) {
         state.stoppedBy = state.rounds >= limits.maxRounds ? "max_rounds" : "time_budget";
       }
+      // Every call of the turn shares the one outbound budget of the request.
       const reply = await callAgent(ctx.agent, {
         ...ctx.request,
         messages,
         tools,
         toolChoice: mayCall ? "auto" : "none",
+        maxMs: OUTBOUND_BUDGET_MS - (performance.now() - started),
       });
       state.usage = addUsage(state.usage, reply.usage);
       // An answer without calls ends the turn; so do calls made when calling

@@ -1,7 +1,8 @@
 // The auth matrix over every route the chat document lists, so a new route is
 // covered without new test code: bad tokens are 401 and change nothing, a
 // valid ES256 token from the JWKS works, and another user's session or
-// message ids are 404 and change nothing.
+// message ids are 404 and change nothing; so are another user's pending
+// actions (tool calling), which stay pending.
 import assert from "node:assert/strict";
 import type { z } from "zod";
 import { ChatMessage, Exchange, HeygenToken } from "../../shared/chat/schemas.ts";
@@ -9,21 +10,32 @@ import { assertError, parsed } from "../helpers/assert.ts";
 import { type Operation, operations } from "../helpers/openapi.ts";
 import { call, createUser, sql, test, type TestUser } from "../helpers/stack.ts";
 import { badTokens, es256Token } from "../helpers/tokens.ts";
+import { ActionDecision } from "../../shared/chat/tools/schemas.ts";
 import { newSession, send } from "./support.ts";
+import { heldAction } from "./tools-support.ts";
 
 const owner = await createUser("chat-owner");
 const intruder = await createUser("chat-intruder");
 const ops = await operations("chat");
 const secured = ops.filter((o) => o.secured);
 
-type Target = { sessionId: string; userMessageId: string; replyId: string };
+type Target = { sessionId: string; userMessageId: string; replyId: string; actionId: string };
 
+// A session with an exchange and a send_draft waiting for confirmation.
 async function exchange(user: TestUser): Promise<Target> {
   const s = await newSession(user, { title: "target" });
   const res = await send(user, s.id, { content: "matrix target" });
   const { user_message, assistant_message } = parsed(Exchange, res, 201);
-  return { sessionId: s.id, userMessageId: user_message.id, replyId: assistant_message.id };
+  const { actionId } = await heldAction(user, s.id);
+  return {
+    sessionId: s.id,
+    userMessageId: user_message.id,
+    replyId: assistant_message.id,
+    actionId,
+  };
 }
+
+const isAction = (op: Operation) => op.path.startsWith("/chat/actions/");
 
 const BODIES: Record<string, unknown> = {
   "POST /chat/{sessionId}/messages": { content: "matrix" },
@@ -37,15 +49,18 @@ const SUCCESS: Record<string, [number, z.ZodType]> = {
   "PATCH /chat/{sessionId}/messages/{id}": [200, ChatMessage],
   "POST /chat/heygen/token": [200, HeygenToken],
   "POST /chat/{sessionId}/messages": [201, Exchange],
+  "POST /chat/actions/{id}/confirm": [200, ActionDecision],
+  "POST /chat/actions/{id}/reject": [200, ActionDecision],
 };
 
 function request(
   op: Operation,
-  ids: { sessionId: string; id: string },
+  ids: { sessionId: string; id: string; actionId?: string },
   token?: string,
   headers: Record<string, string> = {},
 ) {
-  const path = op.path.replace("{sessionId}", ids.sessionId).replace("{id}", ids.id);
+  const id = isAction(op) ? ids.actionId ?? ids.id : ids.id;
+  const path = op.path.replace("{sessionId}", ids.sessionId).replace("{id}", id);
   return call(op.method, path, { token, body: BODIES[`${op.method} ${op.path}`], headers });
 }
 
@@ -58,6 +73,9 @@ async function snapshot(t: Target) {
     ],
     session: [...await sql`select * from public.chat_sessions where id = ${t.sessionId}`],
     keys: [...await sql`select * from public.idempotency_keys where user_id = ${owner.id}`],
+    actions: [
+      ...await sql`select * from public.chat_pending_actions where session_id = ${t.sessionId}`,
+    ],
   };
 }
 
@@ -66,6 +84,8 @@ test("the document lists every chat route, all secured, with their scopes", () =
   assert.deepEqual(listed, [
     "GET /chat/{sessionId}/messages/{id} sessions:read",
     "PATCH /chat/{sessionId}/messages/{id} chat:write",
+    "POST /chat/actions/{id}/confirm chat:write",
+    "POST /chat/actions/{id}/reject chat:write",
     "POST /chat/heygen/token chat:write",
     "POST /chat/{sessionId}/messages chat:write",
   ]);
@@ -78,7 +98,8 @@ for (const op of secured) {
   for (const [name, token] of Object.entries(tokens)) {
     test(`${op.method} ${op.path}: ${name} is 401 and changes nothing`, async () => {
       const before = await snapshot(shared);
-      const res = await request(op, { sessionId: shared.sessionId, id: shared.replyId }, token, {
+      const ids = { sessionId: shared.sessionId, id: shared.replyId, actionId: shared.actionId };
+      const res = await request(op, ids, token, {
         "Idempotency-Key": crypto.randomUUID(),
       });
       assertError(res, 401, "unauthorized");
@@ -90,7 +111,7 @@ for (const op of secured) {
     const t = await exchange(owner);
     const res = await request(
       op,
-      { sessionId: t.sessionId, id: t.replyId },
+      { sessionId: t.sessionId, id: t.replyId, actionId: t.actionId },
       await es256Token(owner),
     );
     assert.ok(res.status >= 200 && res.status < 300, `${res.status} ${JSON.stringify(res.body)}`);
@@ -120,6 +141,27 @@ for (const op of secured) {
       assert.deepEqual(await snapshot(t), before);
     });
   }
+}
+
+for (const op of secured.filter(isAction)) {
+  test(`${op.method} ${op.path}: another user's action is 404, stays pending`, async () => {
+    const t = await exchange(owner);
+    const before = await snapshot(t);
+    const theirs = await request(
+      op,
+      { sessionId: "", id: "", actionId: t.actionId },
+      intruder.token,
+    );
+    assertError(theirs, 404, "not_found");
+    const nobody = await request(
+      op,
+      { sessionId: "", id: "", actionId: crypto.randomUUID() },
+      intruder.token,
+    );
+    assertError(nobody, 404, "not_found");
+    assert.equal(theirs.body.error.message, nobody.body.error.message);
+    assert.deepEqual(await snapshot(t), before);
+  });
 }
 
 test("an intruder cannot name the owner's message as a parent", async () => {

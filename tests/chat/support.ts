@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
 import { ChatMessage, Exchange } from "../../shared/chat/schemas.ts";
+import { PendingAction } from "../../shared/chat/tools/schemas.ts";
 import { Session } from "../../shared/sessions/schemas.ts";
 import { parsed, shaped } from "../helpers/assert.ts";
 import { assertOnlyChanges, rowCounts, type Snapshot, snapshotOf } from "../helpers/snapshot.ts";
@@ -37,6 +38,11 @@ export type SseEvent = { event: string; data: any };
 // exported message schemas.
 const EVENT_DATA: Record<string, z.ZodType> = {
   "message.created": Exchange,
+  "tool_call.started": z.object({
+    tool_call: z.object({ id: z.string(), name: z.string(), arguments: z.string() }),
+  }),
+  "tool_call.completed": z.object({ tool_message: ChatMessage }),
+  confirmation_required: z.object({ pending_action: PendingAction, tool_message: ChatMessage }),
   delta: z.object({ content: z.string() }),
   "message.completed": z.object({ assistant_message: ChatMessage }),
   "message.failed": z.object({
@@ -118,6 +124,10 @@ export type AgentSeen = {
   chunks_sent: number;
   content: string;
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
+  tools: string[] | null;
+  tool_choice: unknown;
+  tool_calls: { id: string; name: string; arguments: string }[];
+  rounds: { tools: string[] | null; tool_choice: unknown; tool_calls: { name: string }[] }[];
 };
 
 export async function agentSeen(tag: string): Promise<AgentSeen | undefined> {

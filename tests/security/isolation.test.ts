@@ -26,6 +26,7 @@ import {
   test,
   type TestUser,
 } from "../helpers/stack.ts";
+import { heldAction } from "../chat/tools-support.ts";
 import { callback, connect, consent, provider, uniqueEmail } from "../oauth/flow.ts";
 
 // The OpenAPI document, as far as the probe reads it ----------------------------------------
@@ -118,8 +119,16 @@ type Ids = {
   idempotencyKey: string;
   providerAccounts: string[]; // e-mails at the local provider
   webhookEndpoint: string; // has delivered deliveries of the connections' events
+  action: string; // a send_draft waiting for confirmation (chat tool calling)
 };
-type Kind = "session" | "message" | "token" | "apiKey" | "provider" | "webhookEndpoint";
+type Kind =
+  | "session"
+  | "message"
+  | "token"
+  | "apiKey"
+  | "provider"
+  | "webhookEndpoint"
+  | "action";
 
 // Path parameters by their documented description. Unknown ones fail the
 // probe, so a new id-taking route must be placed here or in NOT_ID_ROUTES.
@@ -130,6 +139,7 @@ const PATH_IDS: Record<string, Kind> = {
   "API key id": "apiKey",
   "Provider id": "provider",
   "Webhook endpoint id": "webhookEndpoint",
+  "Pending action id": "action",
 };
 // Names a thing every user shares, so it is never A's or B's.
 const SHARED: Kind[] = ["provider"];
@@ -359,6 +369,7 @@ async function populate(label: string): Promise<Ids> {
   const back = await callback(await consent(parked.authorization_url, { email: parkedMailbox }));
   assert.equal(back.status, 200, JSON.stringify(back.body));
   const key = await createApiKey(user, [...SCOPES], { name: `${label}'s key` });
+  const { actionId } = await heldAction(user, session);
   await deliverAll(endpoint.id);
   return {
     user,
@@ -371,6 +382,7 @@ async function populate(label: string): Promise<Ids> {
     idempotencyKey,
     providerAccounts: [google.email, microsoft.email, parkedMailbox],
     webhookEndpoint: endpoint.id,
+    action: actionId,
   };
 }
 
@@ -395,6 +407,7 @@ const nobody: Ids = {
   token: crypto.randomUUID(),
   apiKey: crypto.randomUUID(),
   webhookEndpoint: crypto.randomUUID(),
+  action: crypto.randomUUID(),
   idempotencyKey: `isolation-${crypto.randomUUID()}`,
 };
 
