@@ -4,7 +4,7 @@
 import { AppError } from "../../http/errors.ts";
 import { unifiedConfig } from "../config.ts";
 import type { Connection } from "../connections.ts";
-import { callProvider, type CallSession } from "../provider-call.ts";
+import { callProvider } from "../provider-call.ts";
 import type { EventT, MailSummaryT, MailT } from "../schemas.ts";
 import {
   decodeEntities,
