@@ -16,6 +16,10 @@
 // malformed JSON) on one endpoint for one account, revoking an account's grants as if the user
 // did it at the provider, and counters of what the server saw.
 //
+// It also serves the provider APIs these tokens open (Google Calendar v3, Gmail v1,
+// Microsoft Graph v1.0), with seeded per-account data and their own test
+// controls under /_control/apis: see scripts/local/provider-apis/mod.ts.
+//
 // Environment:
 //   OAUTH_SERVER_PORT              port on 127.0.0.1 (required)
 //   OAUTH_SERVER_CLIENTS           comma-separated `client_id:client_secret[:rotate]`
@@ -24,6 +28,7 @@
 import { SignJWT } from "jose";
 import { sha256 } from "@oslojs/crypto/sha2";
 import { encodeBase64urlNoPadding, encodeHexLowerCase } from "@oslojs/encoding";
+import { providerApis } from "./provider-apis/mod.ts";
 
 type Client = { id: string; secret: string; rotate: boolean };
 
@@ -32,6 +37,9 @@ type Account = {
   sub: string;
   accessTtl?: number;
   rotate?: boolean;
+  // When set, what the user grants at consent whatever was asked, as Google's
+  // granular consent and incremental grants make a grant differ from the request.
+  grantScopes?: string[];
   counters: Counters;
 };
 
@@ -381,7 +389,7 @@ async function decide(req: Request): Promise<Response> {
     client: ar.client,
     redirectUri: ar.redirectUri,
     challenge: ar.challenge,
-    scopes: ar.scopes,
+    scopes: acct.grantScopes ?? ar.scopes,
     account: acct,
     offline: ar.offline,
     nonce: ar.nonce,
@@ -618,6 +626,13 @@ async function control(req: Request, url: URL): Promise<Response> {
         acct.accessTtl = ttl;
       }
       if (body.rotate_refresh_tokens !== undefined) acct.rotate = !!body.rotate_refresh_tokens;
+      if (body.grant_scopes !== undefined) {
+        const ok = body.grant_scopes === null ||
+          (Array.isArray(body.grant_scopes) &&
+            body.grant_scopes.every((s: unknown) => typeof s === "string"));
+        if (!ok) return json({ error: "grant_scopes: a list of scopes, or null" }, 400);
+        acct.grantScopes = body.grant_scopes ?? undefined;
+      }
       if (body.reset_counters) acct.counters = emptyCounters();
       return json({ ok: true });
     }
@@ -657,9 +672,22 @@ async function control(req: Request, url: URL): Promise<Response> {
 
 // Server ---------------------------------------------------------------------------------
 
+// The provider APIs accept the access tokens issued here, with their scopes.
+const apis = providerApis((bearer) => {
+  const at = accessTokens.get(bearer);
+  if (!at) return null;
+  return {
+    account: at.grant.account.email,
+    scopes: at.scopes,
+    valid: !at.revoked && !at.grant.revoked && at.expiresAt >= now(),
+  };
+});
+
 async function handle(req: Request): Promise<Response> {
   const url = new URL(req.url);
   const route = `${req.method} ${url.pathname}`;
+  const api = await apis.serve(req, url);
+  if (api) return api;
   if (url.pathname.startsWith("/_control/")) return await control(req, url);
   switch (route) {
     case "GET /.well-known/openid-configuration":
@@ -711,6 +739,7 @@ const server = Deno.serve({
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, () => {
     for (const h of hanging) h.abort();
+    apis.stop();
     server.shutdown().finally(() => Deno.exit(0));
   });
 }

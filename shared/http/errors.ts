@@ -36,6 +36,10 @@ export const errorStatus = {
   action_expired: 410,
   // account (shared/account): the cap on live API keys
   api_key_limit: 409,
+  // unified (shared/unified): a connection's grant, the provider's quota, which connection
+  insufficient_provider_scope: 403,
+  provider_rate_limited: 429,
+  connection_required: 400,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof errorStatus;
