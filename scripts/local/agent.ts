@@ -221,7 +221,7 @@ function toolPlan(
 function toolSummary(messages: ChatMessage[]): string {
   const results = turnOf(messages).filter((m) => m.role === "tool");
   if (!results.length) return "";
-  const quoted = results.map((m) => textOf(m.content).replace(/\s+/g, " ").slice(0, 600));
+  const quoted = results.map((m) => textOf(m.content).replace(/\s+/g, " ").slice(0, 4000));
   return ` From the tools: ${quoted.join(" | ")}`;
 }
 

@@ -91,6 +91,7 @@ async function run(
   const op = toolbox.operations[action.operation];
   const caller = {
     userId: user.userId,
+    principal: user,
     requestId,
     signal: AbortSignal.timeout(OUTBOUND_BUDGET_MS),
   };

@@ -158,7 +158,7 @@ async function openOnce(
       ? temperature
       : undefined,
     tools: offered.length && agent.tools
-      ? { toolbox: toolbox!, offered, limits: agent.tools }
+      ? { toolbox: toolbox!, offered, limits: agent.tools, principal: user }
       : undefined,
   };
 }
@@ -166,7 +166,7 @@ async function openOnce(
 // A failed lookup offers no tools; the turn goes on without them.
 async function allowedFor(toolbox: Toolbox, user: UserPrincipal): Promise<OperationName[]> {
   try {
-    return await toolbox.allowed({ userId: user.userId });
+    return await toolbox.allowed({ userId: user.userId, principal: user });
   } catch (err) {
     log("warn", "chat tools: allowed operations unavailable", {
       error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),

@@ -7,6 +7,7 @@
 // All agent calls of the turn share OUTBOUND_BUDGET_MS, inside the platform's
 // wall-clock limit (CHAT_TOOL_TIME_BUDGET_MS is capped at it too). A write that leaves the account ends the turn
 // with a pending action instead of running.
+import type { UserPrincipal } from "../auth/principal.ts";
 import { queryAsService } from "../db/client.ts";
 import { OUTBOUND_BUDGET_MS } from "../platform.ts";
 import type { Message } from "../sessions/schemas.ts";
@@ -24,7 +25,13 @@ import { awaitingConfirmation, TOOL_INSTRUCTIONS } from "./tools/results.ts";
 import type { PendingAction } from "./tools/schemas.ts";
 import { type ActionRow, type ToolMessageRow, toolRoundWrites } from "./tools/store.ts";
 
-export type ToolTurn = { toolbox: Toolbox; offered: OfferedTool[]; limits: ToolLoopConfig };
+export type ToolTurn = {
+  toolbox: Toolbox;
+  offered: OfferedTool[];
+  limits: ToolLoopConfig;
+  // The user whose rights the tools run with.
+  principal: UserPrincipal;
+};
 
 export type ToolEvents = {
   onToolStarted?: (call: ToolCall) => void | Promise<void>;
@@ -150,7 +157,12 @@ async function runRound(
     AbortSignal.timeout(budgetMs),
     ...(ctx.request.signal ? [ctx.request.signal] : []),
   ]);
-  const caller = { userId: ctx.ids.userId, requestId: ctx.requestId, signal };
+  const caller = {
+    userId: ctx.ids.userId,
+    principal: ctx.turn.principal,
+    requestId: ctx.requestId,
+    signal,
+  };
   const executed: Executed[] = [];
   for (const call of calls) {
     await ctx.events.onToolStarted?.(call);

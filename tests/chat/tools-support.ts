@@ -2,7 +2,9 @@
 // service holds one (a tool message of the turn's reply and its action row,
 // written as service_role) for suites that need one to exist, reading the
 // SSE events of a tool turn, and the local agent's tool directives.
-import { sql, type TestUser } from "../helpers/stack.ts";
+import assert from "node:assert/strict";
+import { call, createUser, sql, type TestUser } from "../helpers/stack.ts";
+import { connect, PROVIDER_URL } from "../oauth/flow.ts";
 
 // The directive that makes the local agent call a tool in its next round.
 export const toolDirective = (name: string, args: Record<string, unknown> = {}) =>
@@ -34,4 +36,89 @@ export async function heldAction(
                       ${tx.json(args)}, ${created}, ${expires})`;
   });
   return { actionId, messageId };
+}
+
+// --- users with connected accounts at the provider API stand-ins -------------------------
+
+export type Provider = "google" | "microsoft";
+
+// A user with one connection per entry: provider and services (Google:
+// calendar, gmail; Microsoft: calendar, outlook), each its own account.
+export async function userWith(label: string, ...connections: [Provider, string[]][]) {
+  const user = await createUser(label);
+  const accounts: { id: string; email: string; provider: Provider }[] = [];
+  for (const [provider, services] of connections) {
+    const c = await connect(user, { provider, services });
+    accounts.push({ id: c.token.id, email: c.email, provider });
+  }
+  return { user, accounts };
+}
+
+export const MAIL = (p: Provider) => (p === "google" ? "gmail" : "outlook");
+
+// The stand-in's own record of an account: its data, the calls its tokens
+// made, what it sent.
+export type StandIn = {
+  events: { title: string; attendees: { email: string }[] }[];
+  messages: { subject: string }[];
+  drafts: { id: string }[];
+  calls: { endpoint: string; status: number }[];
+  sent: { messageId: string; to: string[]; subject: string }[];
+};
+
+export async function standIn(email: string): Promise<StandIn> {
+  const res = await fetch(`${PROVIDER_URL}/_control/apis/accounts/${encodeURIComponent(email)}`);
+  assert.equal(res.status, 200);
+  return await res.json();
+}
+
+export async function seedMail(email: string, messages: Record<string, unknown>[]) {
+  const res = await fetch(
+    `${PROVIDER_URL}/_control/apis/accounts/${encodeURIComponent(email)}/seed`,
+    {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ messages, append: true }),
+    },
+  );
+  assert.equal(res.status, 200, await res.clone().text());
+  return await res.json();
+}
+
+export async function armFault(account: string, endpoint: string, mode: string, extra = {}) {
+  const res = await fetch(`${PROVIDER_URL}/_control/apis/faults`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ account, endpoint, mode, ...extra }),
+  });
+  assert.equal(res.status, 200, await res.text());
+}
+
+// A draft made through the unified API, as a client (or an earlier turn) would.
+export async function draftFor(user: TestUser, to = "friend@example.com") {
+  const res = await call("POST", "/unified/mail/drafts", {
+    token: user.token,
+    body: { to: [to], subject: "Hello", body_text: "See you soon." },
+  });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body as { id: string };
+}
+
+// The unified id of the newest mail whose subject has these words.
+export async function mailId(user: TestUser, query: string): Promise<string> {
+  const res = await call("GET", `/unified/mail/messages?query=${encodeURIComponent(query)}`, {
+    token: user.token,
+  });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.ok(res.body.data.length > 0, `no mail matches ${query}`);
+  return res.body.data[0].id;
+}
+
+// Tomorrow, midnight to midnight UTC: the stand-ins seed "Design review" and
+// "Lunch with Sam" there.
+export function tomorrow() {
+  const day = 86_400_000;
+  const start = Math.floor(Date.now() / day) * day + day;
+  const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+  return { time_min: iso(start), time_max: iso(start + day) };
 }

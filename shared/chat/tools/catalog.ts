@@ -25,8 +25,16 @@ export type OperationName =
   | "create_draft"
   | "send_draft";
 
-// Who acts: always the user whose turn it is, with their rights.
-export type ToolCaller = { userId: string; requestId?: string; signal?: AbortSignal };
+import type { UserPrincipal } from "../../auth/principal.ts";
+
+// Who acts: always the user whose turn it is, with their rights (the
+// principal, when known, names an API key as the asker).
+export type ToolCaller = {
+  userId: string;
+  requestId?: string;
+  signal?: AbortSignal;
+  principal?: UserPrincipal;
+};
 
 // What the loop needs of an operation (the unified API's Operation has it all).
 export type ToolOperation = {

@@ -6,6 +6,7 @@ import * as reject from "../../../shared/chat/routes/reject.ts";
 import * as send from "../../../shared/chat/routes/send.ts";
 import * as update from "../../../shared/chat/routes/update.ts";
 import { NO_TOOLS, type Toolbox } from "../../../shared/chat/tools/catalog.ts";
+import { unifiedToolbox } from "../../../shared/chat/tools/unified.ts";
 import { createApp } from "../../../shared/http/app.ts";
 
 // The configuration and the tools' operations are parameters so tests can
@@ -28,4 +29,4 @@ export function buildChatApp(config: ChatConfig, toolbox: Toolbox = NO_TOOLS) {
   return app;
 }
 
-export default buildChatApp(chatConfig());
+export default buildChatApp(chatConfig(), unifiedToolbox);
