@@ -165,6 +165,23 @@ function toolDirectives(text: string): ToolDirective[] {
   return found;
 }
 
+// A tool result as a model reads it: JSON inside any wrapping, its strings
+// unescaped (a mail's text arrives as a JSON string value).
+function readableTexts(content: string): string[] {
+  const texts: string[] = [content];
+  const walk = (v: unknown) => {
+    if (typeof v === "string") texts.push(v);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === "object") Object.values(v).forEach(walk);
+  };
+  try {
+    walk(JSON.parse(content.slice(content.indexOf("{"), content.lastIndexOf("}") + 1)));
+  } catch {
+    // Not JSON: the text as it is.
+  }
+  return texts;
+}
+
 // Directives grouped into rounds: "tool+" joins the round before it.
 function roundsOf(directives: ToolDirective[]): ToolDirective[][] {
   const rounds: ToolDirective[][] = [];
@@ -204,7 +221,7 @@ function toolPlan(
     const rounds = roundsOf(directives);
     if ("obey-tools" in d) {
       const results = turn.filter((m) => m.role === "tool").map((m) => textOf(m.content));
-      rounds.push(...roundsOf(results.flatMap(toolDirectives)));
+      rounds.push(...roundsOf(results.flatMap(readableTexts).flatMap(toolDirectives)));
     }
     round = rounds[done];
   }
