@@ -185,6 +185,7 @@ stack_oauth_env() {
   # Their APIs too: the local OAuth server serves Calendar v3, Gmail v1 and
   # Graph v1.0 for the tokens it issues (scripts/local/provider-apis/).
   export GOOGLE_API_URL="$DEV_OAUTH_URL" GRAPH_API_URL="$DEV_OAUTH_URL"
+  export UNIFIED_HTTP_TIMEOUT_MS="${UNIFIED_HTTP_TIMEOUT_MS:-3000}"
 }
 
 

@@ -4,6 +4,7 @@
 import type { UserPrincipal } from "../auth/principal.ts";
 import { queryAsUser } from "../db/client.ts";
 import { AppError, notFound } from "../http/errors.ts";
+import { needsReauth } from "../tokens/refresh.ts";
 import { type TokenRow, tokensPage } from "../tokens/store.ts";
 import {
   allows,
@@ -83,6 +84,9 @@ export function readable(all: Connection[], op: OperationName): Connection[] {
   if (usable.length) return usable;
   const lacking = all.find((c) => c.status === "active");
   if (lacking) throw scopeError(lacking, op);
+  // Only connections the user must reconnect: say so, as access-token does.
+  const stale = all.find((c) => c.status === "needs_reauth" && allows(c.provider, op, c.scopes));
+  if (stale) throw needsReauth(null);
   throw notFound(`an active Google or Microsoft connection for ${AREA[op]}`);
 }
 
