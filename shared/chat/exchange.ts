@@ -107,10 +107,11 @@ async function openOnce(
   limit: SendLimit | undefined,
   toolbox: Toolbox | undefined,
 ): Promise<Opened | Replayed> {
-  // Which tools the user's connections allow, beside the first round trip
-  // (not after it): a turn without tools waits no longer than before.
-  const allowed = agent.tools && toolbox ? allowedFor(toolbox, user) : Promise.resolve([]);
+  // Which tools the user's connections allow: one more statement in the
+  // first round trip, so a turn with tools on costs no extra round trip.
+  const toolsRead = agent.tools ? toolbox?.allowedRead ?? null : null;
   const reads = sendReads(sessionId, agent.historyMessages, key);
+  if (toolsRead) reads.push(toolsRead.statement);
   let results: Row[][];
   if (limit) {
     const [taken, ...rest] = await queryAsUserAfter(limit.hit.statement, user, ...reads);
@@ -119,6 +120,7 @@ async function openOnce(
   } else {
     results = await queryAsUser(user, ...reads);
   }
+  const connections = toolsRead ? results.pop()! : [];
   const [[session], history, keys = []] = results as [Session[], HistoryRow[], KeyRow[]?];
   const [existing] = keys;
   if (!session) throw notFound("session");
@@ -147,7 +149,7 @@ async function openOnce(
     }),
   ) as [Message[], unknown[], Message[]];
   const temperature = session.agent_config?.temperature;
-  const offered = toolbox ? offeredTools(toolbox, await allowed) : [];
+  const offered = toolsRead ? offeredTools(toolbox!, toolsRead.allowed(connections)) : [];
   return {
     kind: "opened" as const,
     session,
@@ -161,18 +163,6 @@ async function openOnce(
       ? { toolbox: toolbox!, offered, limits: agent.tools, principal: user }
       : undefined,
   };
-}
-
-// A failed lookup offers no tools; the turn goes on without them.
-async function allowedFor(toolbox: Toolbox, user: UserPrincipal): Promise<OperationName[]> {
-  try {
-    return await toolbox.allowed({ userId: user.userId, principal: user });
-  } catch (err) {
-    log("warn", "chat tools: allowed operations unavailable", {
-      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-    });
-    return [];
-  }
 }
 
 async function replay(

@@ -177,7 +177,7 @@ const sendDraft: ToolOperation = {
 };
 const box: Toolbox = {
   operations: { list_events: listEvents, send_draft: sendDraft },
-  allowed: () => Promise.resolve([]),
+  allowedRead: null,
 };
 
 test("offered tools: only allowed operations, with their input schemas as JSON Schema", () => {

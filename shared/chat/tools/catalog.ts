@@ -26,6 +26,8 @@ export type OperationName =
   | "send_draft";
 
 import type { UserPrincipal } from "../../auth/principal.ts";
+import type { Row } from "../../db/client.ts";
+import type { SqlText } from "../../db/literal.ts";
 
 // Who acts: always the user whose turn it is, with their rights (the
 // principal, when known, names an API key as the asker).
@@ -47,10 +49,14 @@ export type ToolOperation = {
   run(caller: ToolCaller, input: any): Promise<unknown>;
 };
 
+// Which operations the user's connections allow, as a statement the chat
+// sends (as the user) inside the turn's first round trip, and how its rows
+// decide: offering tools costs a turn no round trip of its own.
+export type AllowedRead = { statement: SqlText; allowed(rows: Row[]): OperationName[] };
+
 export type Toolbox = {
   operations: { [K in OperationName]?: ToolOperation };
-  // The operations the user's active connections allow (one database round trip).
-  allowed(caller: ToolCaller): Promise<OperationName[]>;
+  allowedRead: AllowedRead | null;
 };
 
 // Tool name → the operation behind it. find_free_time is free/busy under the
@@ -126,4 +132,4 @@ export function needsConfirmation(name: ToolName, input: unknown): boolean {
 }
 
 // No operations at all: tools are never offered and no action can run.
-export const NO_TOOLS: Toolbox = { operations: {}, allowed: () => Promise.resolve([]) };
+export const NO_TOOLS: Toolbox = { operations: {}, allowedRead: null };
