@@ -26,7 +26,7 @@ import {
   type ToolEvents,
   type ToolTurn,
 } from "./tool-loop.ts";
-import { offeredTools, type OperationName, type Toolbox } from "./tools/catalog.ts";
+import { offeredTools, type Toolbox } from "./tools/catalog.ts";
 import type { PendingAction } from "./tools/schemas.ts";
 import { requestHash } from "./idempotency.ts";
 import type { SendMessageInput } from "./schemas.ts";

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { call, createUser, sql, type TestUser } from "../helpers/stack.ts";
 import { connect, PROVIDER_URL } from "../oauth/flow.ts";
+import { readEvents, sendStream } from "./support.ts";
 
 // The directive that makes the local agent call a tool in its next round.
 export const toolDirective = (name: string, args: Record<string, unknown> = {}) =>
@@ -121,4 +122,12 @@ export function tomorrow() {
   const start = Math.floor(Date.now() / day) * day + day;
   const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
   return { time_min: iso(start), time_max: iso(start + day) };
+}
+
+// A turn sent as SSE and read to its end: the events and their names.
+export async function streamTurn(user: TestUser, sessionId: string, content: string) {
+  const res = await sendStream(user, sessionId, { content });
+  assert.equal(res.status, 200);
+  const events = await readEvents(res);
+  return { events, names: events.map((e) => e.event) };
 }

@@ -6,7 +6,12 @@
 // catalog's JSON Schemas and the untrusted-content wrapping.
 import assert from "node:assert/strict";
 import { z } from "zod";
-import { type AgentMessage, callAgent, type ToolDefinition } from "../../shared/chat/agent.ts";
+import {
+  type AgentMessage,
+  callAgent,
+  type ToolCall,
+  type ToolDefinition,
+} from "../../shared/chat/agent.ts";
 import { type AgentConfig, parseChatConfig } from "../../shared/chat/config.ts";
 import {
   needsConfirmation,
@@ -33,6 +38,17 @@ const TOOLS: ToolDefinition[] = ["list_events", "send_draft"].map((name) => ({
     parameters: { type: "object", properties: { time_min: { type: "string" } } },
   },
 }));
+
+// The assistant message that asked for a call, as the conversation carries it.
+const askedFor = (call: ToolCall): AgentMessage => ({
+  role: "assistant",
+  content: null,
+  tool_calls: [{
+    id: call.id,
+    type: "function",
+    function: { name: call.name, arguments: call.arguments },
+  }],
+});
 
 for (const stream of [false, true]) {
   const mode = stream ? "SSE" : "JSON";
@@ -74,15 +90,7 @@ for (const stream of [false, true]) {
     const [call] = first.toolCalls;
     const messages: AgentMessage[] = [
       { role: "user", content: user },
-      {
-        role: "assistant",
-        content: null,
-        tool_calls: [{
-          id: call.id,
-          type: "function",
-          function: { name: call.name, arguments: call.arguments },
-        }],
-      },
+      askedFor(call),
       { role: "tool", tool_call_id: call.id, content: '{"events":[{"title":"Dentist 09:00"}]}' },
     ];
     const second = await callAgent({ ...agent, stream }, { messages, tools: TOOLS });
@@ -136,15 +144,7 @@ test("obey-tools: a tool directive inside a tool result becomes the next call", 
   const second = await callAgent(agent, {
     messages: [
       { role: "user", content: user },
-      {
-        role: "assistant",
-        content: null,
-        tool_calls: [{
-          id: call.id,
-          type: "function",
-          function: { name: call.name, arguments: "{}" },
-        }],
-      },
+      askedFor(call),
       { role: "tool", tool_call_id: call.id, content: injected },
     ],
     tools: TOOLS,

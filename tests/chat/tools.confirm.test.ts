@@ -8,12 +8,13 @@ import { Exchange } from "../../shared/chat/schemas.ts";
 import { ActionDecision } from "../../shared/chat/tools/schemas.ts";
 import { assertError, parsed } from "../helpers/assert.ts";
 import { call, sql, test, type TestUser } from "../helpers/stack.ts";
-import { messagesOf, newSession, newTag, readEvents, send, sendStream } from "./support.ts";
+import { messagesOf, newSession, send } from "./support.ts";
 import {
   draftFor,
   MAIL,
   type Provider,
   standIn,
+  streamTurn,
   tomorrow,
   toolDirective,
   userWith,
@@ -68,8 +69,9 @@ for (const provider of ["google", "microsoft"] as Provider[]) {
   });
 }
 
-test("reject: the action never runs, its message says so; rejecting again is the same", async () => {
-  const { user, accounts: [mail] } = await userWith("tools-reject", ["google", ["gmail"]]);
+// A Gmail user whose agent asked to send a draft: the action waits.
+async function heldSend(label: string) {
+  const { user, accounts: [mail] } = await userWith(label, ["google", ["gmail"]]);
   const draft = await draftFor(user);
   const s = await newSession(user);
   const body = parsed(
@@ -77,7 +79,11 @@ test("reject: the action never runs, its message says so; rejecting again is the
     await send(user, s.id, { content: toolDirective("send_draft", { id: draft.id }) }),
     201,
   );
-  const [action] = body.pending_actions!;
+  return { user, mail, session: s, action: body.pending_actions![0] };
+}
+
+test("reject: the action never runs, its message says so; rejecting again is the same", async () => {
+  const { user, mail, action } = await heldSend("tools-reject");
   const rejected = parsed(ActionDecision, await decide(user, action.id, "reject"), 200);
   assert.equal(rejected.action.status, "rejected");
   assert.equal(rejected.action.completed_at, null);
@@ -89,15 +95,7 @@ test("reject: the action never runs, its message says so; rejecting again is the
 });
 
 test("expired: confirming is 410 and runs nothing; the message is failed", async () => {
-  const { user, accounts: [mail] } = await userWith("tools-expired", ["google", ["gmail"]]);
-  const draft = await draftFor(user);
-  const s = await newSession(user);
-  const body = parsed(
-    Exchange,
-    await send(user, s.id, { content: toolDirective("send_draft", { id: draft.id }) }),
-    201,
-  );
-  const [action] = body.pending_actions!;
+  const { user, mail, session: s, action } = await heldSend("tools-expired");
   // Its time passes (the TTL is at least a minute: move the clock, not the test).
   await sql`update public.chat_pending_actions
                set created_at = now() - interval '2 hours', expires_at = now() - interval '1 hour'
@@ -125,12 +123,7 @@ test("create_event: with attendees it waits (SSE confirmation_required), without
   assert.ok((await standIn(cal.email)).events.some((e) => e.title === "Focus"));
 
   const meeting = { ...solo, title: "Planning", attendees: ["sam.lee@example.com"] };
-  const tag = newTag();
-  const stream = await sendStream(user, s.id, {
-    content: `${toolDirective("create_event", meeting)} [[tag=${tag}]]`,
-  });
-  const events = await readEvents(stream);
-  const names = events.map((e) => e.event);
+  const { events, names } = await streamTurn(user, s.id, toolDirective("create_event", meeting));
   assert.deepEqual(names.slice(0, 3), [
     "message.created",
     "tool_call.started",

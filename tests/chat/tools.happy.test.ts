@@ -8,20 +8,12 @@ import { Exchange } from "../../shared/chat/schemas.ts";
 import { TOOL_INSTRUCTIONS, UNTRUSTED_OPEN } from "../../shared/chat/tools/results.ts";
 import { parsed } from "../helpers/assert.ts";
 import { call, test } from "../helpers/stack.ts";
-import {
-  agentSeen,
-  messagesOf,
-  newSession,
-  newTag,
-  readEvents,
-  send,
-  sendStream,
-  sessionRow,
-} from "./support.ts";
+import { agentSeen, messagesOf, newSession, newTag, send, sessionRow } from "./support.ts";
 import {
   MAIL,
   type Provider,
   standIn,
+  streamTurn,
   tomorrow,
   toolDirective,
   userWith,
@@ -105,12 +97,11 @@ for (const provider of ["google", "microsoft"] as Provider[]) {
     const s = await newSession(user);
     const tag = newTag();
     const args = { query: "Lunch" };
-    const res = await sendStream(user, s.id, {
-      content: `Any mail about lunch? ${toolDirective("search_mail", args)} [[tag=${tag}]]`,
-    });
-    assert.equal(res.status, 200);
-    const events = await readEvents(res);
-    const names = events.map((e) => e.event);
+    const { events, names } = await streamTurn(
+      user,
+      s.id,
+      `Any mail about lunch? ${toolDirective("search_mail", args)} [[tag=${tag}]]`,
+    );
     assert.deepEqual(names.slice(0, 3), [
       "message.created",
       "tool_call.started",

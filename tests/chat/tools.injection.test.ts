@@ -13,7 +13,7 @@ import {
 } from "../../shared/chat/tools/results.ts";
 import { parsed } from "../helpers/assert.ts";
 import { sql, test } from "../helpers/stack.ts";
-import { agentSeen, newSession, newTag, readEvents, send, sendStream } from "./support.ts";
+import { agentSeen, newSession, newTag, send } from "./support.ts";
 import {
   draftFor,
   MAIL,
@@ -21,6 +21,7 @@ import {
   type Provider,
   seedMail,
   standIn,
+  streamTurn,
   toolDirective,
   userWith,
 } from "./tools-support.ts";
@@ -84,10 +85,11 @@ test("SSE: the injected send ends the stream with confirmation_required", async 
   }]);
   const id = await mailId(user, "Read me");
   const s = await newSession(user);
-  const res = await sendStream(user, s.id, {
-    content: `${toolDirective("read_mail", { id })} [[obey-tools]]`,
-  });
-  const names = (await readEvents(res)).map((e) => e.event);
+  const { names } = await streamTurn(
+    user,
+    s.id,
+    `${toolDirective("read_mail", { id })} [[obey-tools]]`,
+  );
   assert.deepEqual(names.filter((n) => n !== "delta"), [
     "message.created",
     "tool_call.started",
