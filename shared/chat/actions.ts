@@ -2,55 +2,98 @@
 // user's account). Confirm: one round trip as the user claims it (pending and
 // unexpired becomes running, under RLS, so only its owner can and only once),
 // the operation runs with the user's rights, one service round trip records
-// the outcome on the action and its tool message. A second confirm finds it
-// decided and answers what is stored: the operation never runs twice.
+// the outcome on the action and its tool message. A confirm that finds it
+// decided answers what is stored: the operation never runs twice.
 // Reject: the user's round trip marks it rejected, the service's settles the
-// message.
+// message. Every write of an outcome names the state it leaves (store.ts), so
+// concurrent requests never overwrite each other's.
 import type { UserPrincipal } from "../auth/principal.ts";
 import { queryAsService, queryAsUser } from "../db/client.ts";
 import { AppError, notFound } from "../http/errors.ts";
 import { log } from "../http/log.ts";
+import { OUTBOUND_BUDGET_MS } from "../platform.ts";
 import type { Message } from "../sessions/schemas.ts";
 import type { Toolbox } from "./tools/catalog.ts";
 import { toolError } from "./tools/execute.ts";
 import { errorForModel, resultForModel } from "./tools/results.ts";
 import type { PendingAction } from "./tools/schemas.ts";
 import { type ActionOutcome, claimAction, rejectAction, settleAction } from "./tools/store.ts";
-import { OUTBOUND_BUDGET_MS } from "../platform.ts";
 
 export type Decision = { action: PendingAction; message: Message };
 
-type Decided = PendingAction & { decided: boolean };
-
 const RESULT_MAX_CHARS = 12_000;
 
-async function settle(id: string, outcome: ActionOutcome): Promise<Decision> {
-  const [[action], [message]] = await queryAsService(...settleAction(id, outcome));
-  return { action: action as PendingAction, message: message as Message };
+// The action as it stands after a settle.
+async function settle(
+  id: string,
+  outcome: ActionOutcome,
+  from: PendingAction["status"][],
+): Promise<Decision> {
+  const results = await queryAsService(...settleAction(id, outcome, from));
+  const [[action], [message]] = results.slice(-2) as [PendingAction[], Message[]];
+  return { action, message };
 }
 
-async function expire(id: string): Promise<never> {
-  const { action } = await settle(id, {
-    status: "expired",
-    result: null,
-    errorCode: "confirmation_expired",
-    errorMessage: "the action was not confirmed before it expired; nothing was done",
-    content: errorForModel({
-      code: "confirmation_expired",
-      message: "the user did not confirm in time; nothing was done",
-    }, RESULT_MAX_CHARS),
-  });
-  throw new AppError(
-    "action_expired",
-    "this action expired before it was confirmed; nothing was done. Ask the agent again.",
-    { status: action.status, expires_at: action.expires_at },
-  );
+// One round trip as the user: [decided by this request], [now], [message].
+async function decideAsUser(
+  user: UserPrincipal,
+  statements: ReturnType<typeof claimAction>,
+): Promise<{ decided: boolean; now: Decision }> {
+  const [decided, [action], [message]] = await queryAsUser(user, ...statements) as [
+    PendingAction[],
+    PendingAction[],
+    Message[],
+  ];
+  if (!action) throw notFound("action");
+  return { decided: decided.length > 0, now: { action, message } };
 }
 
-function alreadyDecided(action: PendingAction): AppError {
-  return new AppError("action_decided", `this action is ${action.status}; it cannot be changed`, {
-    status: action.status,
-  });
+const EXPIRED: ActionOutcome = {
+  status: "expired",
+  result: null,
+  errorCode: "confirmation_expired",
+  errorMessage: "the action was not confirmed before it expired; nothing was done",
+  content: errorForModel({
+    code: "confirmation_expired",
+    message: "the user did not confirm in time; nothing was done",
+  }, RESULT_MAX_CHARS),
+};
+
+// What a confirm answers for an action it did not claim.
+async function answerDecided(d: Decision): Promise<Decision> {
+  const { action } = d;
+  switch (action.status) {
+    case "completed":
+    case "failed":
+      return d;
+    case "pending": {
+      // Still pending yet not claimable: its time is up. Recorded, unless
+      // someone decided it meanwhile.
+      const now = await settle(action.id, EXPIRED, ["pending"]);
+      return now.action.status === "pending" ? now : await answerDecided(now);
+    }
+    case "expired":
+      throw new AppError(
+        "action_expired",
+        "this action expired before it was confirmed; nothing was done. Ask the agent again.",
+        { status: action.status, expires_at: action.expires_at },
+      );
+    case "running":
+      throw new AppError(
+        "action_in_progress",
+        "this action is being carried out; read it again shortly",
+        { status: action.status },
+        { "Retry-After": "1" },
+      );
+    default:
+      throw new AppError(
+        "action_decided",
+        `this action is ${action.status}; it cannot be changed`,
+        {
+          status: action.status,
+        },
+      );
+  }
 }
 
 export async function confirmAction(
@@ -59,27 +102,9 @@ export async function confirmAction(
   id: string,
   requestId: string,
 ): Promise<Decision> {
-  const [[row], [message]] = await queryAsUser(user, ...claimAction(id)) as [
-    Decided[],
-    Message[],
-  ];
-  if (!row) throw notFound("action");
-  const { decided, ...action } = row;
-  if (!decided) {
-    // Confirming what is already done answers the stored outcome (idempotent).
-    if (action.status === "completed" || action.status === "failed") return { action, message };
-    if (action.status === "pending") return await expire(id);
-    if (action.status === "running") {
-      throw new AppError(
-        "action_in_progress",
-        "this action is being carried out; read it again shortly",
-        { status: action.status },
-        { "Retry-After": "1" },
-      );
-    }
-    throw alreadyDecided(action);
-  }
-  return await settle(id, await run(user, toolbox, action, requestId));
+  const { decided, now } = await decideAsUser(user, claimAction(id));
+  if (!decided) return await answerDecided(now);
+  return await settle(id, await run(user, toolbox, now.action, requestId), ["running"]);
 }
 
 async function run(
@@ -122,26 +147,28 @@ async function run(
   }
 }
 
+const REJECTED: ActionOutcome = {
+  status: "rejected",
+  result: null,
+  errorCode: "rejected_by_user",
+  errorMessage: "the user rejected this action; nothing was done",
+  content: errorForModel({
+    code: "rejected_by_user",
+    message: "the user rejected this action; nothing was done",
+  }, RESULT_MAX_CHARS),
+};
+
 export async function rejectPendingAction(user: UserPrincipal, id: string): Promise<Decision> {
-  const [[row], [message]] = await queryAsUser(user, ...rejectAction(id)) as [
-    Decided[],
-    Message[],
-  ];
-  if (!row) throw notFound("action");
-  const { decided, ...action } = row;
-  if (!decided) {
-    // Rejecting twice answers the same.
-    if (action.status === "rejected") return { action, message };
-    throw alreadyDecided(action);
+  const { decided, now } = await decideAsUser(user, rejectAction(id));
+  if (decided) return await settle(id, REJECTED, ["rejected"]);
+  if (now.action.status === "rejected") {
+    // Rejecting twice answers the same; a first rejection whose message is
+    // not settled yet (a request that died between its two trips) is finished.
+    return now.message.status === "pending" ? await settle(id, REJECTED, ["rejected"]) : now;
   }
-  return await settle(id, {
-    status: "rejected",
-    result: null,
-    errorCode: "rejected_by_user",
-    errorMessage: "the user rejected this action; nothing was done",
-    content: errorForModel({
-      code: "rejected_by_user",
-      message: "the user rejected this action; nothing was done",
-    }, RESULT_MAX_CHARS),
-  });
+  throw new AppError(
+    "action_decided",
+    `this action is ${now.action.status}; it cannot be changed`,
+    { status: now.action.status },
+  );
 }

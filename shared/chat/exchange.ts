@@ -28,6 +28,7 @@ import {
 } from "./tool-loop.ts";
 import { offeredTools, type Toolbox } from "./tools/catalog.ts";
 import type { PendingAction } from "./tools/schemas.ts";
+import { toolsOfReply } from "./tools/store.ts";
 import { requestHash } from "./idempotency.ts";
 import type { SendMessageInput } from "./schemas.ts";
 import {
@@ -51,7 +52,13 @@ export type Opened = {
 };
 
 // A retry with a known Idempotency-Key: the first request's messages.
-export type Replayed = { kind: "replay"; userMessage: Message; reply: Message };
+export type Replayed = {
+  kind: "replay";
+  userMessage: Message;
+  reply: Message;
+  toolMessages: Message[];
+  actions: PendingAction[];
+};
 
 export function agentRequired(agent: AgentConfig | null): AgentConfig {
   if (agent) return agent;
@@ -126,8 +133,16 @@ async function openOnce(
   if (!session) throw notFound("session");
   if (existing) {
     return await replay(existing, hash!, async (ids) => {
-      const [rows] = await queryAsUser(user, messagesById(ids));
-      return rows as Message[];
+      const [rows, tools, actions] = await queryAsUser(
+        user,
+        messagesById(ids),
+        ...toolsOfReply(existing.assistant_message_id),
+      );
+      return {
+        rows: rows as Message[],
+        toolMessages: tools as Message[],
+        actions: actions as PendingAction[],
+      };
     });
   }
   if (session.status === "archived" || session.status === "ended") {
@@ -168,7 +183,9 @@ async function openOnce(
 async function replay(
   key: KeyRow,
   hash: string,
-  load: (ids: string[]) => Promise<Message[]>,
+  load: (
+    ids: string[],
+  ) => Promise<{ rows: Message[]; toolMessages: Message[]; actions: PendingAction[] }>,
 ): Promise<Replayed> {
   if (key.request_hash !== hash) {
     throw new AppError(
@@ -176,7 +193,10 @@ async function replay(
       "this Idempotency-Key was already used with a different request; use a new key",
     );
   }
-  const rows = await load([key.user_message_id, key.assistant_message_id]);
+  const { rows, toolMessages, actions } = await load([
+    key.user_message_id,
+    key.assistant_message_id,
+  ]);
   const userMessage = rows.find((r) => r.id === key.user_message_id);
   const reply = rows.find((r) => r.id === key.assistant_message_id);
   if (!userMessage || !reply) throw notFound("message");
@@ -188,7 +208,7 @@ async function replay(
       { "Retry-After": "1" },
     );
   }
-  return { kind: "replay", userMessage, reply };
+  return { kind: "replay", userMessage, reply, toolMessages, actions };
 }
 
 function sessionClosed(status: string): AppError {

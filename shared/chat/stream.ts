@@ -112,6 +112,18 @@ export function streamReplay(c: Context<AppEnv>, replayed: Replayed) {
       event: "message.created",
       data: JSON.stringify({ user_message: userMessage, assistant_message: processing }),
     });
+    // The tool calls as stored: each completed call, or the confirmation it waits for.
+    for (const m of replayed.toolMessages) {
+      const action = replayed.actions.find((a) => a.message_id === m.id);
+      await stream.writeSSE(
+        action
+          ? {
+            event: "confirmation_required",
+            data: JSON.stringify({ pending_action: action, tool_message: m }),
+          }
+          : { event: "tool_call.completed", data: JSON.stringify({ tool_message: m }) },
+      );
+    }
     if (reply.content) {
       await stream.writeSSE({ event: "delta", data: JSON.stringify({ content: reply.content }) });
     }

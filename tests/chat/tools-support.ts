@@ -125,8 +125,13 @@ export function tomorrow() {
 }
 
 // A turn sent as SSE and read to its end: the events and their names.
-export async function streamTurn(user: TestUser, sessionId: string, content: string) {
-  const res = await sendStream(user, sessionId, { content });
+export async function streamTurn(
+  user: TestUser,
+  sessionId: string,
+  content: string,
+  headers: Record<string, string> = {},
+) {
+  const res = await sendStream(user, sessionId, { content }, headers);
   assert.equal(res.status, 200);
   const events = await readEvents(res);
   return { events, names: events.map((e) => e.event) };

@@ -106,7 +106,8 @@ test("expired: confirming is 410 and runs nothing; the message is failed", async
   assert.equal(row.status, "expired");
   const tool = (await messagesOf(s.id)).find((m) => m.role === "tool")!;
   assert.deepEqual([tool.status, tool.error_code], ["failed", "confirmation_expired"]);
-  assertError(await decide(user, action.id, "confirm"), 409, "action_decided");
+  assertError(await decide(user, action.id, "confirm"), 410, "action_expired");
+  assertError(await decide(user, action.id, "reject"), 409, "action_decided");
   assert.deepEqual((await standIn(mail.email)).sent, []);
 });
 
@@ -157,4 +158,46 @@ test("a confirmed action whose provider call fails is stored failed with the err
   assert.ok(res.action.error_code);
   assert.equal(res.message.status, "failed");
   assert.match(res.message.content, /"error"/);
+});
+
+test("two confirms at once: the draft is sent once; the other waits or answers the outcome", async () => {
+  const { user, mail, action } = await heldSend("tools-confirm-race");
+  const answers = await Promise.all([
+    decide(user, action.id, "confirm"),
+    decide(user, action.id, "confirm"),
+  ]);
+  const statuses = answers.map((r) => r.status).sort();
+  assert.ok(
+    JSON.stringify(statuses) === "[200,200]" || JSON.stringify(statuses) === "[200,409]",
+    JSON.stringify(answers.map((r) => r.body)),
+  );
+  for (const r of answers.filter((r) => r.status === 409)) {
+    assertError(r, 409, "action_in_progress");
+  }
+  assert.equal((await standIn(mail.email)).sent.length, 1);
+});
+
+test("an Idempotency-Key retry of a tool turn replays its tool messages and actions", async () => {
+  const { user, accounts: [mail] } = await userWith("tools-replay", ["google", ["gmail"]]);
+  const draft = await draftFor(user);
+  const s = await newSession(user);
+  const key = crypto.randomUUID();
+  const content = toolDirective("send_draft", { id: draft.id });
+  const first = parsed(
+    Exchange,
+    await send(user, s.id, { content }, { "Idempotency-Key": key }),
+    201,
+  );
+  const again = await send(user, s.id, { content }, { "Idempotency-Key": key });
+  assert.equal(again.headers.get("idempotent-replayed"), "true");
+  assert.deepEqual(parsed(Exchange, again, 201), first);
+  const { names } = await streamTurn(user, s.id, content, { "Idempotency-Key": key });
+  assert.deepEqual(names, [
+    "message.created",
+    "confirmation_required",
+    "delta",
+    "message.completed",
+  ]);
+  assert.equal((await messagesOf(s.id)).length, 3, "nothing was asked or held twice");
+  assert.deepEqual((await standIn(mail.email)).sent, []);
 });

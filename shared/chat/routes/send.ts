@@ -3,7 +3,9 @@ import type { App } from "../../http/app.ts";
 import { rateHeaders } from "../../http/rate-limit.ts";
 import { jsonBody, jsonResponse, userAccess } from "../../http/openapi.ts";
 import type { ChatConfig } from "../config.ts";
+import type { Message } from "../../sessions/schemas.ts";
 import type { Toolbox } from "../tools/catalog.ts";
+import type { PendingAction } from "../tools/schemas.ts";
 import { agentRequired, failedReplyError, openExchange, runExchange } from "../exchange.ts";
 import { chatErrors, Exchange, SendHeaders, SendMessage, SessionParam } from "../schemas.ts";
 import { streamExchange, streamReplay } from "../stream.ts";
@@ -33,6 +35,21 @@ export const route = createRoute({
     ...chatErrors(400, 401, 404, 409, 413, 422, 429, 502, 503, 504),
   },
 });
+
+// The exchange as answered first and on every replay; the tool fields only
+// when the agent called tools.
+function exchangeBody(
+  userMessage: Message,
+  reply: Message,
+  t: { toolMessages: Message[]; actions: PendingAction[] },
+) {
+  return {
+    user_message: userMessage,
+    assistant_message: reply,
+    ...(t.toolMessages.length ? { tool_messages: t.toolMessages } : {}),
+    ...(t.actions.length ? { pending_actions: t.actions } : {}),
+  };
+}
 
 const wantsStream = (accept: string | undefined) => /\btext\/event-stream\b/i.test(accept ?? "");
 
@@ -65,7 +82,7 @@ export function register(app: App, config: ChatConfig, toolbox?: Toolbox) {
       if (opened.reply.status === "failed") {
         throw failedReplyError(opened.userMessage, opened.reply);
       }
-      return c.json({ user_message: opened.userMessage, assistant_message: opened.reply }, 201);
+      return c.json(exchangeBody(opened.userMessage, opened.reply, opened), 201);
     }
     if (stream) return streamExchange(c, agent, opened);
     // Without a stream the exchange completes even if the client goes away,
@@ -74,11 +91,6 @@ export function register(app: App, config: ChatConfig, toolbox?: Toolbox) {
       requestId: c.get("requestId"),
     });
     if (message.status === "failed") throw failedReplyError(opened.userMessage, message);
-    return c.json({
-      user_message: opened.userMessage,
-      assistant_message: message,
-      ...(toolMessages.length ? { tool_messages: toolMessages } : {}),
-      ...(actions.length ? { pending_actions: actions } : {}),
-    }, 201);
+    return c.json(exchangeBody(opened.userMessage, message, { toolMessages, actions }), 201);
   });
 }

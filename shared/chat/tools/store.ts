@@ -71,11 +71,47 @@ export function toolRoundWrites(
   return statements;
 }
 
+// A turn's tool messages (children of its reply) and their actions, as the
+// user: what an idempotent replay answers beside the two messages.
+export function toolsOfReply(replyId: string): SqlText[] {
+  return [
+    sql`select ${idents(MESSAGES.columns)} from public.messages
+         where parent_message_id = ${lit.uuid(replyId)} and role = 'tool'
+         order by message_index`,
+    sql`select ${idents(ACTIONS.columns)} from public.chat_pending_actions
+         where message_id in (select id from public.messages
+                               where parent_message_id = ${lit.uuid(replyId)} and role = 'tool')
+         order by created_at, id`,
+  ];
+}
+
 // --- deciding, as the user (RLS: another user's action is not there) -------------
 
-// Confirm: pending and unexpired becomes running (this request runs it);
-// otherwise the action as it stands, and its message. Results:
-// [action with claimed], [message].
+// Each statement of a message sees what the ones before it committed (READ
+// COMMITTED takes a snapshot per statement), so the reads after the decision
+// show the row as it is now, even when a concurrent request decided it first.
+// Results: [the action, if this request decided it], [the action now], [its message].
+function decide(id: string, set: SqlText, when: SqlText): SqlText[] {
+  return [
+    sql`update public.chat_pending_actions set ${set}
+         where id = ${lit.uuid(id)} and status = 'pending' and ${when}
+        returning ${idents(ACTIONS.columns)}`,
+    ...current(id),
+  ];
+}
+
+function current(id: string): SqlText[] {
+  return [
+    sql`select ${idents(ACTIONS.columns)} from public.chat_pending_actions
+         where id = ${lit.uuid(id)}`,
+    sql`select ${idents(MESSAGES.columns)} from public.messages
+         where id = (select message_id from public.chat_pending_actions where id = ${
+      lit.uuid(id)
+    })`,
+  ];
+}
+
+// Confirm: pending and unexpired becomes running; this request then runs it.
 export function claimAction(id: string): SqlText[] {
   return decide(id, sql`status = 'running', decided_at = now()`, sql`expires_at > now()`);
 }
@@ -83,24 +119,6 @@ export function claimAction(id: string): SqlText[] {
 // Reject: pending becomes rejected, expired or not (rejecting runs nothing).
 export function rejectAction(id: string): SqlText[] {
   return decide(id, sql`status = 'rejected', decided_at = now()`, sql`true`);
-}
-
-function decide(id: string, set: SqlText, when: SqlText): SqlText[] {
-  return [
-    sql`with decided as (
-          update public.chat_pending_actions set ${set}
-           where id = ${lit.uuid(id)} and status = 'pending' and ${when}
-          returning ${idents(ACTIONS.columns)}
-        )
-        select *, true as decided from decided
-        union all
-        select ${idents(ACTIONS.columns)}, false from public.chat_pending_actions
-         where id = ${lit.uuid(id)} and not exists (select 1 from decided)`,
-    sql`select ${idents(MESSAGES.columns)} from public.messages
-         where id = (select message_id from public.chat_pending_actions where id = ${
-      lit.uuid(id)
-    })`,
-  ];
 }
 
 // --- the outcome, as the service -----------------------------------------------------
@@ -114,12 +132,20 @@ export type ActionOutcome = {
   content: string;
 };
 
-// Records the outcome on the action (completed / failed; rejected and expired
-// were set by the user's decision or are set here) and settles its message,
-// which leaves 'pending'. Results: [action], [message], [].
-export function settleAction(id: string, o: ActionOutcome): SqlText[] {
+// Records the outcome on the action, only from the states given (a request
+// never overwrites another's outcome), and settles its message once the action
+// has that outcome (the message leaves 'pending' once). Results: [the action,
+// if changed], [the message, if changed], [], [the action now], [its message now].
+export function settleAction(
+  id: string,
+  o: ActionOutcome,
+  from: PendingAction["status"][],
+): SqlText[] {
   const finished = o.status === "completed" || o.status === "failed";
   const messageStatus = o.status === "completed" ? "completed" : "failed";
+  const action = sql`(select message_id from public.chat_pending_actions where id = ${
+    lit.uuid(id)
+  } and status = ${lit.text(o.status)})`;
   return [
     sql`update public.chat_pending_actions
            set ${
@@ -132,17 +158,18 @@ export function settleAction(id: string, o: ActionOutcome): SqlText[] {
         finished ? sql`completed_at = now()` : sql`completed_at = null`,
       ], ", ")
     }
-         where id = ${lit.uuid(id)}
+         where id = ${lit.uuid(id)} and status = any(${lit.textArray(from)})
         returning ${idents(ACTIONS.columns)}`,
     sql`update public.messages
            set status = ${lit.text(messageStatus)}, content = ${lit.text(o.content)},
                error_code = ${lit.text(o.errorCode)},
                error_message = ${lit.text(o.errorMessage?.slice(0, 2000) ?? null)}
-         where id = (select message_id from public.chat_pending_actions where id = ${lit.uuid(id)})
+         where id = ${action} and status = 'pending'
         returning ${idents(MESSAGES.columns)}`,
     sql`update public.chat_sessions set last_activity_at = now()
          where id = (select session_id from public.chat_pending_actions where id = ${
       lit.uuid(id)
     })`,
+    ...current(id),
   ];
 }
