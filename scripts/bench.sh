@@ -545,6 +545,10 @@ chat_md=$(grep -E '^(\||[0-9]+ messages)' <<<"$chat_out" || true)
 chat_cpu_ms=$(sed -nE 's/^([0-9]+) messages stored.*/\1/p' <<<"$chat_out" |
   awk -v t="$chat_ticks" -v hz="$HZ" '$1 > 0 { printf "%.1f", t / hz * 1000 / ($1 / 2) }')
 phase chat
+log "chat tools: what one tool round adds beyond the provider's own time"
+tools_md=$(BENCH_TOOL_RUNS="${BENCH_TOOL_RUNS:-40}" "$DENO" run -A "$BENCH/tools.ts" 2>"$out/tools.log" |
+  grep -E '^(\||[0-9]+ turns)' || true)
+phase "chat tools"
 log "tokens: refresh-due throughput and access-token latency"
 tokens_md=$(BENCH_DURATION="${d_other:-4}" "$DENO" run -A "$BENCH/tokens.ts" 2>&1 || true)
 phase tokens
@@ -1040,6 +1044,14 @@ The local development agent answers at once, so the difference is the backend's 
 storing the user's message and the reply, the session counters, and the SSE relay.
 
 $chat_md
+
+## Chat tools: one tool round against the provider's own time (\`tests/bench/tools.ts\`)
+
+Sequential turns of one user with a Google calendar at the local stand-ins: a send whose agent
+calls \`list_events\` once against a plain send, with the provider's list call and one agent call
+each timed alone in the same run.
+
+$tools_md
 
 ## Tokens: refresh-due and access-token (\`tests/bench/tokens.ts\`)
 
