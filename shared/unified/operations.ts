@@ -5,6 +5,7 @@
 // grants carry. Errors are AppErrors of the envelope.
 import type { z } from "@hono/zod-openapi";
 import type { UserPrincipal } from "../auth/principal.ts";
+import { AppError } from "../http/errors.ts";
 import {
   type Connection,
   connectionsOf,
@@ -145,7 +146,24 @@ function define<I extends z.ZodType, O extends z.ZodType>(
   description: string,
   run: Operation<I, O>["run"],
 ): Operation<I, O> {
-  return { name, area, access, input, output, description, run };
+  // Input is parsed here too: a tool call's arguments come straight from the
+  // model, and a route's already parsed input passes again unchanged.
+  const checked = (value: unknown): z.infer<I> => {
+    const parsed = input.safeParse(value);
+    if (parsed.success) return parsed.data;
+    throw new AppError("validation_failed", `invalid input for ${name}`, {
+      issues: parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
+    });
+  };
+  return {
+    name,
+    area,
+    access,
+    input,
+    output,
+    description,
+    run: async (caller, value) => await run(caller, checked(value)),
+  };
 }
 
 // A list read: every target connection's page, merged in `order`.
