@@ -28,6 +28,7 @@
 import { SignJWT } from "jose";
 import { sha256 } from "@oslojs/crypto/sha2";
 import { encodeBase64urlNoPadding, encodeHexLowerCase } from "@oslojs/encoding";
+import { hang } from "./provider-apis/http.ts";
 import { providerApis } from "./provider-apis/mod.ts";
 
 type Client = { id: string; secret: string; rotate: boolean };
@@ -222,18 +223,7 @@ async function fault(
         headers: { "Content-Type": "application/json" },
       });
     case "hang": {
-      const ac = new AbortController();
-      hanging.add(ac);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, f.hangMs);
-        const stop = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        signal.addEventListener("abort", stop, { once: true });
-        ac.signal.addEventListener("abort", stop, { once: true });
-      });
-      hanging.delete(ac);
+      await hang(f.hangMs, signal, hanging);
       return new Response("gave up hanging", { status: 504 });
     }
   }

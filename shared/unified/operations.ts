@@ -5,6 +5,7 @@
 // grants carry. Errors are AppErrors of the envelope.
 import type { z } from "@hono/zod-openapi";
 import type { UserPrincipal } from "../auth/principal.ts";
+import { AppError } from "../http/errors.ts";
 import {
   type Connection,
   connectionsOf,
@@ -14,7 +15,7 @@ import {
 } from "./connections.ts";
 import { mergedPage } from "./merge.ts";
 import type { CallSession } from "./provider-call.ts";
-import type { ProviderAdapter } from "./providers/api.ts";
+import type { Page, ProviderAdapter } from "./providers/api.ts";
 import { google } from "./providers/google.ts";
 import { graph } from "./providers/graph.ts";
 import {
@@ -137,167 +138,174 @@ function freeBetween(min: string, max: string, busy: { start: string; end: strin
   return free;
 }
 
-const listEvents: Operation<typeof ListEventsInput, typeof EventPage> = {
-  name: "list_events",
-  area: "calendar",
-  access: "read",
-  input: ListEventsInput,
-  output: EventPage,
-  description: "List calendar events between two times, merged across the user's calendars.",
-  async run(caller, input) {
-    const { session, targets } = await onReads(caller, "list_events", input.connection_id);
-    return await mergedPage({
-      connections: targets,
-      cursor: input.cursor,
-      query: [
-        "list_events",
-        input.time_min,
-        input.time_max,
-        input.query ?? null,
-        input.connection_id ?? null,
-      ],
-      limit: input.limit,
-      order: byStart,
-      fetch: (c, token, size) =>
-        ADAPTERS[c.provider].listEvents(session, c, {
+// One operation from its parts, in the order the contract lists them.
+function define<I extends z.ZodType, O extends z.ZodType>(
+  name: OperationName,
+  [area, access]: [Operation<I, O>["area"], Operation<I, O>["access"]],
+  [input, output]: [I, O],
+  description: string,
+  run: Operation<I, O>["run"],
+): Operation<I, O> {
+  // Input is parsed here too: a tool call's arguments come straight from the
+  // model, and a route's already parsed input passes again unchanged.
+  const checked = (value: unknown): z.infer<I> => {
+    const parsed = input.safeParse(value);
+    if (parsed.success) return parsed.data;
+    throw new AppError("validation_failed", `invalid input for ${name}`, {
+      issues: parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
+    });
+  };
+  return {
+    name,
+    area,
+    access,
+    input,
+    output,
+    description,
+    run: async (caller, value) => await run(caller, checked(value)),
+  };
+}
+
+// A list read: every target connection's page, merged in `order`.
+async function mergedRead<T>(
+  caller: Caller,
+  op: OperationName,
+  input: { connection_id?: string; cursor?: string; limit: number },
+  query: unknown[],
+  order: (a: T, b: T) => number,
+  fetch: (
+    a: ProviderAdapter,
+    s: CallSession,
+    c: Connection,
+    token: string | null,
+    size: number,
+  ) => Promise<Page<T>>,
+) {
+  const { session, targets } = await onReads(caller, op, input.connection_id);
+  return await mergedPage({
+    connections: targets,
+    cursor: input.cursor,
+    query: [op, input.connection_id ?? null, ...query],
+    limit: input.limit,
+    order,
+    fetch: (c, token, size) => fetch(ADAPTERS[c.provider], session, c, token, size),
+  });
+}
+
+const listEvents = define(
+  "list_events",
+  ["calendar", "read"],
+  [ListEventsInput, EventPage],
+  "List calendar events between two times, merged across the user's calendars.",
+  (caller, input) =>
+    mergedRead(
+      caller,
+      "list_events",
+      input,
+      [input.time_min, input.time_max, input.query ?? null],
+      byStart,
+      (a, s, c, token, size) =>
+        a.listEvents(s, c, {
           timeMin: utc(input.time_min),
           timeMax: utc(input.time_max),
           query: input.query,
           token,
           size,
         }),
-    });
-  },
-};
+    ),
+);
 
-const getEvent: Operation<typeof EventIdInput, typeof Event> = {
-  name: "get_event",
-  area: "calendar",
-  access: "read",
-  input: EventIdInput,
-  output: Event,
-  description: "Read one calendar event by its id.",
-  run: (caller, input) =>
+const getEvent = define(
+  "get_event",
+  ["calendar", "read"],
+  [EventIdInput, Event],
+  "Read one calendar event by its id.",
+  (caller, input) =>
     onItem(caller, "get_event", input.id, (s, c, id) => ADAPTERS[c.provider].getEvent(s, c, id)),
-};
+);
 
-const createEvent: Operation<typeof CreateEventInput, typeof Event> = {
-  name: "create_event",
-  area: "calendar",
-  access: "write",
-  input: CreateEventInput,
-  output: Event,
-  description: "Create a calendar event; attendees are invited by the provider.",
-  run: (caller, input) =>
+const createEvent = define(
+  "create_event",
+  ["calendar", "write"],
+  [CreateEventInput, Event],
+  "Create a calendar event; attendees are invited by the provider.",
+  (caller, input) =>
     onWrite(
       caller,
       "create_event",
       input.connection_id,
       (s, c) => ADAPTERS[c.provider].createEvent(s, c, input),
     ),
-};
+);
 
-const freeBusy: Operation<typeof FreeBusyInput, typeof FreeBusy> = {
-  name: "free_busy",
-  area: "calendar",
-  access: "read",
-  input: FreeBusyInput,
-  output: FreeBusy,
-  description: "Find busy and free times between two times across the user's calendars.",
-  async run(caller, input) {
+const freeBusy = define(
+  "free_busy",
+  ["calendar", "read"],
+  [FreeBusyInput, FreeBusy],
+  "Find busy and free times between two times across the user's calendars.",
+  async (caller, input) => {
     const { session, targets } = await onReads(caller, "free_busy", input.connection_id);
     const min = utc(input.time_min), max = utc(input.time_max);
-    const perConnection = await Promise.all(
-      targets.map(async (c) =>
-        (await ADAPTERS[c.provider].busy(session, c, min, max)).map((b) => ({
-          ...b,
-          connection_id: c.id,
-        }))
-      ),
-    );
+    const perConnection = await Promise.all(targets.map(async (c) => {
+      const busy = await ADAPTERS[c.provider].busy(session, c, min, max);
+      return busy.map((b) => ({ ...b, connection_id: c.id }));
+    }));
     const busy = perConnection.flat().sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
-    return {
-      time_min: min,
-      time_max: max,
-      busy,
-      free: freeBetween(min, max, busy),
-      connections: targets.map((c) => c.id),
-    };
+    const free = freeBetween(min, max, busy);
+    return { time_min: min, time_max: max, busy, free, connections: targets.map((c) => c.id) };
   },
-};
+);
 
-const searchMail: Operation<typeof SearchMailInput, typeof MailPage> = {
-  name: "search_mail",
-  area: "mail",
-  access: "read",
-  input: SearchMailInput,
-  output: MailPage,
-  description: "Search or list mail (words, label or folder, time range), newest first.",
-  async run(caller, input) {
-    const { session, targets } = await onReads(caller, "search_mail", input.connection_id);
-    return await mergedPage({
-      connections: targets,
-      cursor: input.cursor,
-      query: [
-        "search_mail",
-        input.query ?? null,
-        input.label ?? null,
-        input.after ?? null,
-        input.before ?? null,
-        input.connection_id ?? null,
-      ],
-      limit: input.limit,
-      order: newestFirst,
-      fetch: (c, token, size) =>
-        ADAPTERS[c.provider].searchMail(session, c, {
-          query: input.query,
-          label: input.label,
-          after: input.after,
-          before: input.before,
-          token,
-          size,
-        }),
-    });
-  },
-};
+const searchMail = define(
+  "search_mail",
+  ["mail", "read"],
+  [SearchMailInput, MailPage],
+  "Search or list mail (words, label or folder, time range), newest first.",
+  (caller, input) =>
+    mergedRead(
+      caller,
+      "search_mail",
+      input,
+      [input.query ?? null, input.label ?? null, input.after ?? null, input.before ?? null],
+      newestFirst,
+      (a, s, c, token, size) => {
+        const { query, label, after, before } = input;
+        return a.searchMail(s, c, { query, label, after, before, token, size });
+      },
+    ),
+);
 
-const readMail: Operation<typeof MailIdInput, typeof Mail> = {
-  name: "read_mail",
-  area: "mail",
-  access: "read",
-  input: MailIdInput,
-  output: Mail,
-  description: "Read one mail: headers, plain-text body (untrusted), attachment names.",
-  run: (caller, input) =>
+const readMail = define(
+  "read_mail",
+  ["mail", "read"],
+  [MailIdInput, Mail],
+  "Read one mail: headers, plain-text body (untrusted), attachment names.",
+  (caller, input) =>
     onItem(caller, "read_mail", input.id, (s, c, id) => ADAPTERS[c.provider].readMail(s, c, id)),
-};
+);
 
-const createDraft: Operation<typeof CreateDraftInput, typeof Draft> = {
-  name: "create_draft",
-  area: "mail",
-  access: "write",
-  input: CreateDraftInput,
-  output: Draft,
-  description: "Write a mail draft (not sent) in the user's mailbox.",
-  run: (caller, input) =>
+const createDraft = define(
+  "create_draft",
+  ["mail", "write"],
+  [CreateDraftInput, Draft],
+  "Write a mail draft (not sent) in the user's mailbox.",
+  (caller, input) =>
     onWrite(
       caller,
       "create_draft",
       input.connection_id,
       (s, c) => ADAPTERS[c.provider].createDraft(s, c, input),
     ),
-};
+);
 
-const sendDraft: Operation<typeof DraftIdInput, typeof SentDraft> = {
-  name: "send_draft",
-  area: "mail",
-  access: "write",
-  input: DraftIdInput,
-  output: SentDraft,
-  description: "Send a draft that was created before.",
-  run: (caller, input) =>
+const sendDraft = define(
+  "send_draft",
+  ["mail", "write"],
+  [DraftIdInput, SentDraft],
+  "Send a draft that was created before.",
+  (caller, input) =>
     onItem(caller, "send_draft", input.id, (s, c, id) => ADAPTERS[c.provider].sendDraft(s, c, id)),
-};
+);
 
 export const operations = {
   list_events: listEvents,

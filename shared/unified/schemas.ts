@@ -84,7 +84,9 @@ export const ListEventsInput = z.object({
   cursor,
 }).refine(ordered, orderedIssue).openapi("ListEventsInput");
 
-export const EventIdInput = z.object({ id: UnifiedId });
+export const EventIdInput = z.object({
+  id: UnifiedId.openapi({ description: "Event id (<connection_id>:<provider id>, URL-encoded)" }),
+});
 
 export const CreateEventInput = z.strictObject({
   connection_id: ConnectionId.optional(),
@@ -175,7 +177,9 @@ export const SearchMailInput = z.object({
   path: ["before"],
 }).openapi("SearchMailInput");
 
-export const MailIdInput = z.object({ id: UnifiedId });
+export const MailIdInput = z.object({
+  id: UnifiedId.openapi({ description: "Mail id (<connection_id>:<provider id>, URL-encoded)" }),
+});
 
 export const CreateDraftInput = z.strictObject({
   connection_id: ConnectionId.optional(),
@@ -198,7 +202,9 @@ export const Draft = z.object({
   subject: z.string(),
 }).openapi("UnifiedDraft");
 
-export const DraftIdInput = z.object({ id: UnifiedId });
+export const DraftIdInput = z.object({
+  id: UnifiedId.openapi({ description: "Draft id (<connection_id>:<provider id>, URL-encoded)" }),
+});
 
 export const SentDraft = z.object({
   draft_id: z.string(),

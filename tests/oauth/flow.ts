@@ -149,7 +149,7 @@ export async function secretRow(id: string) {
 
 // The local provider's test controls ------------------------------------------------------
 
-async function control(method: string, path: string, body?: unknown) {
+export async function control(method: string, path: string, body?: unknown) {
   const res = await fetch(`${PROVIDER_URL}/_control${path}`, {
     method,
     headers: body ? { "Content-Type": "application/json" } : {},

@@ -2,9 +2,8 @@
 // made through the real OAuth flow (tests/oauth/flow.ts) against the local
 // OAuth server, and the controls of its provider API stand-ins
 // (scripts/local/provider-apis/mod.ts).
-import assert from "node:assert/strict";
 import { type Call, call, createUser, type TestUser } from "../helpers/stack.ts";
-import { connect, PROVIDER_URL, uniqueEmail } from "../oauth/flow.ts";
+import { connect, control, uniqueEmail } from "../oauth/flow.ts";
 
 export type Kind = "google" | "microsoft";
 export const KINDS: Kind[] = ["google", "microsoft"];
@@ -31,17 +30,6 @@ export const READ_ONLY: Record<Kind, string[]> = {
     `${GRAPH}Calendars.Read`,
   ],
 };
-
-async function control(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${PROVIDER_URL}/_control${path}`, {
-    method,
-    headers: body ? { "Content-Type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = await res.json();
-  assert.ok(res.ok, JSON.stringify(json));
-  return json;
-}
 
 export type Connected = { id: string; email: string; kind: Kind };
 

@@ -10,28 +10,10 @@
 //   GET  /gmail/v1/users/me/messages/{id}                  format=full|metadata|minimal
 //   POST /gmail/v1/users/me/drafts                         {message:{raw, threadId?}}
 //   POST /gmail/v1/users/me/drafts/send                    {id}
-import {
-  b64url,
-  type Ctx,
-  type ErrorKind,
-  fromB64url,
-  json,
-  offsetOf,
-  pageToken,
-  type ProviderApi,
-  readJson,
-  type Route,
-} from "./http.ts";
-import {
-  eventsBetween,
-  hexId,
-  isoInstant,
-  type Mailbox,
-  newestFirst,
-  type Person,
-  type StoredEvent,
-  type StoredMessage,
-} from "./store.ts";
+import type { Ctx, ErrorKind, ProviderApi, Route } from "./http.ts";
+import { b64url, fromB64url, json, offsetOf, pageToken, readJson } from "./http.ts";
+import type { Mailbox, Person, StoredEvent, StoredMessage } from "./store.ts";
+import { eventsBetween, hexId, isoInstant, newestFirst } from "./store.ts";
 
 const AUTH = "https://www.googleapis.com/auth/";
 const CALENDAR_READ = [

@@ -11,26 +11,10 @@
 //   GET  /v1.0/me/messages/{id}                     $expand=attachments
 //   POST /v1.0/me/messages                          a draft
 //   POST /v1.0/me/messages/{id}/send                202, no body
-import {
-  type Ctx,
-  type ErrorKind,
-  json,
-  offsetOf,
-  pageToken,
-  type ProviderApi,
-  readJson,
-  type Route,
-} from "./http.ts";
-import {
-  eventsBetween,
-  hexId,
-  isoInstant,
-  type Mailbox,
-  newestFirst,
-  type Person,
-  type StoredEvent,
-  type StoredMessage,
-} from "./store.ts";
+import type { Ctx, ErrorKind, ProviderApi, Route } from "./http.ts";
+import { json, offsetOf, pageToken, readJson } from "./http.ts";
+import type { Mailbox, Person, StoredEvent, StoredMessage } from "./store.ts";
+import { eventsBetween, hexId, isoInstant, newestFirst } from "./store.ts";
 
 const GRAPH = "https://graph.microsoft.com/";
 const normalizeScope = (s: string) =>

@@ -76,3 +76,20 @@ export function offsetOf(token: string | null): number | null {
     return null;
   }
 }
+
+// Waits out a forced hang: until `ms` pass, the request is abandoned, or the
+// server stops (every controller in `hanging` is aborted at shutdown).
+export async function hang(ms: number, signal: AbortSignal, hanging: Set<AbortController>) {
+  const ac = new AbortController();
+  hanging.add(ac);
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const stop = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    signal.addEventListener("abort", stop, { once: true });
+    ac.signal.addEventListener("abort", stop, { once: true });
+  });
+  hanging.delete(ac);
+}

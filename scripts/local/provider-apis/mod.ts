@@ -16,7 +16,7 @@
 import { google } from "./google.ts";
 import { graph } from "./graph.ts";
 import type { ProviderApi, Route } from "./http.ts";
-import { json, readJson } from "./http.ts";
+import { hang, json, readJson } from "./http.ts";
 import {
   armFault,
   clearFaults,
@@ -93,18 +93,7 @@ export function providerApis(lookup: (token: string) => TokenInfo | null) {
       case "503":
         return api.error("unavailable", undefined, { retryAfter: f.retryAfter });
       case "hang": {
-        const ac = new AbortController();
-        hanging.add(ac);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, f.hangMs);
-          const stop = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-          signal.addEventListener("abort", stop, { once: true });
-          ac.signal.addEventListener("abort", stop, { once: true });
-        });
-        hanging.delete(ac);
+        await hang(f.hangMs, signal, hanging);
         return api.error("unavailable");
       }
     }

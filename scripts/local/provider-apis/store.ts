@@ -58,16 +58,9 @@ export type Mailbox = {
 
 // Every operation either API offers, named once for both: the test controls
 // arm faults by these names, whichever provider the account belongs to.
-export const ENDPOINTS = [
-  "events.list",
-  "events.get",
-  "events.insert",
-  "freebusy",
-  "messages.list",
-  "messages.get",
-  "drafts.create",
-  "drafts.send",
-] as const;
+const CALENDAR = ["events.list", "events.get", "events.insert", "freebusy"] as const;
+const MAIL = ["messages.list", "messages.get", "drafts.create", "drafts.send"] as const;
+export const ENDPOINTS = [...CALENDAR, ...MAIL];
 export type Endpoint = (typeof ENDPOINTS)[number];
 
 export type FaultMode = "401" | "403" | "429" | "500" | "503" | "hang";

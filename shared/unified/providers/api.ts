@@ -32,23 +32,18 @@ export type MailQuery = PageRequest & {
 
 export type Interval = { start: string; end: string };
 
+// An adapter method: a call on one connection, with its argument.
+type On<A, R> = (s: CallSession, c: Connection, arg: A) => Promise<R>;
+
 export type ProviderAdapter = {
-  listEvents(s: CallSession, c: Connection, q: EventQuery): Promise<Page<EventT>>;
-  getEvent(s: CallSession, c: Connection, id: string): Promise<EventT>;
-  createEvent(
-    s: CallSession,
-    c: Connection,
-    input: z.infer<typeof CreateEventInput>,
-  ): Promise<EventT>;
+  listEvents: On<EventQuery, Page<EventT>>;
+  getEvent: On<string, EventT>;
+  createEvent: On<z.infer<typeof CreateEventInput>, EventT>;
   busy(s: CallSession, c: Connection, timeMin: string, timeMax: string): Promise<Interval[]>;
-  searchMail(s: CallSession, c: Connection, q: MailQuery): Promise<Page<MailSummaryT>>;
-  readMail(s: CallSession, c: Connection, id: string): Promise<MailT>;
-  createDraft(
-    s: CallSession,
-    c: Connection,
-    input: z.infer<typeof CreateDraftInput>,
-  ): Promise<z.infer<typeof Draft>>;
-  sendDraft(s: CallSession, c: Connection, id: string): Promise<z.infer<typeof SentDraft>>;
+  searchMail: On<MailQuery, Page<MailSummaryT>>;
+  readMail: On<string, MailT>;
+  createDraft: On<z.infer<typeof CreateDraftInput>, z.infer<typeof Draft>>;
+  sendDraft: On<string, z.infer<typeof SentDraft>>;
 };
 
 // Keeps the items a filter accepts, with their positions.
