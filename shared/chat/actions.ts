@@ -17,7 +17,13 @@ import type { Toolbox } from "./tools/catalog.ts";
 import { toolError } from "./tools/execute.ts";
 import { errorForModel, resultForModel } from "./tools/results.ts";
 import type { PendingAction } from "./tools/schemas.ts";
-import { type ActionOutcome, claimAction, rejectAction, settleAction } from "./tools/store.ts";
+import {
+  type ActionOutcome,
+  claimAction,
+  current,
+  rejectAction,
+  settleAction,
+} from "./tools/store.ts";
 
 export type Decision = { action: PendingAction; message: Message };
 
@@ -81,7 +87,7 @@ async function answerDecided(d: Decision): Promise<Decision> {
     case "running":
       throw new AppError(
         "action_in_progress",
-        "this action is being carried out; read it again shortly",
+        "this action is being carried out; read it again shortly (GET /chat/actions/{id})",
         { status: action.status },
         { "Retry-After": "1" },
       );
@@ -171,4 +177,14 @@ export async function rejectPendingAction(user: UserPrincipal, id: string): Prom
     `this action is ${now.action.status}; it cannot be changed`,
     { status: now.action.status },
   );
+}
+
+// One round trip as the user: the action and its message, or 404.
+export async function getAction(user: UserPrincipal, id: string): Promise<Decision> {
+  const [[action], [message]] = await queryAsUser(user, ...current(id)) as [
+    PendingAction[],
+    Message[],
+  ];
+  if (!action) throw notFound("action");
+  return { action, message };
 }

@@ -9,6 +9,7 @@
 // with a pending action instead of running.
 import type { UserPrincipal } from "../auth/principal.ts";
 import { queryAsService } from "../db/client.ts";
+import { log } from "../http/log.ts";
 import { OUTBOUND_BUDGET_MS } from "../platform.ts";
 import type { Message } from "../sessions/schemas.ts";
 import {
@@ -214,6 +215,18 @@ async function runRound(
   // The agent's own call ids go back to it (the stored one may be cleaned).
   const callIds = new Map(rows.map((r) => [r.id, r.callId]));
   const actions = actionRows as PendingAction[];
+  for (const m of messages) {
+    // What ran, never what it read or was given (mail and events stay out of logs).
+    log("info", "chat tool call", {
+      request_id: ctx.requestId,
+      session_id: ctx.ids.sessionId,
+      message_id: m.id,
+      tool: m.tool_name,
+      status: m.status,
+      error_code: m.error_code,
+      processing_time_ms: m.processing_time_ms,
+    });
+  }
   for (const m of messages) {
     const action = actions.find((a) => a.message_id === m.id);
     if (action) await ctx.events.onConfirmationRequired?.(action, m);

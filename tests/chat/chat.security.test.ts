@@ -49,6 +49,7 @@ const SUCCESS: Record<string, [number, z.ZodType]> = {
   "PATCH /chat/{sessionId}/messages/{id}": [200, ChatMessage],
   "POST /chat/heygen/token": [200, HeygenToken],
   "POST /chat/{sessionId}/messages": [201, Exchange],
+  "GET /chat/actions/{id}": [200, ActionDecision],
   "POST /chat/actions/{id}/confirm": [200, ActionDecision],
   "POST /chat/actions/{id}/reject": [200, ActionDecision],
 };
@@ -82,6 +83,7 @@ async function snapshot(t: Target) {
 test("the document lists every chat route, all secured, with their scopes", () => {
   const listed = ops.map((o) => `${o.method} ${o.path} ${o.scope}`).sort();
   assert.deepEqual(listed, [
+    "GET /chat/actions/{id} sessions:read",
     "GET /chat/{sessionId}/messages/{id} sessions:read",
     "PATCH /chat/{sessionId}/messages/{id} chat:write",
     "POST /chat/actions/{id}/confirm chat:write",

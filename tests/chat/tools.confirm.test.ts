@@ -49,6 +49,8 @@ for (const provider of ["google", "microsoft"] as Provider[]) {
       "confirmation",
     );
     assert.deepEqual((await standIn(mail.email)).sent, [], "nothing is sent on the agent's word");
+    const pending = await call("GET", `/chat/actions/${action.id}`, { token: user.token });
+    assert.deepEqual(parsed(ActionDecision, pending, 200).action, action);
     assert.ok(Date.parse(action.expires_at) > Date.now());
 
     const first = parsed(ActionDecision, await decide(user, action.id, "confirm"), 200);
@@ -64,6 +66,8 @@ for (const provider of ["google", "microsoft"] as Provider[]) {
 
     const again = parsed(ActionDecision, await decide(user, action.id, "confirm"), 200);
     assert.deepEqual(again, first, "a second confirm answers the stored outcome");
+    const read = await call("GET", `/chat/actions/${action.id}`, { token: user.token });
+    assert.deepEqual(parsed(ActionDecision, read, 200), first);
     assert.equal((await standIn(mail.email)).sent.length, 1, "and sends nothing more");
     assertError(await decide(user, action.id, "reject"), 409, "action_decided");
   });

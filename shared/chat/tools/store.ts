@@ -100,7 +100,8 @@ function decide(id: string, set: SqlText, when: SqlText): SqlText[] {
   ];
 }
 
-function current(id: string): SqlText[] {
+// The action and its tool message as they are now. Results: [action], [message].
+export function current(id: string): SqlText[] {
   return [
     sql`select ${idents(ACTIONS.columns)} from public.chat_pending_actions
          where id = ${lit.uuid(id)}`,

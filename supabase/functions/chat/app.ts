@@ -1,4 +1,5 @@
 import { type ChatConfig, chatConfig } from "../../../shared/chat/config.ts";
+import * as action from "../../../shared/chat/routes/action.ts";
 import * as confirm from "../../../shared/chat/routes/confirm.ts";
 import * as get from "../../../shared/chat/routes/get.ts";
 import * as heygen from "../../../shared/chat/routes/heygen.ts";
@@ -21,6 +22,7 @@ export function buildChatApp(config: ChatConfig, toolbox: Toolbox = NO_TOOLS) {
   );
   // The static /heygen/token and /actions/... before the /{sessionId}/... routes.
   heygen.register(app, config);
+  action.register(app);
   confirm.register(app, toolbox);
   reject.register(app);
   send.register(app, config, toolbox);
