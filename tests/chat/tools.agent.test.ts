@@ -193,6 +193,9 @@ test("offered tools: only allowed operations, with their input schemas as JSON S
   assert.equal(params.$schema, undefined);
   assert.deepEqual(params.required, ["time_min"], "a default makes a field optional as input");
   assert.equal(params.additionalProperties, false);
+  const timeMin = (params.properties as Record<string, Record<string, unknown>>).time_min;
+  assert.equal(timeMin.format, "date-time");
+  assert.equal(timeMin.pattern, undefined, "the format stands for zod's regex");
 });
 
 test("confirmation: send_draft always, create_event only with attendees", () => {

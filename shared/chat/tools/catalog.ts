@@ -85,15 +85,26 @@ export type OfferedTool = { name: ToolName; operation: ToolOperation; definition
 
 const definitions = new WeakMap<ToolOperation, Record<string, unknown>>();
 
+// A field with a `format` (date-time, uuid, email) also carries zod's long
+// regex for it: the format says the same to a model in a few tokens, some
+// providers' schema subsets refuse such patterns, and the operation validates
+// the arguments with its own schema anyway.
+function lean(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(lean);
+  if (!value || typeof value !== "object") return value;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([k]) => k !== "$schema" && !(k === "pattern" && "format" in value));
+  return Object.fromEntries(entries.map(([k, v]) => [k, lean(v)]));
+}
+
 // The operation's input as JSON Schema, as a client sends it (io: "input").
 function parametersOf(op: ToolOperation): Record<string, unknown> {
   let schema = definitions.get(op);
   if (!schema) {
-    const { $schema: _, ...rest } = z.toJSONSchema(op.input, {
-      io: "input",
-      unrepresentable: "any",
-    }) as Record<string, unknown>;
-    schema = rest;
+    schema = lean(z.toJSONSchema(op.input, { io: "input", unrepresentable: "any" })) as Record<
+      string,
+      unknown
+    >;
     definitions.set(op, schema);
   }
   return schema;
