@@ -1,16 +1,20 @@
-// The callback's work once its state is consumed: exchange the code, learn
-// the account, and park the grant for the user who started the authorization
-// to complete (shared/oauth/complete.ts). Nothing here stores a connection:
-// whoever's browser arrives, only the starting user's session can finish.
+// The callback's work (GET /oauth/callback/{provider}): consume the state,
+// exchange the code, learn the account, and park the grant for the user who
+// started the authorization to complete (shared/oauth/complete.ts). Nothing
+// here stores a connection: whoever's browser arrives, only the starting
+// user's session can finish. The answer is where to send the browser (the
+// app's redirect_to with the outcome in its query) or, without one, JSON.
 import { asService } from "../db/client.ts";
-import type { ErrorCode } from "../http/errors.ts";
+import { AppError, type ErrorCode } from "../http/errors.ts";
+import { log } from "../http/log.ts";
 import { secretWork } from "../tokens/access.ts";
 import { hasConnection } from "../tokens/store.ts";
-import { type ProviderAccount, ProviderError, type TokenSet } from "./client.ts";
+import { type ProviderAccount, ProviderError, type TokenSet } from "../providers/client.ts";
 import { disposeGrant, newCompletion } from "./grants.ts";
-import { type ProviderId, servicesCovered } from "./providers.ts";
-import { providerClient } from "./registry.ts";
-import { type ConsumedState, parkGrant } from "./store.ts";
+import { type ProviderId, servicesCovered } from "../providers/definitions.ts";
+import { providerClient } from "../providers/registry.ts";
+import { hashState, STATE_PATTERN } from "./state.ts";
+import { type ConsumedState, consumeState, parkGrant } from "./store.ts";
 
 // Why a callback failed, as it appears in reason= and in the JSON details.
 export type CallbackReason =
@@ -57,7 +61,67 @@ export type Authorized = { completion: string; complete_by: string };
 // Ten minutes to complete, as long as a state lives.
 const COMPLETE_WITHIN_MS = 10 * 60_000;
 
-export async function authorizeCallback(
+export type CallbackOutcome =
+  & { provider: ProviderId; redirectTo: string | null }
+  & ({ ok: true; authorized: Authorized } | { ok: false; failure: CallbackFailure });
+
+// Unknown or malformed states throw (there is nowhere safe to redirect);
+// every later failure is an outcome, redirected to the app when it gave
+// redirect_to.
+export async function handleCallback(
+  provider: ProviderId,
+  q: { state?: string; code?: string; error?: string },
+): Promise<CallbackOutcome> {
+  if (!q.state || !STATE_PATTERN.test(q.state)) {
+    throw new AppError("invalid_state", "the state is missing or malformed", {
+      reason: "unknown_state",
+    });
+  }
+  // Consumed in its own transaction: whatever happens next, it is spent.
+  const state = await asService((tx) => consumeState(tx, hashState(q.state!)));
+  if (!state) {
+    throw new AppError("invalid_state", "the state is unknown, already used or expired", {
+      reason: "unknown_state",
+    });
+  }
+  const redirectTo = state.redirect_to;
+  try {
+    const authorized = await authorizeCallback(provider, state, q);
+    log("info", "provider authorized; waiting for completion", {
+      provider,
+      user_id: state.user_id,
+    });
+    return { ok: true, provider, redirectTo, authorized };
+  } catch (err) {
+    if (!(err instanceof CallbackFailure)) throw err;
+    log("warn", "provider connection failed", {
+      provider,
+      user_id: state.user_id,
+      error_code: err.code, // "code" alone is masked by the logger (OAuth codes are secrets)
+      reason: err.reason,
+    });
+    return { ok: false, provider, redirectTo, failure: err };
+  }
+}
+
+// The app's redirect_to with the outcome in its query; null without one.
+export function redirectFor(outcome: CallbackOutcome): URL | null {
+  if (!outcome.redirectTo) return null;
+  const to = new URL(outcome.redirectTo);
+  if (outcome.ok) {
+    to.searchParams.set("status", "authorized");
+    to.searchParams.set("provider", outcome.provider);
+    to.searchParams.set("completion", outcome.authorized.completion);
+  } else {
+    to.searchParams.set("status", "error");
+    to.searchParams.set("code", outcome.failure.code);
+    to.searchParams.set("reason", outcome.failure.reason);
+    to.searchParams.set("provider", outcome.provider);
+  }
+  return to;
+}
+
+async function authorizeCallback(
   provider: ProviderId,
   state: ConsumedState,
   q: { code?: string; error?: string },

@@ -1,7 +1,7 @@
 // Wire shapes of the oauth domain; the same schemas validate and document.
 import { z } from "@hono/zod-openapi";
 import { ServiceToken } from "../tokens/schemas.ts";
-import { PROVIDER_IDS, SERVICES } from "./providers.ts";
+import { PROVIDER_IDS, SERVICES } from "../providers/definitions.ts";
 
 export const ProviderInfo = z.object({
   id: z.enum(PROVIDER_IDS),

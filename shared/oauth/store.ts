@@ -2,7 +2,7 @@
 // Connections are the tokens domain's (shared/tokens/store.ts saveConnection).
 import type { Tx } from "../db/client.ts";
 import type { NewConnection } from "../tokens/store.ts";
-import type { ProviderId, Service } from "./providers.ts";
+import type { ProviderId, Service } from "../providers/definitions.ts";
 
 export type NewState = {
   stateHash: string;

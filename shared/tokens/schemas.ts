@@ -6,7 +6,7 @@
 import { z } from "@hono/zod-openapi";
 import { pageQuery } from "../http/pagination.ts";
 import { ErrorEnvelope } from "../http/openapi.ts";
-import { PROVIDER_IDS, SERVICES } from "../oauth/providers.ts";
+import { PROVIDER_IDS, SERVICES } from "../providers/definitions.ts";
 
 export const Provider = z.enum(PROVIDER_IDS).openapi({ description: "Provider id" });
 export const ServiceName = z.enum(SERVICES);

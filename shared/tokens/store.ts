@@ -6,7 +6,7 @@
 import type { z } from "@hono/zod-openapi";
 import { columnsOf } from "../db/columns.ts";
 import type { Tx } from "../db/client.ts";
-import type { ProviderId, Service } from "../oauth/providers.ts";
+import type { ProviderId, Service } from "../providers/definitions.ts";
 import {
   type CleanupResult,
   type ProviderRevocation,

@@ -4,7 +4,7 @@
 // maintenance settings. Pure functions: no stack needed.
 import assert from "node:assert/strict";
 import { parseOAuthConfig } from "../../shared/oauth/config.ts";
-import { PROVIDERS, servicesCovered } from "../../shared/oauth/providers.ts";
+import { PROVIDERS, servicesCovered } from "../../shared/providers/definitions.ts";
 import { allowedRedirect } from "../../shared/oauth/redirect.ts";
 import { backoffSeconds, parseTokensConfig } from "../../shared/tokens/config.ts";
 

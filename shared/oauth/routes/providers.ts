@@ -3,7 +3,7 @@ import type { App } from "../../http/app.ts";
 import { errorResponses, jsonResponse } from "../../http/openapi.ts";
 import { limitByAddress } from "../../http/public-limit.ts";
 import { oauthConfig } from "../config.ts";
-import type { Service } from "../providers.ts";
+import type { Service } from "../../providers/definitions.ts";
 import { ProviderList } from "../schemas.ts";
 
 export const route = createRoute({

@@ -1,7 +1,8 @@
 // OAuth providers as data: endpoints, scopes per service, and the extra
 // authorize parameters each needs. Nothing here talks to the network; config.ts
 // resolves these against the environment (credentials, endpoint overrides) and
-// client.ts does the protocol work.
+// client.ts does the protocol work. Both the oauth and the tokens domain use
+// this layer; neither imports the other for it.
 
 export const SERVICES = ["gmail", "calendar", "outlook"] as const;
 export type Service = (typeof SERVICES)[number];
