@@ -17,7 +17,11 @@ export const route = createRoute({
     "another provider), exchanges the code with the PKCE verifier, reads the account and parks " +
     "the grant, encrypted, for ten minutes. It stores no connection: the app finishes with POST " +
     "/oauth/complete, signed in as the user who started the authorization. Redirects to " +
-    "redirect_to with status=authorized&provider&completion or status=error&code&reason; " +
+    "redirect_to with status=authorized&provider&completion&services, " +
+    "status=partial&provider&completion&services&missing (the user unticked some scopes at " +
+    "consent; services and missing are spelled as in the request: gmail for full access, " +
+    "gmail:read for read-only), or status=error&code&reason (reason=wrong_account, code " +
+    "conflict, when a connection_id authorization came back with another account); " +
     "answers JSON when the authorization had no redirect_to (or the state is unknown).",
   tags: ["oauth"],
   // Public (the browser arrives without a JWT): limited per client address.
@@ -25,9 +29,13 @@ export const route = createRoute({
   request: { params: CallbackParams, query: CallbackQuery },
   responses: {
     200: jsonResponse("Authorized; complete it (no redirect_to)", CallbackResult),
-    302: { description: "Back to redirect_to with status=authorized or status=error" },
+    302: { description: "Back to redirect_to with status=authorized, partial or error" },
     ...errorResponses(400, 429, 503),
     403: jsonResponse("The user denied access at the provider (access_denied)", CallbackResult),
+    409: {
+      description: "Extending a connection, the user signed in to another account " +
+        "(conflict, reason wrong_account); the grant is not kept",
+    },
     502: { description: "The provider failed or refused (provider_error)" },
     504: { description: "The provider did not answer in time (provider_timeout)" },
   },
@@ -48,10 +56,6 @@ export function register(app: App) {
       const { code, message, reason } = outcome.failure;
       throw new AppError(code, message, { reason });
     }
-    return c.json({
-      status: "authorized" as const,
-      provider: outcome.provider,
-      ...outcome.authorized,
-    }, 200);
+    return c.json({ provider: outcome.provider, ...outcome.authorized }, 200);
   });
 }
