@@ -11,9 +11,9 @@
 
 alter table public.service_tokens
   add column service_access jsonb not null default '{}'
-    check (jsonb_typeof(service_access) = 'object' and service_access - array['gmail', 'calendar', 'outlook'] = '{}'::jsonb and not jsonb_path_exists(service_access, '$.* ? (@ != "read" && @ != "write")')),
+    check (jsonb_typeof(service_access) = 'object' and service_access - array['gmail', 'calendar', 'outlook'] = '{}'::jsonb and not jsonb_path_exists(service_access, '$.* ? (@.type() != "string" || (@ != "read" && @ != "write"))')),
   add column missing_access jsonb not null default '{}'
-    check (jsonb_typeof(missing_access) = 'object' and missing_access - array['gmail', 'calendar', 'outlook'] = '{}'::jsonb and not jsonb_path_exists(missing_access, '$.* ? (@ != "read" && @ != "write")'));
+    check (jsonb_typeof(missing_access) = 'object' and missing_access - array['gmail', 'calendar', 'outlook'] = '{}'::jsonb and not jsonb_path_exists(missing_access, '$.* ? (@.type() != "string" || (@ != "read" && @ != "write"))'));
 comment on column public.service_tokens.service_access is
   'Per service, what the granted scopes cover: read (read-only scopes) or write (the full scopes).';
 comment on column public.service_tokens.missing_access is
@@ -29,7 +29,7 @@ update public.service_tokens t
 -- read by the service only.
 alter table public.oauth_states
   add column access jsonb not null default '{}'
-    check (jsonb_typeof(access) = 'object' and access - array['gmail', 'calendar', 'outlook'] = '{}'::jsonb and not jsonb_path_exists(access, '$.* ? (@ != "read" && @ != "write")')),
+    check (jsonb_typeof(access) = 'object' and access - array['gmail', 'calendar', 'outlook'] = '{}'::jsonb and not jsonb_path_exists(access, '$.* ? (@.type() != "string" || (@ != "read" && @ != "write"))')),
   add column connection_id uuid references public.service_tokens (id) on delete cascade;
 comment on column public.oauth_states.access is 'Per service, the level asked for.';
 comment on column public.oauth_states.connection_id is
@@ -38,7 +38,7 @@ comment on column public.oauth_states.connection_id is
 -- A parked grant keeps what was asked for, so completion reports what is missing.
 alter table private.parked_grants
   add column access jsonb not null default '{}'
-    check (jsonb_typeof(access) = 'object' and access - array['gmail', 'calendar', 'outlook'] = '{}'::jsonb and not jsonb_path_exists(access, '$.* ? (@ != "read" && @ != "write")'));
+    check (jsonb_typeof(access) = 'object' and access - array['gmail', 'calendar', 'outlook'] = '{}'::jsonb and not jsonb_path_exists(access, '$.* ? (@.type() != "string" || (@ != "read" && @ != "write"))'));
 comment on column private.parked_grants.access is 'Per service, the level the authorization asked for.';
 
 alter type private.taken_grant add attribute access jsonb;
@@ -53,31 +53,21 @@ language sql stable security definer set search_path = '' as $$
              g.access)::private.taken_grant
 $$;
 
--- park_grant gains the access asked for (last, with a default, so a call
--- without it still parks a grant that asked for nothing in particular).
-drop function private.park_grant(text, uuid, text, text[], text, text, text[], timestamptz, text, text);
+-- Parking with the access asked for: the earlier park_grant, then the access
+-- on the row it parked (none when it refused, and null is answered as before).
 create function private.park_grant(
   p_completion_hash text, p_user uuid, p_provider text, p_services text[],
   p_provider_user_id text, p_provider_email text, p_granted_scopes text[],
-  p_expires_at timestamptz, p_access_token text, p_refresh_token text,
-  p_access jsonb default '{}'
+  p_expires_at timestamptz, p_access_token text, p_refresh_token text, p_access jsonb
 ) returns uuid
 language plpgsql volatile security definer set search_path = '' as $$
 declare
-  v_version integer := private.token_key_version();
   v_id uuid;
 begin
-  if not private.may_connect(p_user) then
-    return null;
-  end if;
-  insert into private.parked_grants
-    (completion_hash, user_id, provider, services, provider_user_id, provider_email,
-     granted_scopes, expires_at, key_version, access_token, refresh_token, access)
-  values (p_completion_hash, p_user, p_provider, p_services, p_provider_user_id, p_provider_email,
-          p_granted_scopes, p_expires_at, v_version, private.token_encrypt(p_access_token, v_version),
-          case when p_refresh_token is not null then private.token_encrypt(p_refresh_token, v_version) end,
-          p_access)
-  returning id into v_id;
+  v_id := private.park_grant(p_completion_hash, p_user, p_provider, p_services, p_provider_user_id,
+                             p_provider_email, p_granted_scopes, p_expires_at, p_access_token,
+                             p_refresh_token);
+  update private.parked_grants set access = p_access where id = v_id;
   return v_id;
 end $$;
 revoke all on function private.park_grant(text, uuid, text, text[], text, text, text[], timestamptz, text, text, jsonb)
