@@ -16,14 +16,18 @@ export const route = createRoute({
   path: "/authorize",
   summary: "Start connecting a provider account: returns the URL to send the browser to",
   description: "Stores the SHA-256 of a random state (single use, ten minutes, bound to the " +
-    "caller) with the PKCE S256 verifier, and returns the provider's authorization URL.",
+    "caller) with the PKCE S256 verifier, and returns the provider's authorization URL. Each " +
+    "service is asked for at a level: `gmail:read` (read-only scopes) or `gmail` / " +
+    "`gmail:write` (the full scopes). With connection_id, the authorization extends that " +
+    "connection (incremental authorization): 404 when it is not the caller's, 409 when it is " +
+    "revoked.",
   tags: ["oauth"],
   // Connecting a provider account is not for anonymous users.
   ...userAccess("tokens:write", "auth", { refuseAnonymous: true }),
   request: { body: jsonBody(AuthorizeRequest) },
   responses: {
     200: jsonResponse("Where to send the user", AuthorizeResponse),
-    ...errorResponses(400, 401, 413, 429),
+    ...errorResponses(400, 401, 404, 409, 413, 429),
     ...errorResponsesWith(REFUSES_ANONYMOUS)(403),
   },
 });
