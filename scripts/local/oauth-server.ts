@@ -344,9 +344,9 @@ function authorizePage(url: URL): Response {
   return page(
     "Sign in to the dev provider",
     `<h1>Oprina dev provider</h1>
+<form method="post" action="/authorize/decision">
 <p><strong>${escapeHtml(client.id)}</strong> wants to access your account:</p>
 <ul>${scopeList}</ul>
-<form method="post" action="/authorize/decision">
   <input type="hidden" name="request" value="${id}">
   <input type="hidden" name="consent" value="granular">
   <label>Sign in as<br><input type="email" name="email" required value="${
