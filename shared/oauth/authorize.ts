@@ -53,19 +53,7 @@ export async function startAuthorization(
   if (body.connection_id) checkExtensible(extending, def.id);
 
   const access = requestedAccess(def, body);
-  // Extending: the provider adds the earlier grant itself (Google), or is
-  // asked for the earlier and the new scopes together (Microsoft, dev).
-  const asked = extending && def.incremental === "union"
-    ? unionAccess(extending.service_access, access)
-    : access;
-  const scopes = [
-    ...new Set([
-      ...def.identityScopes,
-      ...scopesFor(def, asked),
-      ...(body.scopes ?? []),
-      ...(extending && def.incremental === "union" ? extending.granted_scopes : []),
-    ]),
-  ];
+  const scopes = scopesToAsk(def, access, extending, body.scopes ?? []);
   const services = Object.keys(access) as Service[];
   const redirectTo = redirectTarget(body.redirect_to);
 
@@ -93,6 +81,21 @@ export async function startAuthorization(
     scopes,
     expires_at,
   };
+}
+
+// The scope parameter. Extending a connection, the provider adds the earlier
+// grant itself (Google's include_granted_scopes), or is asked for the earlier
+// and the new levels together (Microsoft, dev).
+function scopesToAsk(
+  def: ProviderDefinition,
+  access: AccessMap,
+  extending: Extensible | undefined,
+  extra: string[],
+): string[] {
+  const asked = extending && def.incremental === "union"
+    ? unionAccess(extending.service_access, access)
+    : access;
+  return [...new Set([...def.identityScopes, ...scopesFor(def, asked), ...extra])];
 }
 
 // Per service, the level asked for: from services ("gmail", "gmail:read")

@@ -60,16 +60,13 @@ export async function pendingStates(tx: Tx): Promise<number> {
   return row.n;
 }
 
-export type Extensible = Pick<
-  TokenRow,
-  "provider" | "status" | "service_access" | "granted_scopes"
->;
+export type Extensible = Pick<TokenRow, "provider" | "status" | "service_access">;
 
 // As the user (RLS): the connection an authorization extends; another
 // user's is not found.
 export async function connectionToExtend(tx: Tx, id: string): Promise<Extensible | undefined> {
   const [row] = await tx<Extensible[]>`
-    select provider, status, service_access, granted_scopes from public.service_tokens
+    select provider, status, service_access from public.service_tokens
      where id = ${id}`;
   return row;
 }

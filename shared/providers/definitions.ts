@@ -182,16 +182,6 @@ export function coverage(def: ProviderDefinition, granted: string[]): AccessMap 
   return covered;
 }
 
-// Services a grant covers, at either level.
-export function servicesCovered(
-  def: ProviderDefinition,
-  granted: string[],
-  candidates: Service[] = Object.keys(def.services) as Service[],
-): Service[] {
-  const covered = coverage(def, granted);
-  return candidates.filter((s) => covered[s] !== undefined);
-}
-
 const rank = (level: AccessLevel | undefined) => level ? ACCESS_LEVELS.indexOf(level) + 1 : 0;
 
 // The higher level of each service named in either map.

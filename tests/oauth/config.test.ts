@@ -9,7 +9,6 @@ import {
   coverage,
   PROVIDERS,
   scopesFor,
-  servicesCovered,
   specsOf,
 } from "../../shared/providers/definitions.ts";
 import { allowedRedirect } from "../../shared/oauth/redirect.ts";
@@ -174,17 +173,17 @@ Deno.test("a native app's private-use scheme (RFC 8252) may be allow-listed and 
 
 Deno.test("granted scopes are compared the way each provider spells them", () => {
   assert.deepEqual(
-    servicesCovered(PROVIDERS.microsoft, ["Mail.ReadWrite", "mail.send", "User.Read"]),
-    ["outlook"],
+    coverage(PROVIDERS.microsoft, ["Mail.ReadWrite", "mail.send", "User.Read"]),
+    { outlook: "write" },
   );
   assert.deepEqual(
-    servicesCovered(PROVIDERS.google, [
+    coverage(PROVIDERS.google, [
       "https://www.googleapis.com/auth/calendar",
       "https://www.googleapis.com/auth/userinfo.email",
     ]),
-    ["calendar"],
+    { calendar: "write" },
   );
-  assert.deepEqual(servicesCovered(PROVIDERS.dev, ["dev.mail"], ["calendar"]), []);
+  assert.deepEqual(coverage(PROVIDERS.dev, ["DEV.MAIL"]), { gmail: "write" });
 });
 
 Deno.test("coverage per service and level: a full scope includes its read-only one", () => {
