@@ -46,6 +46,7 @@ function grantOf(used: TokenRow, accessToken: string, refreshed: boolean): Grant
     provider: used.provider,
     provider_email: used.provider_email,
     services: used.services,
+    service_access: used.service_access,
     scopes: used.granted_scopes,
   };
 }

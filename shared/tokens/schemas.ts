@@ -126,6 +126,9 @@ export const AccessToken = z.object({
   provider: Provider,
   provider_email: z.string().nullable(),
   services: z.array(ServiceName),
+  service_access: ServiceAccess.openapi({
+    description: "Per service, whether the token may only read (read) or also change (write).",
+  }),
   scopes: z.array(z.string()),
 }).openapi("AccessToken");
 

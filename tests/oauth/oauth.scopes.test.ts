@@ -3,7 +3,7 @@
 // an existing connection, and another account coming back for it.
 import assert from "node:assert/strict";
 import { CallbackResult, CompleteResult } from "../../shared/oauth/schemas.ts";
-import { ServiceToken, TokenPage } from "../../shared/tokens/schemas.ts";
+import { AccessToken, ServiceToken, TokenPage } from "../../shared/tokens/schemas.ts";
 import { assertError, parsed } from "../helpers/assert.ts";
 import { call, createUser, test, type TestUser } from "../helpers/stack.ts";
 import { authorize, callback, complete, connect, consent, provider, uniqueEmail } from "./flow.ts";
@@ -55,6 +55,12 @@ test("a read-only level asks for the read-only scopes, and the connection report
   assert.deepEqual(token.services, ["calendar", "gmail"]);
   assert.deepEqual(token.missing_access, {});
   assert.ok(token.granted_scopes.includes("dev.mail.readonly"));
+  // The agent learns the levels with the token.
+  const vended = parsed(
+    AccessToken,
+    await call("POST", "/tokens/dev/access-token", { token: user.token, body: {} }),
+  );
+  assert.deepEqual(vended.service_access, { gmail: "read", calendar: "write" });
 });
 
 test("Google and Microsoft read-only levels use their read-only scopes", async () => {
