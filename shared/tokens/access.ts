@@ -8,7 +8,7 @@ import type { z } from "@hono/zod-openapi";
 import type { Principal, UserPrincipal } from "../auth/principal.ts";
 import { asService, queryAsService, queryAsUser } from "../db/client.ts";
 import { AppError, notFound } from "../http/errors.ts";
-import type { ProviderId, Service } from "../oauth/providers.ts";
+import type { ProviderId, Service } from "../providers/definitions.ts";
 import { tokensConfig } from "./config.ts";
 import { needsReauth, outcomeError, refreshLocked, type RefreshOutcome } from "./refresh.ts";
 import {
@@ -46,6 +46,7 @@ function grantOf(used: TokenRow, accessToken: string, refreshed: boolean): Grant
     provider: used.provider,
     provider_email: used.provider_email,
     services: used.services,
+    service_access: used.service_access,
     scopes: used.granted_scopes,
   };
 }

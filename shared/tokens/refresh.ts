@@ -10,8 +10,8 @@
 import type { Tx } from "../db/client.ts";
 import { AppError } from "../http/errors.ts";
 import { log } from "../http/log.ts";
-import { ProviderError } from "../oauth/client.ts";
-import { providerClient } from "../oauth/registry.ts";
+import { ProviderError } from "../providers/client.ts";
+import { providerClient } from "../providers/registry.ts";
 import { backoffSeconds, tokensConfig } from "./config.ts";
 import {
   type LockedToken,

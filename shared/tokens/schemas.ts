@@ -6,10 +6,14 @@
 import { z } from "@hono/zod-openapi";
 import { pageQuery } from "../http/pagination.ts";
 import { ErrorEnvelope } from "../http/openapi.ts";
-import { PROVIDER_IDS, SERVICES } from "../oauth/providers.ts";
+import { ACCESS_LEVELS, PROVIDER_IDS, SERVICES } from "../providers/definitions.ts";
 
 export const Provider = z.enum(PROVIDER_IDS).openapi({ description: "Provider id" });
 export const ServiceName = z.enum(SERVICES);
+export const AccessLevel = z.enum(ACCESS_LEVELS);
+// Per service, the level: {"gmail": "read", "calendar": "write"}.
+// "read": the read-only scopes; "write": read and write (the full scopes).
+export const ServiceAccess = z.partialRecord(ServiceName, AccessLevel);
 export const TokenStatus = z.enum(["active", "needs_reauth", "revoked"]).openapi({
   description: "needs_reauth: the provider refused the refresh token; the user must reconnect.",
 });
@@ -35,6 +39,15 @@ export const ServiceToken = z.object({
   provider_account_id: z.string(),
   provider_email: z.string().nullable(),
   granted_scopes: z.array(z.string()),
+  service_access: ServiceAccess.openapi({
+    description: "What the granted scopes cover, per service: read (read-only scopes) or " +
+      "write (read and write: the full scopes).",
+    example: { gmail: "read", calendar: "write" },
+  }),
+  missing_access: ServiceAccess.openapi({
+    description: "Asked for at the last authorization and not granted (the user unticked it " +
+      "at consent); empty when everything asked for was granted.",
+  }),
   status: TokenStatus,
   expires_at: timestamp().openapi({ description: "When the current access token expires." }),
   has_refresh_token: z.boolean(),
@@ -113,6 +126,9 @@ export const AccessToken = z.object({
   provider: Provider,
   provider_email: z.string().nullable(),
   services: z.array(ServiceName),
+  service_access: ServiceAccess.openapi({
+    description: "Per service, whether the token may only read (read) or also change (write).",
+  }),
   scopes: z.array(z.string()),
 }).openapi("AccessToken");
 

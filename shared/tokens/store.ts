@@ -6,7 +6,7 @@
 import type { z } from "@hono/zod-openapi";
 import { columnsOf } from "../db/columns.ts";
 import type { Tx } from "../db/client.ts";
-import type { ProviderId, Service } from "../oauth/providers.ts";
+import type { AccessMap, ProviderId, Service } from "../providers/definitions.ts";
 import {
   type CleanupResult,
   type ProviderRevocation,
@@ -236,6 +236,8 @@ export type NewConnection = {
   accountId: string;
   email: string | null;
   grantedScopes: string[];
+  serviceAccess: AccessMap;
+  missingAccess: AccessMap;
   expiresAt: Date;
   accessToken: string;
   refreshToken: string | null;
@@ -244,18 +246,22 @@ export type NewConnection = {
 // Creates or renews the connection for (user, provider, provider account) and
 // stores its tokens, in the caller's transaction. A renewal keeps the services
 // granted before (Google's include_granted_scopes) and revives a revoked or
-// needs_reauth row.
+// needs_reauth row. service_access and missing_access are the caller's,
+// merged with priorAccess (shared/oauth/complete.ts).
 export async function saveConnection(tx: Tx, c: NewConnection): Promise<TokenRow> {
   const [row] = await tx<TokenRow[]>`
     insert into public.service_tokens as t
       (user_id, provider, services, provider_account_id, provider_email, granted_scopes,
-       expires_at, issued_at)
+       service_access, missing_access, expires_at, issued_at)
     values (${c.userId}, ${c.provider}, ${c.services}::text[], ${c.accountId}, ${c.email},
-            ${c.grantedScopes}::text[], ${c.expiresAt.toISOString()}, now())
+            ${c.grantedScopes}::text[], ${tx.json(c.serviceAccess)},
+            ${tx.json(c.missingAccess)}, ${c.expiresAt.toISOString()}, now())
     on conflict (user_id, provider, provider_account_id) do update set
       services = array(select distinct s from unnest(
                    case when t.status = 'active' then t.services else '{}' end
                    || excluded.services) s order by s),
+      service_access = excluded.service_access,
+      missing_access = excluded.missing_access,
       provider_email = coalesce(excluded.provider_email, t.provider_email),
       granted_scopes = excluded.granted_scopes,
       expires_at = excluded.expires_at,
@@ -458,4 +464,31 @@ export async function cleanup(
 export async function encryptionKeyVersion(tx: Tx): Promise<number> {
   const [row] = await tx<{ version: number }[]>`select private.token_key_version() as version`;
   return row.version;
+}
+
+// What a live connection of this provider account covers now (empty when
+// there is none, or it is revoked or needs reauthorization): a renewal keeps it.
+export async function priorAccess(
+  tx: Tx,
+  userId: string,
+  provider: ProviderId,
+  accountId: string,
+): Promise<AccessMap> {
+  const [row] = await tx<{ service_access: AccessMap }[]>`
+    select service_access from public.service_tokens
+     where user_id = ${userId} and provider = ${provider} and provider_account_id = ${accountId}
+       and status = 'active'`;
+  return row?.service_access ?? {};
+}
+
+// The provider account of one of the user's connections (an authorization
+// extending it must come back with the same account).
+export async function connectionAccount(
+  tx: Tx,
+  id: string,
+  userId: string,
+): Promise<string | undefined> {
+  const [row] = await tx<{ provider_account_id: string }[]>`
+    select provider_account_id from public.service_tokens where id = ${id} and user_id = ${userId}`;
+  return row?.provider_account_id;
 }

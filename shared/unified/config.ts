@@ -3,7 +3,7 @@
 // stacks) and how long one provider call may take. A malformed value stops the
 // function at start with the variable's name.
 import { z } from "zod";
-import { isSafeEndpoint } from "../oauth/config.ts";
+import { isSafeEndpoint } from "../providers/config.ts";
 import { OUTBOUND_BUDGET_MS } from "../platform.ts";
 
 const base = z.string().refine(isSafeEndpoint, "https, or http to this machine")

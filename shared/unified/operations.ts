@@ -6,6 +6,7 @@
 import type { z } from "@hono/zod-openapi";
 import type { UserPrincipal } from "../auth/principal.ts";
 import { AppError } from "../http/errors.ts";
+import { OUTBOUND_BUDGET_MS } from "../platform.ts";
 import {
   type Connection,
   connectionsOf,
@@ -75,7 +76,11 @@ function principalOf(caller: Caller): UserPrincipal {
 
 async function prepare(caller: Caller, op: OperationName) {
   const user = principalOf(caller);
-  const session: CallSession = { user, op, tokens: new Map(), signal: caller.signal };
+  // However many calls an operation makes (pages of several connections, a
+  // refresh and a retry), together they end within the platform's budget.
+  const deadline = AbortSignal.timeout(OUTBOUND_BUDGET_MS);
+  const signal = caller.signal ? AbortSignal.any([caller.signal, deadline]) : deadline;
+  const session: CallSession = { user, op, tokens: new Map(), signal };
   return { session, all: await connectionsOf(user) };
 }
 

@@ -28,11 +28,12 @@ export async function authorize(user: TestUser, body: Record<string, unknown>) {
   return await call("POST", "/oauth/authorize", { token: user.token, body });
 }
 
-// The provider's login/consent page, submitted like a person would. Returns
-// where the provider sends the browser (our callback, with code or error).
+// The provider's login/consent page, submitted like a person would: every
+// scope box stays ticked except those in `untick`. Returns where the provider
+// sends the browser (our callback, with code or error).
 export async function consent(
   authorizationUrl: string,
-  o: { email: string; decision?: "allow" | "deny" },
+  o: { email: string; decision?: "allow" | "deny"; untick?: string[] },
 ): Promise<URL> {
   const page = await fetch(authorizationUrl);
   const html = await page.text();
@@ -40,10 +41,19 @@ export async function consent(
   assert.match(page.headers.get("content-type") ?? "", /text\/html/);
   const request = html.match(/name="request" value="([^"]+)"/)?.[1];
   assert.ok(request, "the consent page has a form");
+  const boxes = [...html.matchAll(/name="scope" value="([^"]+)" checked/g)].map((m) => m[1]);
+  for (const scope of o.untick ?? []) assert.ok(boxes.includes(scope), `a box for ${scope}`);
+  const form = new URLSearchParams({
+    request,
+    email: o.email,
+    decision: o.decision ?? "allow",
+    consent: "granular",
+  });
+  for (const scope of boxes) if (!o.untick?.includes(scope)) form.append("scope", scope);
   const res = await fetch(`${PROVIDER_URL}/authorize/decision`, {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ request, email: o.email, decision: o.decision ?? "allow" }),
+    body: form,
     redirect: "manual",
   });
   await res.body?.cancel();

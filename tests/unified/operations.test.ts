@@ -32,7 +32,7 @@ test("every operation declares its name, area, access, schemas and a description
 test("allowedOperations follows the grants: none, read-only, everything", async () => {
   const user = await createUser("ops-allowed");
   assert.deepEqual(await allowedOperations({ userId: user.id }), []);
-  await connectTo(user, "google", { grant: READ_ONLY.google });
+  await connectTo(user, "google", { services: READ_ONLY.google });
   assert.deepEqual(await allowedOperations({ userId: user.id }), [
     "list_events",
     "get_event",

@@ -49,7 +49,7 @@ test("a missing or unknown token: 401 with WWW-Authenticate, in each provider's 
 
 test("a token without the scope: Google's insufficientPermissions, Graph's ErrorAccessDenied", async () => {
   const other = await createUser("stand-ins-ro");
-  const ro = await connectTo(other, "google", { grant: READ_ONLY.google });
+  const ro = await connectTo(other, "google", { services: READ_ONLY.google });
   const roToken =
     parsed(AccessToken, await accessToken(other, "google", { token_id: ro.id })).access_token;
   const g = await get(roToken, "/gmail/v1/users/me/drafts", {

@@ -14,36 +14,22 @@ export const SERVICES: Record<Kind, string[]> = {
   microsoft: ["outlook", "calendar"],
 };
 
-const G = "https://www.googleapis.com/auth/";
-const GRAPH = "https://graph.microsoft.com/";
-
-// Read-only grants, as a user who unticks the write permissions would leave them.
+// Read-only grants: each service at its read level (shared/providers/definitions.ts).
 export const READ_ONLY: Record<Kind, string[]> = {
-  google: ["openid", "email", "profile", `${G}gmail.readonly`, `${G}calendar.readonly`],
-  microsoft: [
-    "openid",
-    "email",
-    "profile",
-    "offline_access",
-    `${GRAPH}User.Read`,
-    `${GRAPH}Mail.Read`,
-    `${GRAPH}Calendars.Read`,
-  ],
+  google: ["gmail:read", "calendar:read"],
+  microsoft: ["outlook:read", "calendar:read"],
 };
 
 export type Connected = { id: string; email: string; kind: Kind };
 
-// A connection through the whole OAuth flow; `grant` makes the user grant
-// exactly those scopes at the consent screen, whatever was asked.
+// A connection through the whole OAuth flow (tests/oauth/flow.ts), for the
+// services given (levels allowed: "gmail:read") or both of the provider's.
 export async function connectTo(
   user: TestUser,
   kind: Kind,
-  o: { grant?: string[]; services?: string[] } = {},
+  o: { services?: string[] } = {},
 ): Promise<Connected> {
   const email = uniqueEmail(kind);
-  if (o.grant) {
-    await control("POST", `/accounts/${encodeURIComponent(email)}`, { grant_scopes: o.grant });
-  }
   const { token } = await connect(user, {
     provider: kind,
     services: o.services ?? SERVICES[kind],

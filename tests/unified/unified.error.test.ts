@@ -78,7 +78,7 @@ test("a cursor only continues the query it came from", async () => {
 for (const kind of KINDS) {
   test(`${kind}: a read-only grant reads, and cannot write (403 insufficient_provider_scope)`, async () => {
     const user = await createUser(`unified-readonly-${kind}`);
-    const conn = await connectTo(user, kind, { grant: READ_ONLY[kind] });
+    const conn = await connectTo(user, kind, { services: READ_ONLY[kind] });
     parsed(EventPage, await unified(user, "GET", `/calendar/events?${range(0, 2)}`));
     parsed(MailPage, await unified(user, "GET", "/mail/messages?limit=2"));
     const before = await calls(conn.email);
