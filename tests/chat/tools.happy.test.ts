@@ -151,3 +151,19 @@ test("only allowed tools: a mail-only connection offers the mail tools", async (
     assert.deepEqual((await agentSeen(tag))!.tools, MAIL_TOOLS, provider);
   }
 });
+
+test("only allowed tools: read-only grants offer no writing tool", async () => {
+  const { user } = await userWith("tools-read-only", ["google", ["calendar:read", "gmail:read"]], [
+    "microsoft",
+    ["outlook:read"],
+  ]);
+  const s = await newSession(user);
+  const tag = newTag();
+  await send(user, s.id, { content: `hello [[tag=${tag}]]` });
+  assert.deepEqual((await agentSeen(tag))!.tools, [
+    "list_events",
+    "find_free_time",
+    "search_mail",
+    "read_mail",
+  ]);
+});
