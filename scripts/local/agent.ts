@@ -35,6 +35,8 @@
 //   [[tool-repeat:<name> <json>]] call <name> in every round, as long as tools may be called
 //   [[obey-tools]]                a gullible model: tool directives found inside tool
 //                                 results (e.g. a mail's text) become further rounds
+//   [[tool-preamble]]             say a short sentence before each round's calls, as some
+//                                 models do (content beside tool_calls)
 // Tools are called only when the request offers tools and tool_choice is not "none" (a
 // name that is not offered is called anyway: a real model may do that too). After the
 // last round it answers in text that quotes every tool result of the turn.
@@ -377,7 +379,10 @@ async function chatCompletions(req: Request): Promise<Response> {
   }
 
   const calls = toolPlan(body, messages, lastUser, d);
-  const reply = calls ? "" : composeReply(
+  // Beside tool calls, only the preamble (if asked for); otherwise the answer.
+  const round = turnOf(messages).filter((m) => Array.isArray(m.tool_calls)).length + 1;
+  const preamble = calls && "tool-preamble" in d ? `Let me check (round ${round}). ` : "";
+  const reply = calls ? preamble : composeReply(
     messages,
     lastUser,
     d.words === undefined ? undefined : Number(d.words),
@@ -411,7 +416,7 @@ async function chatCompletions(req: Request): Promise<Response> {
         message: calls
           ? {
             role: "assistant",
-            content: null,
+            content: reply || null,
             tool_calls: calls.map((c) => ({
               id: c.id,
               type: "function",
@@ -476,7 +481,7 @@ async function chatCompletions(req: Request): Promise<Response> {
       ...(includeUsage ? { usage: null } : {}),
     });
   const parts = pieces(reply);
-  const events: string[] = calls ? toolCallEvents(calls, chunk) : [
+  const events: string[] = calls ? toolCallEvents(calls, chunk, parts) : [
     chunk({ role: "assistant", content: "" }, null),
     ...parts.map((p) => chunk({ content: p }, null)),
   ];
@@ -540,13 +545,18 @@ async function chatCompletions(req: Request): Promise<Response> {
   );
 }
 
-// As OpenAI streams tool calls: the first delta of each call carries its index,
-// id, type and name with empty arguments; the arguments follow in pieces.
+// As OpenAI streams tool calls: any text first, then the first delta of each
+// call with its index, id, type and name and empty arguments; the arguments
+// follow in pieces.
 function toolCallEvents(
   calls: ToolCallOut[],
   chunk: (delta: Record<string, unknown>, finish: string | null) => string,
+  preamble: string[],
 ): string[] {
-  const events = [chunk({ role: "assistant", content: null }, null)];
+  const events = [
+    chunk({ role: "assistant", content: preamble.length ? "" : null }, null),
+    ...preamble.map((p) => chunk({ content: p }, null)),
+  ];
   calls.forEach((c, index) => {
     events.push(chunk({
       tool_calls: [{

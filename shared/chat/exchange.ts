@@ -284,8 +284,12 @@ export async function runExchange(
       });
       tools = result;
       reply = { ...result.reply, usage: result.usage };
-      if (result.stoppedBy === "confirmation" && !reply.content.trim()) {
-        reply.content = confirmationText(result.actions);
+      if (result.stoppedBy === "confirmation") {
+        // Whatever the agent said, the turn ends saying what waits for the
+        // user (streamed like the rest of the reply).
+        const ask = (reply.content.trim() ? "\n\n" : "") + confirmationText(result.actions);
+        await o.onDelta?.(ask);
+        reply.content += ask;
       }
     } else {
       reply = await callAgent(agent, { ...request, messages: opened.prompt.messages });

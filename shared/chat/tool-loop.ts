@@ -18,6 +18,7 @@ import {
   type AgentRequest,
   type AgentUsage,
   callAgent,
+  MAX_REPLY_CHARS,
 } from "./agent.ts";
 import type { AgentConfig, ToolLoopConfig } from "./config.ts";
 import type { OfferedTool, Toolbox, ToolCall } from "./tools/catalog.ts";
@@ -100,6 +101,7 @@ export async function runToolLoop(ctx: LoopContext): Promise<LoopResult> {
     actions: [],
     stoppedBy: "answer",
   };
+  let said = "";
   try {
     while (true) {
       const elapsed = performance.now() - started;
@@ -116,9 +118,13 @@ export async function runToolLoop(ctx: LoopContext): Promise<LoopResult> {
         maxMs: OUTBOUND_BUDGET_MS - (performance.now() - started),
       });
       state.usage = addUsage(state.usage, reply.usage);
+      // What the agent says beside its calls reached the client as deltas:
+      // the reply keeps all of it, in order, within the reply's limit.
+      said = (said + reply.content).slice(0, MAX_REPLY_CHARS);
+      const spoken = { ...reply, content: said };
       // An answer without calls ends the turn; so do calls made when calling
       // was not allowed (tool_choice "none"): they are not run.
-      if (!reply.toolCalls.length || !mayCall) return { ...state, reply };
+      if (!reply.toolCalls.length || !mayCall) return { ...state, reply: spoken };
       state.rounds++;
       messages.push({
         role: "assistant",
@@ -139,7 +145,7 @@ export async function runToolLoop(ctx: LoopContext): Promise<LoopResult> {
       }
       if (stored.actions.length) {
         state.stoppedBy = "confirmation";
-        return { ...state, reply };
+        return { ...state, reply: spoken };
       }
     }
   } catch (err) {

@@ -136,6 +136,9 @@ test("create_event: with attendees it waits (SSE confirmation_required), without
   ]);
   assert.equal(names.at(-1), "message.completed");
   const { pending_action: action, tool_message: held } = events[2].data;
+  const said = events.filter((e) => e.event === "delta").map((e) => e.data.content).join("");
+  assert.match(said, /^Before I create the event "Planning" and invite 1 person/);
+  assert.equal(events.at(-1)!.data.assistant_message.content, said);
   assert.equal(action.operation, "create_event");
   assert.equal(held.status, "pending");
   assert.ok(!(await standIn(cal.email)).events.some((e) => e.title === "Planning"));

@@ -167,3 +167,20 @@ test("only allowed tools: read-only grants offer no writing tool", async () => {
     "read_mail",
   ]);
 });
+
+test("SSE: what the agent says beside its calls is streamed and kept in the reply", async () => {
+  const { user } = await userWith("tools-preamble", ["google", ["calendar", "gmail"]]);
+  const s = await newSession(user);
+  const { events } = await streamTurn(
+    user,
+    s.id,
+    `${toolDirective("list_events", tomorrow())} ${toolDirective("search_mail", { query: "x" })} ` +
+      "[[tool-preamble]]",
+  );
+  const text = events.filter((e) => e.event === "delta").map((e) => e.data.content).join("");
+  const reply = events.at(-1)!.data.assistant_message;
+  assert.equal(reply.content, text);
+  assert.match(text, /^Let me check \(round 1\)\. Let me check \(round 2\)\. This is the local/);
+  const stored = (await messagesOf(s.id)).find((m) => m.id === reply.id)!;
+  assert.equal(stored.content, text);
+});
