@@ -99,7 +99,8 @@ export const TokenStats = z.object({
   by_status: statusCounts,
   by_provider: z.record(z.string(), statusCounts.extend({ total: z.number().int() })),
   expiring_soon: z.number().int().openapi({
-    description: "Active connections whose access token expires within the refresh window.",
+    description: "Active or refresh_failing connections whose access token expires within the " +
+      "refresh window.",
   }),
   refresh: z.object({
     attempts_24h: z.number().int(),

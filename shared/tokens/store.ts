@@ -173,7 +173,7 @@ export async function tokenStats(tx: Tx, windowSeconds: number): Promise<Stats> 
              count(*) filter (where status = 'exhausted')::int as exhausted,
              count(*) filter (where status = 'revoked')::int as revoked,
              count(*)::int as total,
-             count(*) filter (where status = 'active'
+             count(*) filter (where status in ('active', 'refresh_failing')
                                 and expires_at <= now() + make_interval(secs => ${windowSeconds}))::int
                as expiring_soon
         from public.service_tokens
