@@ -137,7 +137,9 @@ export async function makeDue(id: string, secondsLeft = 60, o: { scheduler?: boo
 
 // Makes a connection dormant: last used `idleHours` ago, its access token
 // obtained `tokenAgeHours` ago and long expired. The scheduler takes it once
-// the token is as old as the provider's keep-alive (24 h for dev).
+// the token is as old as the provider's keep-alive (24 h for dev). The last
+// use must be more than a day before the token's expiry, as the schedule
+// leaves them (a use a day before would have made that token proactive).
 export async function dormant(id: string, o: { idleHours: number; tokenAgeHours: number }) {
   await sql`update public.service_tokens
                set last_used_at = now() - make_interval(hours => ${o.idleHours}),

@@ -100,16 +100,15 @@ test("access-token for a service the connection does not cover is 404", async ()
 });
 
 // The token columns each kind of refresh failure is meant to move. An outage
-// backs off: one more failure, a later next attempt (and so a later due time),
-// the error, and the first one turns the connection refresh_failing since
-// now. A dead grant (invalid_grant) ends the connection until the user
+// backs off: one more failure, a later next attempt, the error, and the first
+// one turns the connection refresh_failing since now (its due time moves only
+// when the backoff ends after it: see the refresh-due test). A dead grant (invalid_grant) ends the connection until the user
 // reconnects; the backoff and the due time are cleared, or left cleared.
 // Anything else that moves is a defect, the ciphertext above all.
 const OUTAGE_MOVES = [
   "failing_since",
   "last_error_code",
   "next_refresh_at",
-  "refresh_due_at",
   "refresh_failures",
   "status",
   "updated_at",
@@ -272,7 +271,8 @@ test("a refresh that fails while the token still has time serves the current tok
   assert.equal(grant.access_token, current);
   const changes = await assertOnlyChanges(before, await snapshotOf(u.id), {
     "public.service_tokens": {
-      changed: { [t.id]: [...OUTAGE_MOVES, "last_used_at", "use_count"].sort() },
+      // The use makes it a recently used connection: proactively due.
+      changed: { [t.id]: [...OUTAGE_MOVES, "last_used_at", "refresh_due_at", "use_count"].sort() },
     },
     "public.token_refresh_logs": { added: 1 },
     "public.connection_events": { added: 1 },
@@ -291,13 +291,17 @@ test("a refresh that fails while the token still has time serves the current tok
   assert.equal(row.status, "refresh_failing", "refresh_failing still serves a valid token");
   assert.equal(changes["public.token_refresh_logs"].added[0].status, "failed");
   // Still failing: a later vend serves it again, without a second event.
+  await provider.fault(email, "refresh_token", "500");
   const later = await snapshotOf(u.id);
   assert.equal(parsed(AccessToken, await accessToken(u, "dev")).access_token, current);
+  const moves = ["last_used_at", "next_refresh_at", "refresh_due_at", "refresh_failures"];
   const again = await assertOnlyChanges(later, await snapshotOf(u.id), {
-    "public.service_tokens": { changed: { [t.id]: ["last_used_at", "updated_at", "use_count"] } },
+    "public.service_tokens": { changed: { [t.id]: [...moves, "updated_at", "use_count"] } },
+    "public.token_refresh_logs": { added: 1 },
     "public.user_activities": { added: 1 },
   });
-  assert.equal(again["public.service_tokens"].changed[0].after.status, "refresh_failing");
+  const { after } = again["public.service_tokens"].changed[0];
+  assert.deepEqual([after.status, after.refresh_failures], ["refresh_failing", 2]);
 });
 
 test("a refresh that fails once the token has expired is 502; only the backoff moves", async () => {
@@ -346,11 +350,11 @@ test("refresh-due marks invalid_grant needs_reauth and backs off on outages; not
   parsed(RefreshDueResult, await call("POST", "/tokens/refresh-due", { token: SERVICE_ROLE_KEY }));
   const afterRun = await snapshotOf(u.id);
   // Moved by makeDue (a recent use makes them proactively due), not by the refresh.
-  const due = ["expires_at", "issued_at", "last_used_at"];
+  const due = ["expires_at", "issued_at", "last_used_at", "refresh_due_at"];
   const changes = await assertOnlyChanges(before, afterRun, {
     "public.service_tokens": {
       changed: {
-        [dead.token.id]: [...due, ...REAUTH_MOVES].sort(),
+        [dead.token.id]: [...new Set([...due, ...REAUTH_MOVES])].sort(),
         [flaky.token.id]: [...due, ...OUTAGE_MOVES].sort(),
       },
     },

@@ -39,16 +39,17 @@ async function runUntil(id: string, done: (row: Record<string, unknown>) => bool
   throw new Error(`connection ${id} never reached the expected state`);
 }
 
-const seconds = (a: unknown, b: unknown) =>
-  (Date.parse(a as string) - Date.parse(b as string)) / 1000;
+// Timestamps as the test's driver hands them over (Date or ISO string).
+const time = (a: unknown) => new Date(a as string | Date).getTime();
+const seconds = (a: unknown, b: unknown) => (time(a) - time(b)) / 1000;
 
 test("a dormant connection gets its keep-alive refresh once its token is as old as the keep-alive, then waits a keep-alive again", async () => {
   const user = await createUser("keepalive");
   const { token, email } = await connect(user);
-  // Unused for two days; its access token was obtained 25 h ago (dev: 24 h).
-  await dormant(token.id, { idleHours: 48, tokenAgeHours: 25 });
+  // Unused for three days; its access token was obtained 25 h ago (dev: 24 h).
+  await dormant(token.id, { idleHours: 72, tokenAgeHours: 25 });
   const due = await tokenRow(token.id);
-  assert.ok(seconds(due.refresh_due_at, due.issued_at) === 24 * 3600, "due at issued + 24 h");
+  assert.equal(seconds(due.refresh_due_at, due.issued_at), 24 * 3600, "due at issued + 24 h");
   const row = await runUntil(token.id, (r) => r.last_refreshed_at !== null);
   assert.equal((await provider.seen(email)).refresh_grants, 1);
   const logs = await refreshLogs(token.id);
@@ -63,13 +64,13 @@ test("a dormant connection gets its keep-alive refresh once its token is as old 
 test("a dormant connection is not refreshed before its keep-alive is due, even with its access token long expired", async () => {
   const user = await createUser("keepalive-early");
   const { token, email } = await connect(user);
-  await dormant(token.id, { idleHours: 48, tokenAgeHours: 23 });
+  await dormant(token.id, { idleHours: 72, tokenAgeHours: 23 });
   const before = await tokenRow(token.id);
-  assert.ok(Date.parse(before.expires_at) < Date.now(), "its access token expired 22 h ago");
+  assert.ok(time(before.expires_at) < Date.now(), "its access token expired 22 h ago");
   await refreshDue();
   await refreshDue();
   assert.equal((await provider.seen(email)).refresh_grants, 0, "the provider saw nothing");
-  assert.deepEqual(await refreshLogs(token.id), []);
+  assert.equal((await refreshLogs(token.id)).length, 0);
   // Asked for, it is refreshed on demand, and being used makes it proactive.
   const grant = parsed(AccessToken, await accessToken(user, "dev"));
   assert.equal(grant.refreshed, true);
@@ -88,7 +89,7 @@ test("a recently used connection is refreshed proactively before its token expir
              where id = ${token.id}`;
   const row = await runUntil(token.id, (r) => r.last_refreshed_at !== null);
   assert.equal((await provider.seen(email)).refresh_grants, 1);
-  assert.ok(Date.parse(row.expires_at) > Date.now() + 50 * 60_000, "a new hour-long token");
+  assert.ok(time(row.expires_at) > Date.now() + 50 * 60_000, "a new hour-long token");
   assert.equal(seconds(row.expires_at, row.refresh_due_at), 600);
   const logs = await refreshLogs(token.id);
   assert.deepEqual(logs.map((l) => [l.refresh_type, l.status]), [["scheduled", "success"]]);
@@ -125,7 +126,7 @@ test("refresh_failing, then exhausted after failing for 72 h: events and signed 
   let row = await runUntil(token.id, (r) => r.status === "refresh_failing");
   assert.equal(row.refresh_failures, 1);
   assert.ok(row.failing_since);
-  assert.equal(row.refresh_due_at, row.next_refresh_at, "due again after the backoff");
+  assert.equal(time(row.refresh_due_at), time(row.next_refresh_at), "due after the backoff");
   // Still failing 73 h later, its backoff over: the next failure exhausts it.
   await sql`update public.service_tokens
                set failing_since = now() - interval '73 hours', next_refresh_at = now()

@@ -177,7 +177,11 @@ select is(
   5, 'each of them fans out to the owner''s endpoint');
 
 -- The claim walks the index -----------------------------------------------------------------
+-- Planner costs on a table this small prefer a scan or a bitmap; what counts
+-- is that the index serves the claim's filter and order (the bench shows the
+-- plan on a million rows).
 set local enable_seqscan = off;
+set local enable_bitmapscan = off;
 select matches(
   (select string_agg(line, E'\n') from (
      select * from pg_temp.plan_of($$ select id from public.service_tokens where refresh_due_at <= now()
@@ -185,6 +189,7 @@ select matches(
   'Index Scan using service_tokens_refresh_due',
   'the claim is an index scan in due order');
 reset enable_seqscan;
+reset enable_bitmapscan;
 
 -- Grants --------------------------------------------------------------------------------------
 select is_empty(
