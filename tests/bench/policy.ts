@@ -290,23 +290,33 @@ say(
   }** (target ≤ 1) |`,
 );
 say();
+// What the policy predicts, for comparison: a dormant connection is refreshed
+// in the next day with probability 24 h / keep-alive (half Google, half Microsoft).
+const expectedDormant = (24 / 72 + 24 / 168) / 2;
+const perRun = (perSecond / WORKERS) * 45; // one run: 4 slots for its 45 s budget
+const proactivePerMinute = (mix.active * rate(usedAllDay)) / 1440;
 say(
   `Simulated, not measured over a day: a random sample of each class, inside a transaction ` +
     `rolled back at the end, is refreshed at each due time the real trigger computes (a new ` +
-    `1-hour token each time) until nothing is due within 24 h (${secs(simMs)} s). For these ` +
+    `1-hour token each time) until nothing is due within 24 h (${secs(simMs)} s). The rule ` +
+    `predicts 24 h / 50 min = 28.8 for a connection used all day and ` +
+    `${expectedDormant.toFixed(3)} for a dormant one (24 h / keep-alive). For these ` +
     `${mix.total.toLocaleString("en")} connections that is about ` +
-    `${Math.round(perDay).toLocaleString("en")} provider calls a day if every active one is used ` +
-    `all day, against about ${Math.round(oldPerDay).toLocaleString("en")} under the old rule ` +
-    `(every active connection about 10 minutes before each hourly expiry, used or not). ` +
-    `At the measured throughput one refresh-due run (45 s budget) does about ` +
-    `${Math.round(perSecond * 45).toLocaleString("en")} refreshes; a day of runs (one a minute, ` +
-    `at most TOKEN_REFRESH_BATCH_LIMIT = 500 each) about 720,000: the proactive refreshes of ` +
-    `~${Math.round(mix.active * rate(usedAllDay) / 1440).toLocaleString("en")} a minute are ` +
-    `${
-      mix.active * rate(usedAllDay) / 1440 > 500
-        ? "more than the default batch limit allows: raise TOKEN_REFRESH_BATCH_LIMIT (and the concurrency) at this size, or rely on the on-demand refresh at vend time for the rest"
-        : "within the defaults"
-    }.`,
+    `${Math.round(perDay).toLocaleString("en")} provider calls a day if every active one is ` +
+    `used all day, against about ${Math.round(oldPerDay).toLocaleString("en")} under the old ` +
+    `rule (every connection refreshed about 10 minutes before each hourly expiry, used or not).`,
+);
+say();
+say(
+  `Capacity: at the measured rate one refresh-due run (4 slots, 45 s budget) could do about ` +
+    `${Math.round(perRun).toLocaleString("en")} refreshes, but takes at most ` +
+    `TOKEN_REFRESH_BATCH_LIMIT = 500; the proactive refreshes here come to about ` +
+    `${Math.round(proactivePerMinute).toLocaleString("en")} a minute, ` +
+    (proactivePerMinute > 500
+      ? `so at this size raise TOKEN_REFRESH_BATCH_LIMIT to about ` +
+        `${Math.ceil((proactivePerMinute * 1.5) / 100) * 100} (what falls behind is still ` +
+        `refreshed on demand when vended, and stays due for the next run).`
+      : `within the defaults.`),
 );
 
 console.log(out.join("\n"));
