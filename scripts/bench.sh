@@ -21,7 +21,7 @@
 #   BENCH_ONLY=policy   the same for the refresh-policy section (1,000,000 connections)
 #   BENCH_POLICY_CONNECTIONS=1000000, BENCH_POLICY_ACTIVE=0.05 (share used within a day),
 #                       BENCH_POLICY_SAMPLE=200/100 (real connections refreshed for the
-#                       throughput), BENCH_POLICY_SIM_SAMPLE=20000/5000 (rows per class in
+#                       throughput), BENCH_POLICY_SIM_SAMPLE=10000/5000 (rows per class in
 #                       the simulated day); the section runs last, its rows stay in the
 #                       throwaway stack
 #   DB_POOL_SIZE        passed through to the gateway (the app's default is 4)
@@ -50,7 +50,7 @@ if [ "${BENCH_QUICK:-}" = 1 ]; then
   d_rtt_n=60 d_rtt_warmup=8 d_rtt_s=12 d_policy_sample=100 d_policy_sim=5000
 else
   QUICK="" d_duration=8 d_warmup=2 d_users=16 d_cold=10 d_scale=4 d_other=""
-  d_rtt_n=150 d_rtt_warmup=15 d_rtt_s=25 d_policy_sample=200 d_policy_sim=20000
+  d_rtt_n=150 d_rtt_warmup=15 d_rtt_s=25 d_policy_sample=200 d_policy_sim=10000
 fi
 case "${BENCH_ONLY:-}" in
 "" | rtt | policy) ;;

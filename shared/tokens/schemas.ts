@@ -174,7 +174,9 @@ export const CleanupResult = z.object({
 // Errors of routes that call a provider; shared/http/openapi.ts documents the rest.
 export const providerErrorResponses = {
   409: {
-    description: "The connection needs the user to reconnect (needs_reauth) or is revoked",
+    description: "The connection needs the user to reconnect (needs_reauth), its refreshes have " +
+      "failed for too long (connection_exhausted: reconnect or POST /tokens/{id}/refresh) or it " +
+      "is revoked",
     content: { "application/json": { schema: ErrorEnvelope } },
   },
   502: {

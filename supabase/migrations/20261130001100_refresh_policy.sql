@@ -134,49 +134,44 @@ create index service_tokens_refresh_due on public.service_tokens (refresh_due_at
   where refresh_due_at is not null;
 
 -- 4. Events of the new states ------------------------------------------------------------
--- As in 0800, one event per change, the most specific that applies; now also
--- refresh_failing (active -> refresh_failing), exhausted, and recovered from
--- any unhealthy state (a refresh that worked, or a reconnect).
+-- As in 0800, one event per change, the most specific that applies; now a
+-- change of status names its event after the new status (refresh_failing,
+-- exhausted, needs_reauth, revoked), and active again after any unhealthy
+-- state (a refresh that worked, or a reconnect) is recovered.
 create or replace function private.service_tokens_events() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
+  v_previous text := case when tg_op = 'UPDATE' then old.status end;
+  v_reconnected boolean := case when tg_op = 'UPDATE'
+                                then new.connected_at is distinct from old.connected_at end;
   v_type text;
-  v_data jsonb := jsonb_build_object(
-    'connection_id', new.id,
-    'provider', new.provider,
-    'services', to_jsonb(new.services),
-    'status', new.status,
-    'previous_status', case when tg_op = 'UPDATE' then old.status end);
 begin
-  if tg_op = 'INSERT' then
-    v_type := 'connection.connected';
-  elsif new.status is distinct from old.status and new.status = 'revoked' then
-    v_type := 'connection.revoked';
-    v_data := v_data || jsonb_build_object(
-      'reason', new.revoked_reason, 'provider_revocation', new.provider_revocation);
-  elsif new.status is distinct from old.status and new.status = 'needs_reauth' then
-    v_type := 'connection.needs_reauth';
-    v_data := v_data || jsonb_build_object('error_code', new.last_error_code);
-  elsif new.status is distinct from old.status and new.status = 'refresh_failing' then
-    v_type := 'connection.refresh_failing';
-    v_data := v_data || jsonb_build_object(
-      'error_code', new.last_error_code, 'refresh_failures', new.refresh_failures,
-      'failing_since', new.failing_since);
-  elsif new.status is distinct from old.status and new.status = 'exhausted' then
-    v_type := 'connection.exhausted';
-    v_data := v_data || jsonb_build_object(
-      'error_code', new.last_error_code, 'refresh_failures', new.refresh_failures,
-      'failing_since', new.failing_since);
-  elsif old.status in ('needs_reauth', 'refresh_failing', 'exhausted') and new.status = 'active' then
-    v_type := 'connection.recovered';
-    v_data := v_data || jsonb_build_object(
-      'reconnected', new.connected_at is distinct from old.connected_at);
-  elsif new.connected_at is distinct from old.connected_at then
-    v_type := 'connection.reconnected';
-  else
+  v_type := case
+    when tg_op = 'INSERT' then 'connection.connected'
+    when new.status is not distinct from v_previous then
+      case when v_reconnected then 'connection.reconnected' end
+    when new.status <> 'active' then 'connection.' || new.status
+    when v_previous in ('needs_reauth', 'refresh_failing', 'exhausted') then 'connection.recovered'
+    when v_reconnected then 'connection.reconnected' -- revoked, then authorized again
+  end;
+  if v_type is null then
     return null;
   end if;
-  perform private.record_connection_event(new.user_id, new.id, v_type, v_data);
+  perform private.record_connection_event(new.user_id, new.id, v_type,
+    jsonb_build_object('connection_id', new.id, 'provider', new.provider,
+                       'services', to_jsonb(new.services), 'status', new.status,
+                       'previous_status', v_previous)
+    || case
+         when v_type = 'connection.revoked' then jsonb_build_object(
+           'reason', new.revoked_reason, 'provider_revocation', new.provider_revocation)
+         when v_type = 'connection.needs_reauth' then
+           jsonb_build_object('error_code', new.last_error_code)
+         when v_type in ('connection.refresh_failing', 'connection.exhausted') then jsonb_build_object(
+           'error_code', new.last_error_code, 'refresh_failures', new.refresh_failures,
+           'failing_since', new.failing_since)
+         when v_type = 'connection.recovered' then jsonb_build_object('reconnected', v_reconnected)
+         else '{}'::jsonb
+       end);
   return null;
 end $$;
 revoke all on function private.service_tokens_events() from public, anon, authenticated;

@@ -33,7 +33,7 @@ const TOTAL = Number(Deno.env.get("BENCH_POLICY_CONNECTIONS") ?? 1_000_000);
 const ACTIVE_SHARE = Number(Deno.env.get("BENCH_POLICY_ACTIVE") ?? 0.05);
 const SAMPLE = Number(Deno.env.get("BENCH_POLICY_SAMPLE") ?? 200);
 const WORKERS = Number(Deno.env.get("BENCH_WORKERS") ?? 4);
-const SIM_SAMPLE = Number(Deno.env.get("BENCH_POLICY_SIM_SAMPLE") ?? 20_000);
+const SIM_SAMPLE = Number(Deno.env.get("BENCH_POLICY_SIM_SAMPLE") ?? 10_000);
 const SERVICE_KEY = Deno.env.get("SUPABASE_SERVICE_ROLE_KEY")!;
 
 const out: string[] = [];
