@@ -264,8 +264,9 @@ export type NewConnection = {
 
 // Creates or renews the connection for (user, provider, provider account) and
 // stores its tokens, in the caller's transaction. A renewal keeps the services
-// granted before (Google's include_granted_scopes) and revives a revoked or
-// needs_reauth row.
+// granted before (Google's include_granted_scopes) while that grant may still
+// be alive (active, or failing for a passing reason), and revives a revoked,
+// needs_reauth or exhausted row.
 export async function saveConnection(tx: Tx, c: NewConnection): Promise<TokenRow> {
   const [row] = await tx<TokenRow[]>`
     insert into public.service_tokens as t
@@ -275,7 +276,8 @@ export async function saveConnection(tx: Tx, c: NewConnection): Promise<TokenRow
             ${c.grantedScopes}::text[], ${c.expiresAt.toISOString()}, now())
     on conflict (user_id, provider, provider_account_id) do update set
       services = array(select distinct s from unnest(
-                   case when t.status = 'active' then t.services else '{}' end
+                   case when t.status in ('active', 'refresh_failing', 'exhausted')
+                        then t.services else '{}' end
                    || excluded.services) s order by s),
       provider_email = coalesce(excluded.provider_email, t.provider_email),
       granted_scopes = excluded.granted_scopes,

@@ -251,3 +251,22 @@ test("an exhausted connection still serves an access token that is valid, withou
   assertError(await accessToken(user, "dev", { force_refresh: true }), 409, "connection_exhausted");
   assert.equal((await provider.seen(email)).refresh_grants, 0);
 });
+
+test("reconnecting a refresh_failing connection recovers it and keeps the services its grant still covers", async () => {
+  const user = await createUser("failing-reconnect");
+  const { token, email } = await connect(user, { services: ["gmail"] });
+  await sql`update public.service_tokens
+               set status = 'refresh_failing', failing_since = now(), refresh_failures = 2,
+                   last_error_code = 'unavailable', next_refresh_at = now() + interval '2 minutes'
+             where id = ${token.id}`;
+  const again = await connect(user, { email, services: ["calendar"] });
+  assert.equal(again.token.id, token.id);
+  assert.deepEqual(
+    [again.token.status, again.token.refresh_failures, again.token.failing_since],
+    ["active", 0, null],
+  );
+  assert.deepEqual(again.token.services, ["calendar", "gmail"]);
+  const [event] = await sql`select data from public.connection_events
+                             where connection_id = ${token.id} and type = 'connection.recovered'`;
+  assert.deepEqual([event.data.previous_status, event.data.reconnected], ["refresh_failing", true]);
+});
