@@ -14,8 +14,19 @@ export const AccessLevel = z.enum(ACCESS_LEVELS);
 // Per service, the level: {"gmail": "read", "calendar": "write"}.
 // "read": the read-only scopes; "write": read and write (the full scopes).
 export const ServiceAccess = z.partialRecord(ServiceName, AccessLevel);
-export const TokenStatus = z.enum(["active", "needs_reauth", "revoked"]).openapi({
-  description: "needs_reauth: the provider refused the refresh token; the user must reconnect.",
+export const TokenStatus = z.enum([
+  "active",
+  "refresh_failing",
+  "needs_reauth",
+  "exhausted",
+  "revoked",
+]).openapi({
+  description: "active: healthy. refresh_failing: refreshes fail for a passing reason (provider " +
+    "outage) since failing_since; the access token is still served while valid and retried with " +
+    "backoff. needs_reauth: the provider refused the refresh token; the user must reconnect. " +
+    "exhausted: refreshes failed for longer than TOKEN_EXHAUSTED_AFTER_HOURS; no more scheduled " +
+    "retries until the user reconnects or asks for a refresh (POST /tokens/{id}/refresh). " +
+    "revoked: disconnected.",
 });
 
 export const ProviderRevocation = z.enum(["revoked", "not_supported", "failed", "skipped"]);
@@ -55,7 +66,17 @@ export const ServiceToken = z.object({
   last_used_at: timestamp().nullable(),
   last_refreshed_at: timestamp().nullable(),
   refresh_failures: z.number().int(),
-  next_refresh_at: timestamp().nullable(),
+  next_refresh_at: timestamp().nullable().openapi({
+    description: "After a failure: no retry before then (exponential backoff).",
+  }),
+  refresh_due_at: timestamp().nullable().openapi({
+    description: "When the scheduled refresh takes this connection next: shortly before expiry " +
+      "when used recently, at its keep-alive when dormant; null when it is not refreshed " +
+      "(needs_reauth, exhausted, revoked).",
+  }),
+  failing_since: timestamp().nullable().openapi({
+    description: "Start of the current run of failed refreshes (refresh_failing, exhausted).",
+  }),
   last_error_code: z.string().nullable(),
   connected_at: timestamp(),
   revoked_at: timestamp().nullable(),
@@ -80,7 +101,9 @@ export const TokenPage = z.object({
 
 const statusCounts = z.object({
   active: z.number().int(),
+  refresh_failing: z.number().int(),
   needs_reauth: z.number().int(),
+  exhausted: z.number().int(),
   revoked: z.number().int(),
 });
 
@@ -89,7 +112,8 @@ export const TokenStats = z.object({
   by_status: statusCounts,
   by_provider: z.record(z.string(), statusCounts.extend({ total: z.number().int() })),
   expiring_soon: z.number().int().openapi({
-    description: "Active connections whose access token expires within the refresh window.",
+    description: "Active or refresh_failing connections whose access token expires within the " +
+      "refresh window.",
   }),
   refresh: z.object({
     attempts_24h: z.number().int(),
@@ -166,7 +190,9 @@ export const CleanupResult = z.object({
 // Errors of routes that call a provider; shared/http/openapi.ts documents the rest.
 export const providerErrorResponses = {
   409: {
-    description: "The connection needs the user to reconnect (needs_reauth) or is revoked",
+    description: "The connection needs the user to reconnect (needs_reauth), its refreshes have " +
+      "failed for too long (connection_exhausted: reconnect or POST /tokens/{id}/refresh) or it " +
+      "is revoked",
     content: { "application/json": { schema: ErrorEnvelope } },
   },
   502: {

@@ -4,7 +4,7 @@
 import type { UserPrincipal } from "../auth/principal.ts";
 import { queryAsUser } from "../db/client.ts";
 import { AppError, notFound } from "../http/errors.ts";
-import { needsReauth } from "../tokens/refresh.ts";
+import { connectionExhausted, needsReauth } from "../tokens/refresh.ts";
 import { type TokenRow, tokensPage } from "../tokens/store.ts";
 import {
   allows,
@@ -20,6 +20,8 @@ export type Connection = {
   email: string | null;
   scopes: string[];
   status: TokenRow["status"];
+  // Why refreshing fails, for an exhausted connection's answer.
+  failure: Pick<TokenRow, "id" | "last_error_code" | "failing_since">;
 };
 
 // More than anyone connects; the list is read whole, in one statement.
@@ -36,6 +38,7 @@ export async function connectionsOf(user: UserPrincipal): Promise<Connection[]> 
     email: r.provider_email,
     scopes: r.granted_scopes,
     status: r.status,
+    failure: { id: r.id, last_error_code: r.last_error_code, failing_since: r.failing_since },
   }));
 }
 
@@ -76,16 +79,24 @@ const AREA: Record<OperationName, string> = {
   send_draft: "mail",
 };
 
-// Reads without connection_id: every active connection whose grant allows the
+// Connections a merged read or an unnamed write uses: healthy, or failing for
+// a passing reason (their token is still served). Exhausted and needs_reauth
+// ones wait for the user; named by id they answer what the vault says.
+const LIVE: ReadonlySet<Connection["status"]> = new Set(["active", "refresh_failing"]);
+export const isLive = (c: Connection) => LIVE.has(c.status);
+
+// Reads without connection_id: every live connection whose grant allows the
 // operation. None allows it but some could (its scope is missing): 403 naming
-// what to reconnect. None at all: 404.
+// what to reconnect. Only connections waiting for the user: 409. None: 404.
 export function readable(all: Connection[], op: OperationName): Connection[] {
-  const usable = all.filter((c) => c.status === "active" && allows(c.provider, op, c.scopes));
+  const usable = all.filter((c) => isLive(c) && allows(c.provider, op, c.scopes));
   if (usable.length) return usable;
-  const lacking = all.find((c) => c.status === "active");
+  const lacking = all.find(isLive);
   if (lacking) throw scopeError(lacking, op);
-  // Only connections the user must reconnect: say so, as access-token does.
-  const stale = all.find((c) => c.status === "needs_reauth" && allows(c.provider, op, c.scopes));
+  const stale = all.find((c) => c.status !== "revoked" && allows(c.provider, op, c.scopes));
+  if (stale?.status === "exhausted") {
+    throw connectionExhausted(stale.failure);
+  }
   if (stale) throw needsReauth(null);
   throw notFound(`an active Google or Microsoft connection for ${AREA[op]}`);
 }

@@ -10,6 +10,7 @@ import { OUTBOUND_BUDGET_MS } from "../platform.ts";
 import {
   type Connection,
   connectionsOf,
+  isLive,
   readable,
   theConnection,
   writable,
@@ -326,6 +327,6 @@ export const operations = {
 // The operations the user's active connections allow (by their granted
 // scopes), for offering only those tools to the agent. One database round trip.
 export async function allowedOperations(caller: Caller): Promise<OperationName[]> {
-  const all = (await connectionsOf(principalOf(caller))).filter((c) => c.status === "active");
+  const all = (await connectionsOf(principalOf(caller))).filter(isLive);
   return OPERATION_NAMES.filter((op) => all.some((c) => allows(c.provider, op, c.scopes)));
 }

@@ -134,12 +134,29 @@ export async function accessToken(user: TestUser, provider: string, body?: unkno
 // Makes a token due for refresh: `secondsLeft` to live out of an hour. By
 // default also parks it out of the scheduler's reach (backoff in the future),
 // so that only the request under test refreshes it; pass scheduler: true to
-// leave it for refresh-due.
+// leave it for refresh-due, which takes it as a recently used connection
+// (proactive refresh; a dormant one waits for its keep-alive, see dormant()).
 export async function makeDue(id: string, secondsLeft = 60, o: { scheduler?: boolean } = {}) {
   await sql`update public.service_tokens
                set expires_at = now() + make_interval(secs => ${secondsLeft}),
                    issued_at = now() - interval '1 hour',
+                   last_used_at = ${o.scheduler ? sql`now()` : sql`last_used_at`},
                    next_refresh_at = ${o.scheduler ? null : sql`now() + interval '1 hour'`}
+             where id = ${id}`;
+}
+
+// Makes a connection dormant: last used `idleHours` ago, its access token
+// obtained `tokenAgeHours` ago and long expired. The scheduler takes it once
+// the token is as old as the provider's keep-alive (24 h for dev). The last
+// use must be more than a day before the token's expiry, as the schedule
+// leaves them (a use a day before would have made that token proactive).
+export async function dormant(id: string, o: { idleHours: number; tokenAgeHours: number }) {
+  await sql`update public.service_tokens
+               set last_used_at = now() - make_interval(hours => ${o.idleHours}),
+                   issued_at = now() - make_interval(hours => ${o.tokenAgeHours}),
+                   expires_at = now() - make_interval(hours => ${o.tokenAgeHours})
+                                + interval '1 hour',
+                   next_refresh_at = null
              where id = ${id}`;
 }
 

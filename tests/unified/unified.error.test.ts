@@ -228,3 +228,14 @@ test("a connection to reconnect is a 409 needs_reauth; a revoked one is gone (40
   );
   assert.deepEqual(await calls(conn.email), {});
 });
+
+test("a connection failing for a passing reason still reads; an exhausted one is a 409 until reconnected", async () => {
+  const { user, conn } = await userWith("unified-failing", "microsoft");
+  await sql`update public.service_tokens set status = 'refresh_failing', failing_since = now()
+             where id = ${conn.id}`;
+  parsed(EventPage, await unified(user, "GET", `/calendar/events?${range(0, 1)}`));
+  await sql`update public.service_tokens set status = 'exhausted' where id = ${conn.id}`;
+  const res = await unified(user, "GET", "/mail/messages");
+  assertError(res, 409, "connection_exhausted");
+  assert.ok(res.body.error.details.failing_since);
+});
