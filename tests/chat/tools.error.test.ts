@@ -176,3 +176,19 @@ test("configuration: tool limits are checked at start, CHAT_TOOLS=false offers n
     actionTtlMs: 900_000,
   });
 });
+
+test("CHAT_TOOLS=false: a connected user's turn offers no tools and runs none", async () => {
+  const { user, accounts: [cal] } = await userWith("tools-off", ["google", ["calendar"]]);
+  const s = await newSession(user);
+  const tag = newTag();
+  const res = await sendWith(
+    { CHAT_TOOLS: "false" },
+    user,
+    s.id,
+    `${toolDirective("list_events", tomorrow())} [[tag=${tag}]]`,
+  );
+  const body = parsed(Exchange, res, 201);
+  assert.equal(body.tool_messages, undefined);
+  assert.equal((await agentSeen(tag))!.tools, null);
+  assert.deepEqual((await standIn(cal.email)).calls, []);
+});
