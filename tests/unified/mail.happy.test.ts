@@ -120,3 +120,14 @@ for (const kind of KINDS) {
     assert.deepEqual(state.sent.map((s: { subject: string }) => s.subject), ["Grüße aus Berlin"]);
   });
 }
+
+test("microsoft: ids with '/', '+' and '=' (as Graph's may have) travel encoded both ways", async () => {
+  const { user, conn } = await userWith("mail-odd-ids", "microsoft");
+  await apis.seed(conn.email, {
+    messages: [{ id: "Ab/Cd+Ef", subject: "Odd id", text: "It still reads." }],
+  });
+  const page = parsed(MailPage, await unified(user, "GET", "/mail/messages"));
+  assert.deepEqual(page.data.map((m) => m.id), [`${conn.id}:AAMkADAb/Cd+EfAAA=`]);
+  const mail = parsed(Mail, await unified(user, "GET", `/mail/messages/${enc(page.data[0].id)}`));
+  assert.equal(mail.body_text, "It still reads.");
+});
