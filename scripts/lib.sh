@@ -157,10 +157,10 @@ stack_env() {
 }
 
 # The local OAuth provider (scripts/local/oauth-server.ts) on API_PORT+8 is the
-# `dev` provider. Stacks other than dev (tests, benchmarks) also point google
-# and microsoft at it, with their own local clients, so the full flows run
-# offline; on dev set OAUTH_LOCAL_PROVIDERS=1 for the same, or set real
-# GOOGLE_*/MICROSOFT_* credentials in the shell.
+# `dev` provider, and google and microsoft point at it too, with their own
+# local clients and its Calendar/Gmail/Graph stand-ins, so the full flows and
+# the agent's tools run offline. On dev, real GOOGLE_*/MICROSOFT_* credentials
+# in the shell (or OAUTH_LOCAL_PROVIDERS=0) leave the real providers in place.
 stack_oauth_env() {
   export OAUTH_SERVER_PORT=$(($2 + 8))
   export DEV_OAUTH_URL="http://127.0.0.1:$OAUTH_SERVER_PORT"
@@ -169,7 +169,9 @@ stack_oauth_env() {
   export OAUTH_HTTP_TIMEOUT_MS="${OAUTH_HTTP_TIMEOUT_MS:-3000}"
   export OAUTH_SERVER_REDIRECT_PREFIXES="$SUPABASE_URL/functions/v1/oauth/callback/"
   export OAUTH_SERVER_CLIENTS="oprina-local:$DEV_OAUTH_CLIENT_SECRET,local-google:local-google-secret,local-microsoft:local-microsoft-secret:rotate"
-  if [ "$1" = dev ] && [ "${OAUTH_LOCAL_PROVIDERS:-}" != 1 ]; then
+  local real="${GOOGLE_CLIENT_ID:-}${MICROSOFT_CLIENT_ID:-}"
+  if [ "$1" = dev ] && { [ "${OAUTH_LOCAL_PROVIDERS:-}" = 0 ] ||
+    { [ -n "$real" ] && [ "${OAUTH_LOCAL_PROVIDERS:-}" != 1 ]; }; }; then
     export OAUTH_REDIRECT_ALLOWLIST="${OAUTH_REDIRECT_ALLOWLIST:-http://localhost:3000,http://127.0.0.1:3000}"
     return 0
   fi
