@@ -219,8 +219,45 @@ function setupStatement(role: string, claims: object): string {
 // to it (it is not granted to `authenticator`), so writes go through the API.
 export const API_USER_ROLE = "oprina_api_user";
 
-export function asUser<T>(user: UserPrincipal, work: (tx: Tx) => Promise<T>): Promise<T> {
+export async function asUser<T>(user: UserPrincipal, work: (tx: Tx) => Promise<T>): Promise<T> {
+  await verifyKeyFirst(user);
   return inRole(API_USER_ROLE, user.claims, work);
+}
+
+// An API key's verification that has not run yet (shared/auth/key-check.ts):
+// its statement, the statement that adopts its verdict after the commit, how
+// to read the verdict, and how to read a refusal the adopt step raised.
+export type KeyCheck = {
+  prelude: SqlText;
+  adopt: SqlText;
+  settle: (verdictRow: Row | undefined) => void;
+  refusal: (err: unknown) => Error | undefined;
+};
+
+// A principal of an API key whose verification rides on the request's first
+// message: the middleware of a one-trip route sets keyCheck, the first
+// message takes it.
+export type PendingKeyPrincipal = UserPrincipal & { keyCheck?: KeyCheck; verifying?: Promise<void> };
+
+function takeCheck(user: UserPrincipal): KeyCheck | undefined {
+  const pending = user as PendingKeyPrincipal;
+  const check = pending.keyCheck;
+  pending.keyCheck = undefined;
+  return check;
+}
+
+// A transaction on a reserved connection cannot carry the check in its
+// message: the key is verified alone first (one more round trip).
+export async function verifyKeyFirst(user: UserPrincipal): Promise<void> {
+  const pending = user as PendingKeyPrincipal;
+  const check = takeCheck(user);
+  if (check) {
+    pending.verifying = (async () => {
+      const [row] = await db().unsafe(textOf(check.prelude));
+      check.settle(row);
+    })();
+  }
+  await pending.verifying;
 }
 
 // Service work (cron, workers, callbacks after their own checks): bypasses RLS
@@ -235,8 +272,42 @@ export function asService<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
 // with the message, so the local settings end with it and the pooled
 // connection goes back clean: no BEGIN, no COMMIT, no reserved connection.
 // Returns each statement's rows, in order.
-export function queryAsUser(user: UserPrincipal, ...statements: SqlText[]): Promise<Row[][]> {
+export async function queryAsUser(user: UserPrincipal, ...statements: SqlText[]): Promise<Row[][]> {
+  const check = takeCheck(user);
+  if (check) return await keyTrip(user, check, statements, []);
+  await (user as PendingKeyPrincipal).verifying;
   return oneTrip(API_USER_ROLE, user.claims, statements);
+}
+
+// The message of a request made with an API key not verified yet: its
+// verification (and the route's own prelude, if any) committed first, then
+// the adopt step, which raises the refusal or sets the owner's claims, then
+// the role and the work. Returns the route prelude's rows, then each
+// statement's.
+async function keyTrip(
+  user: UserPrincipal,
+  check: KeyCheck,
+  statements: SqlText[],
+  prelude: SqlText[],
+): Promise<Row[][]> {
+  const pending = user as PendingKeyPrincipal;
+  let done = () => {};
+  pending.verifying = new Promise<void>((resolve) => (done = resolve));
+  try {
+    const [verdict, ...rest] = await oneTrip(API_USER_ROLE, null, statements, [
+      check.prelude,
+      ...prelude,
+      sql`commit`,
+      check.adopt,
+    ]);
+    check.settle(verdict[0]);
+    // Drops the adopt step's row: the route's prelude rows, then the statements'.
+    return [...rest.slice(0, prelude.length), ...rest.slice(prelude.length + 1)];
+  } catch (err) {
+    throw check.refusal(err) ?? err;
+  } finally {
+    done();
+  }
 }
 
 export function queryAsService(...statements: SqlText[]): Promise<Row[][]> {
@@ -252,6 +323,12 @@ export async function queryAsUserAfter(
   user: UserPrincipal,
   ...statements: SqlText[]
 ): Promise<[Row[], ...Row[][]]> {
+  const check = takeCheck(user);
+  if (check) {
+    const [first, ...rest] = await keyTrip(user, check, statements, [prelude]);
+    return [first, ...rest];
+  }
+  await (user as PendingKeyPrincipal).verifying;
   const [first, ...rest] = await oneTrip(API_USER_ROLE, user.claims, statements, [
     prelude,
     sql`commit`,
@@ -259,16 +336,20 @@ export async function queryAsUserAfter(
   return [first, ...rest];
 }
 
+// claims null: a prelude's adopt step has set them (keyTrip).
 async function oneTrip(
   role: string,
-  claims: object,
+  claims: object | null,
   statements: SqlText[],
   prelude: SqlText[] = [],
 ): Promise<Row[][]> {
   if (statements.length === 0) throw new TypeError("oneTrip: no statement");
   // standard_conforming_strings decides how a literal is read: every
   // supported Postgres has it on, and a server that does not is refused.
-  const setup = sql`select set_config('role', ${lit.text(role)}, true),
+  const setup = claims === null
+    ? sql`select set_config('role', ${lit.text(role)}, true),
+    current_setting('standard_conforming_strings') as scs`
+    : sql`select set_config('role', ${lit.text(role)}, true),
     set_config('request.jwt.claims', ${lit.text(JSON.stringify(claims))}, true),
     current_setting('standard_conforming_strings') as scs`;
   const text = [...prelude, setup, ...statements].map(textOf).join(";\n");

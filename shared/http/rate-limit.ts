@@ -126,7 +126,7 @@ function refill(key: string, bucket: string, rateClass: RateClass): Promise<void
   return taking;
 }
 
-type LeaseRow = { rate_limit: number; granted: number; remaining: number; reset_ms: number };
+export type LeaseRow = { rate_limit: number; granted: number; remaining: number; reset_ms: number };
 
 // One statement of literals outside any transaction (a parameterized one would
 // cost postgres.js a describe round trip); the values are ours.
@@ -201,13 +201,53 @@ export function deferOwnerHit(user: UserPrincipal, rateClass: RateClass): Deferr
   };
 }
 
+// An API key's hit in a leased class, for a verification that runs inside the
+// request's own round trip (shared/auth/key-check.ts): from this isolate's
+// lease when it holds one (want 0), else the statement takes a lease of
+// `want` hits and keepLease stores what this request did not use. Refuses at
+// once while this isolate knows the window is exhausted.
+export function leasedHitLocally(
+  bucket: string,
+  rateClass: RateClass,
+): { state: RateState; want: 0 } | { want: number } {
+  const key = `${rateClass} ${bucket}`;
+  const lease = leases.get(key);
+  const now = Date.now();
+  if (lease && now < lease.expiresAt) {
+    const reset = Math.ceil((lease.expiresAt - now) / 1000);
+    if (lease.tokens > 0) {
+      lease.tokens--;
+      return { state: { limit: lease.limit, remaining: lease.remaining + lease.tokens, reset }, want: 0 };
+    }
+    if (lease.remaining === 0) throw rateLimited(lease.limit, reset);
+  }
+  return { want: leaseSize(rateLimits()[rateClass].limit) };
+}
+
+// Stores a lease a verification took (granted > 0), less the hit its own
+// request used, and gives the headers' state.
+export function keepLease(bucket: string, rateClass: RateClass, row: LeaseRow): RateState {
+  leases.set(`${rateClass} ${bucket}`, {
+    tokens: Math.max(0, row.granted - 1),
+    limit: row.rate_limit,
+    remaining: row.remaining,
+    expiresAt: Date.now() + row.reset_ms,
+  });
+  if (leases.size > 10_000) forgetExpired();
+  return {
+    limit: row.rate_limit,
+    remaining: row.remaining + Math.max(0, row.granted - 1),
+    reset: Math.ceil(row.reset_ms / 1000),
+  };
+}
+
 function forgetExpired(): void {
   const now = Date.now();
   for (const [key, lease] of leases) if (lease.expiresAt <= now) leases.delete(key);
   for (const [key, window] of exhausted) if (window.until <= now) exhausted.delete(key);
 }
 
-function rateLimited(limit: number, reset: number): AppError {
+export function rateLimited(limit: number, reset: number): AppError {
   return new AppError("rate_limited", "too many requests, retry later", undefined, {
     "Retry-After": String(reset),
     ...rateHeaders({ limit, remaining: 0, reset }),

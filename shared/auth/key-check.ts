@@ -1,0 +1,273 @@
+// Verifying an API key for one request, in SQL (private.verify_api_key):
+// lookup by hash, revocation, expiry, the key's and its role's scopes, the
+// route class's rate limit, the key's named limits and its credits, and one
+// usage event. The check is a statement and a way to read its verdict, so it
+// can go two ways:
+//   - first in the request's own message (shared/db/client.ts oneTrip), then
+//     committed, then private.api_key_adopt, which raises the refusal or sets
+//     the owner's claims for the work that follows: one round trip in all;
+//   - alone, before the route runs (routes not converted yet): one more trip.
+// The refusal is the same either way (refusal below).
+import { z } from "zod";
+import { encodeHexLowerCase } from "@oslojs/encoding";
+import { db } from "../db/client.ts";
+import type { KeyCheck } from "../db/client.ts";
+import { lit, sql, textOf } from "../db/literal.ts";
+import { AppError } from "../http/errors.ts";
+import {
+  COSTLY_CLASSES,
+  keepLease,
+  leasedHitLocally,
+  type RateState,
+  rateLimited,
+  rateLimits,
+} from "../http/rate-limit.ts";
+import { hashApiKey } from "./api-keys.ts";
+import type { UserPrincipal } from "./principal.ts";
+import type { RateClass, Scope } from "./scopes.ts";
+
+// Credits each request of a class spends (API_KEY_COST_<CLASS>): the costly
+// classes 1 by default, the others nothing.
+const costSchema = z.object({
+  API_KEY_COST_DEFAULT: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  API_KEY_COST_AUTH: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  API_KEY_COST_CHAT: z.coerce.number().int().min(0).max(1_000_000).default(1),
+  API_KEY_COST_HEYGEN: z.coerce.number().int().min(0).max(1_000_000).default(1),
+});
+
+export function parseKeyCosts(env: Record<string, string | undefined>): Record<RateClass, number> {
+  const parsed = costSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new Error(`invalid configuration: ${problems.join("; ")}`);
+  }
+  const c = parsed.data;
+  return {
+    default: c.API_KEY_COST_DEFAULT,
+    auth: c.API_KEY_COST_AUTH,
+    chat: c.API_KEY_COST_CHAT,
+    heygen: c.API_KEY_COST_HEYGEN,
+    public: 0,
+  };
+}
+
+let costs: Record<RateClass, number> | undefined;
+export const keyCosts = () => costs ??= parseKeyCosts(Deno.env.toObject());
+
+const Named = z.object({
+  name: z.string(),
+  limit: z.number(),
+  remaining: z.number(),
+  reset_ms: z.number(),
+});
+
+// private.verify_api_key's answer.
+const Verdict = z.object({
+  outcome: z.enum([
+    "valid",
+    "invalid",
+    "revoked",
+    "expired",
+    "user_mismatch",
+    "insufficient_scope",
+    "rate_limited",
+    "usage_exceeded",
+  ]),
+  key_id: z.string().optional(),
+  user_id: z.string().optional(),
+  scopes: z.array(z.string()).optional(),
+  claims: z.record(z.string(), z.unknown()).optional(),
+  credits: z.number().nullable().optional(),
+  refill_at: z.string().nullable().optional(),
+  named: Named.nullable().optional(),
+  detail: z.record(z.string(), z.unknown()).nullable().optional(),
+  rate: z.object({ limit: z.number(), remaining: z.number(), reset_ms: z.number() }).optional(),
+  lease: z.object({
+    limit: z.number(),
+    granted: z.number(),
+    remaining: z.number(),
+    reset_ms: z.number(),
+  }).optional(),
+});
+type Verdict = z.infer<typeof Verdict>;
+
+// What a valid key makes of the request's principal.
+export type VerifiedKey = {
+  keyId: string;
+  userId: string;
+  scopes: Scope[];
+  claims: UserPrincipal["claims"];
+};
+
+// Key ids this isolate has seen, by key hash: a hash names one key for good,
+// so the class's lease (bucket "key:<id>") can be used before the trip.
+const keyIds = new Map<string, string>();
+
+const refuse = (message: string) =>
+  new AppError("unauthorized", message, undefined, { "WWW-Authenticate": "Bearer" });
+
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+// The refusal of an outcome, from the verdict's detail (the same JSON the
+// adopt step raises as its DETAIL).
+export function refusal(outcome: string, detail: Record<string, unknown> | null): AppError {
+  switch (outcome) {
+    case "insufficient_scope":
+      return new AppError(
+        "insufficient_scope",
+        `this API key lacks the ${detail?.required} scope`,
+        { required: detail?.required },
+      );
+    case "rate_limited": {
+      const err = rateLimited(Number(detail?.limit), seconds(Number(detail?.reset_ms)));
+      return detail?.name
+        ? new AppError(err.code, `the API key's ${detail.name} limit is used up, retry later`, {
+          limit: detail.name,
+        }, err.headers)
+        : err;
+    }
+    case "usage_exceeded": {
+      const refillAt = typeof detail?.refill_at === "string" ? detail.refill_at : null;
+      const headers: Record<string, string> = { "API-Key-Credits-Remaining": "0" };
+      if (refillAt) {
+        headers["Retry-After"] = String(seconds(Date.parse(refillAt) - Date.now()));
+        headers["API-Key-Credits-Refill"] = new Date(refillAt).toISOString();
+      }
+      return new AppError(
+        "usage_exceeded",
+        refillAt
+          ? "this API key has no credits left until its refill"
+          : "this API key has no credits left",
+        {
+          remaining: Number(detail?.remaining ?? 0),
+          cost: Number(detail?.cost ?? 0),
+          refill_at: refillAt ? new Date(refillAt).toISOString() : null,
+        },
+        headers,
+      );
+    }
+    case "user_mismatch":
+      return refuse("the token and the API key belong to different users");
+    default:
+      return refuse("the API key is invalid, expired or revoked");
+  }
+}
+
+// SQLSTATEs private.api_key_adopt raises, and their outcomes.
+const ADOPT_CODES: Record<string, string> = {
+  AK401: "invalid",
+  AK403: "insufficient_scope",
+  AKR29: "rate_limited",
+  AKU29: "usage_exceeded",
+};
+
+function adoptRefusal(err: unknown): AppError | undefined {
+  const { code, detail } = (err ?? {}) as { code?: string; detail?: string };
+  const outcome = code ? ADOPT_CODES[code] : undefined;
+  if (!outcome) return undefined;
+  if (code === "AK401") return refusal(detail === "user_mismatch" ? detail : "invalid", null);
+  let parsed: Record<string, unknown> | null = null;
+  try {
+    parsed = detail ? JSON.parse(detail) : null;
+  } catch {
+    parsed = null;
+  }
+  return refusal(outcome, parsed);
+}
+
+export type KeyRequest = {
+  key: string;
+  scope: Scope;
+  rateClass: RateClass;
+  // A JWT sent beside the key names this user: the key must be theirs.
+  expectUser?: string;
+  // Receives the response headers the verification decides.
+  onHeaders: (headers: Record<string, string>) => void;
+};
+
+// Plans one verification: the statement (which also decides, from this
+// isolate's lease, how many hits it takes) and how to read its verdict.
+export function planKeyCheck(
+  req: KeyRequest,
+  onVerified: (key: VerifiedKey) => void,
+): KeyCheck {
+  const hash = hashApiKey(req.key);
+  const hex = encodeHexLowerCase(hash);
+  const nonce = crypto.randomUUID();
+  const { limit, windowSeconds } = rateLimits()[req.rateClass];
+  const costly = COSTLY_CLASSES.has(req.rateClass);
+  const knownId = keyIds.get(hex);
+  const local = costly || !knownId ? undefined : leasedHitLocally(`key:${knownId}`, req.rateClass);
+  const want = costly ? 0 : local ? local.want : Math.max(1, Math.floor(limit / 20));
+  const prelude = sql`select private.verify_api_key(${lit.bytea(hash)}, ${lit.text(req.scope)},
+    ${lit.text(req.rateClass)}, ${lit.int(keyCosts()[req.rateClass])}::int,
+    ${costly ? lit.int(limit) : lit.int(null)}::int, ${costly ? lit.int(windowSeconds) : lit.int(null)}::int,
+    ${lit.int(limit)}::int, ${lit.int(windowSeconds)}::int, ${lit.int(want)}::int,
+    ${lit.uuid(req.expectUser ?? null)}, ${lit.uuid(nonce)}) as verdict`;
+  const settle = (row: unknown) => {
+    const verdict = Verdict.parse((row as { verdict?: unknown })?.verdict);
+    if (verdict.outcome !== "valid") throw refusal(verdict.outcome, verdict.detail ?? null);
+    keyIds.set(hex, verdict.key_id!);
+    if (keyIds.size > 10_000) keyIds.clear();
+    const classState: RateState | undefined = verdict.rate
+      ? {
+        limit: verdict.rate.limit,
+        remaining: verdict.rate.remaining,
+        reset: seconds(verdict.rate.reset_ms),
+      }
+      : verdict.lease
+      ? keepLease(`key:${verdict.key_id}`, req.rateClass, {
+        rate_limit: verdict.lease.limit,
+        granted: verdict.lease.granted,
+        remaining: verdict.lease.remaining,
+        reset_ms: verdict.lease.reset_ms,
+      })
+      : local && "state" in local
+      ? (local.state as RateState)
+      : undefined;
+    req.onHeaders(headersOf(verdict, classState));
+    onVerified({
+      keyId: verdict.key_id!,
+      userId: verdict.user_id!,
+      scopes: verdict.scopes as Scope[],
+      claims: verdict.claims as UserPrincipal["claims"],
+    });
+  };
+  return {
+    prelude,
+    adopt: sql`select private.api_key_adopt(${lit.uuid(nonce)}) as adopted`,
+    settle,
+    refusal: adoptRefusal,
+  };
+}
+
+// RateLimit-* of the limit closest to refusing: the class's or the key's
+// tightest named limit, whichever has fewer requests left.
+function headersOf(verdict: Verdict, classState: RateState | undefined): Record<string, string> {
+  const named = verdict.named
+    ? { limit: verdict.named.limit, remaining: verdict.named.remaining, reset: seconds(verdict.named.reset_ms) }
+    : undefined;
+  const closest = [classState, named].filter((s): s is RateState => s !== undefined)
+    .sort((a, b) => a.remaining - b.remaining)[0];
+  const headers: Record<string, string> = {};
+  if (closest) {
+    headers["RateLimit-Limit"] = String(closest.limit);
+    headers["RateLimit-Remaining"] = String(Math.max(0, closest.remaining));
+    headers["RateLimit-Reset"] = String(closest.reset);
+  }
+  if (typeof verdict.credits === "number") {
+    headers["API-Key-Credits-Remaining"] = String(verdict.credits);
+  }
+  return headers;
+}
+
+// The verification alone, as one statement before the route (routes whose
+// work is not one message yet, and routes that read the caller's id first).
+export async function verifyKeyNow(req: KeyRequest): Promise<VerifiedKey> {
+  let verified: VerifiedKey | undefined;
+  const check = planKeyCheck(req, (v) => (verified = v));
+  const [row] = await db().unsafe(textOf(check.prelude));
+  check.settle(row);
+  return verified!;
+}
+
