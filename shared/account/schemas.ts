@@ -135,7 +135,7 @@ export const ApiKey = z.object({
 
 export const CreateApiKey = z.strictObject({
   name: z.string().trim().min(1).max(100),
-  scopes: scopesField.default([]),
+  scopes: scopesField,
   role_id: z.uuid().optional()
     .openapi({ description: "A role (GET /account/api-key-roles) whose scopes the key also holds." }),
   expires_at: futureTime().optional(),

@@ -165,7 +165,8 @@ function keyStatus(id: string): SqlText {
 }
 
 // A new secret for a live key. With a grace period the old secret's hash
-// stays valid until then (a reroll during another's grace ends that one).
+// stays valid until then (a reroll during another's grace ends that one);
+// the trigger private.api_keys_reroll moves the old hash.
 export function rerollApiKey(
   id: string,
   k: { prefix: string; hash: Uint8Array },
@@ -174,7 +175,6 @@ export function rerollApiKey(
   const grace = graceSeconds > 0;
   return [
     sql`update public.api_keys set
-          previous_key_hash = ${grace ? sql`key_hash` : sql`null`},
           previous_expires_at = ${
       grace ? sql`now() + ${lit.int(graceSeconds)} * interval '1 second'` : sql`null`
     },

@@ -114,8 +114,9 @@ alter table public.api_keys
   add column previous_expires_at timestamptz,
   add column updated_at timestamptz not null default now(),
   add constraint api_keys_meta_shape check (
-    jsonb_typeof(meta) = 'object' and octet_length(meta::text) <= 4096
-    and private.jsonb_depth_within(meta, 32)),
+    jsonb_typeof(meta) = 'object' and octet_length(meta::text) <= 4096),
+  add constraint api_keys_meta_depth check (private.jsonb_depth_within(meta, 32)),
+  add constraint api_keys_limits_depth check (private.jsonb_depth_within(limits, 32)),
   add constraint api_keys_external_id_length check (char_length(external_id) between 1 and 256),
   add constraint api_keys_limits_shape check (private.api_key_limits_valid(limits)),
   add constraint api_keys_credits_nonnegative check (credits_remaining >= 0),
@@ -154,6 +155,34 @@ alter table public.api_keys add constraint api_keys_scopes_check check (
   ]::text[]
 );
 
+-- A reroll sets a new key_hash and, for a grace period, previous_expires_at:
+-- the old hash moves to previous_key_hash here, so the API never reads or
+-- chooses a hash it did not make (it holds no SELECT on key_hash). Without a
+-- grace period no previous hash is kept; otherwise the grace period can only
+-- end sooner.
+create or replace function private.api_keys_reroll() returns trigger
+language plpgsql set search_path = '' as $$
+begin
+  if new.key_hash is distinct from old.key_hash then
+    if new.previous_expires_at > now() then
+      new.previous_key_hash := old.key_hash;
+    else
+      new.previous_key_hash := null;
+      new.previous_expires_at := null;
+    end if;
+  elsif new.previous_expires_at is null then
+    new.previous_key_hash := null; -- the grace period ended early
+  else
+    -- It may end sooner, never later, and the hash is never chosen.
+    new.previous_key_hash := old.previous_key_hash;
+    new.previous_expires_at := least(old.previous_expires_at, new.previous_expires_at);
+  end if;
+  return new;
+end $$;
+revoke all on function private.api_keys_reroll() from public, anon, authenticated;
+create trigger api_keys_reroll before update on public.api_keys
+  for each row execute function private.api_keys_reroll();
+
 -- A key references a built-in role or one of its owner's (the foreign key alone
 -- would accept another user's role, which RLS hides but does not forbid).
 create or replace function private.api_keys_role_owner() returns trigger
@@ -178,7 +207,7 @@ grant insert (meta, external_id, role_id, limits, credits_remaining, credits_ref
               credits_refill_amount, credits_refill_day),
       update (name, scopes, expires_at, meta, external_id, role_id, limits, credits_remaining,
               credits_refill_interval, credits_refill_amount, credits_refill_day,
-              credits_refilled_at, prefix, key_hash, previous_key_hash, previous_expires_at)
+              credits_refilled_at, prefix, key_hash, previous_expires_at)
   on public.api_keys to oprina_api_user;
 
 -- Every change is an activity; a reroll is one of its own. Verification's own
@@ -191,8 +220,8 @@ declare
 begin
   if tg_op = 'INSERT' then
     perform private.record_activity(new.user_id, 'api_key.created',
-      jsonb_build_object('api_key_id', new.id, 'name', new.name, 'prefix', new.prefix,
-                         'scopes', new.scopes, 'role_id', new.role_id));
+      jsonb_strip_nulls(jsonb_build_object('api_key_id', new.id, 'name', new.name,
+        'prefix', new.prefix, 'scopes', new.scopes, 'role_id', new.role_id)));
     return null;
   end if;
   if current_setting('oprina.api_key_verifying', true) = 'on' then

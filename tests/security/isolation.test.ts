@@ -118,8 +118,16 @@ type Ids = {
   idempotencyKey: string;
   providerAccounts: string[]; // e-mails at the local provider
   webhookEndpoint: string; // has delivered deliveries of the connections' events
+  apiKeyRole: string; // the user's own role, which their key references
 };
-type Kind = "session" | "message" | "token" | "apiKey" | "provider" | "webhookEndpoint";
+type Kind =
+  | "session"
+  | "message"
+  | "token"
+  | "apiKey"
+  | "provider"
+  | "webhookEndpoint"
+  | "apiKeyRole";
 
 // Path parameters by their documented description. Unknown ones fail the
 // probe, so a new id-taking route must be placed here or in NOT_ID_ROUTES.
@@ -130,6 +138,7 @@ const PATH_IDS: Record<string, Kind> = {
   "API key id": "apiKey",
   "Provider id": "provider",
   "Webhook endpoint id": "webhookEndpoint",
+  "Role id": "apiKeyRole",
 };
 // Names a thing every user shares, so it is never A's or B's.
 const SHARED: Kind[] = ["provider"];
@@ -147,6 +156,11 @@ const SESSION_ONLY = [
   "DELETE /account/me",
   "POST /account/api-keys",
   "DELETE /account/api-keys/{id}",
+  "PATCH /account/api-keys/{id}",
+  "POST /account/api-keys/{id}/reroll",
+  "POST /account/api-key-roles",
+  "PATCH /account/api-key-roles/{id}",
+  "DELETE /account/api-key-roles/{id}",
 ];
 const SERVICE_ONLY = [
   "POST /tokens/refresh-due",
@@ -358,7 +372,18 @@ async function populate(label: string): Promise<Ids> {
   const parkedMailbox = uniqueEmail("parked");
   const back = await callback(await consent(parked.authorization_url, { email: parkedMailbox }));
   assert.equal(back.status, 200, JSON.stringify(back.body));
+  const role = await ok(user, "POST", "/account/api-key-roles", {
+    body: { name: "isolation", scopes: ["sessions:read"] },
+  });
   const key = await createApiKey(user, [...SCOPES], { name: `${label}'s key` });
+  await ok(user, "PATCH", `/account/api-keys/${key.id}`, { body: { role_id: role.id } });
+  // Usage: a day rolled up (events backdated past the rollup's five minutes)
+  // and an event not rolled up yet.
+  await call("GET", "/sessions", { headers: { "X-API-Key": key.key } });
+  await sql`update private.api_key_events set at = at - interval '10 minutes'
+             where key_id = ${key.id}`;
+  await sql`select private.api_key_usage_rollup()`;
+  await call("GET", "/sessions", { headers: { "X-API-Key": key.key } });
   await deliverAll(endpoint.id);
   return {
     user,
@@ -371,6 +396,7 @@ async function populate(label: string): Promise<Ids> {
     idempotencyKey,
     providerAccounts: [google.email, microsoft.email, parkedMailbox],
     webhookEndpoint: endpoint.id,
+    apiKeyRole: role.id,
   };
 }
 

@@ -116,7 +116,7 @@ select is(
     'api_key_roles oprina_api_user UPDATE (description,name,scopes)',
     'api_keys authenticated SELECT (created_at,credits_refill_amount,credits_refill_day,credits_refill_interval,credits_refilled_at,credits_remaining,expires_at,external_id,id,last_used_at,limits,meta,name,prefix,previous_expires_at,revoked_at,role_id,scopes,updated_at,user_id)',
     'api_keys oprina_api_user INSERT (credits_refill_amount,credits_refill_day,credits_refill_interval,credits_remaining,expires_at,external_id,key_hash,limits,meta,name,prefix,role_id,scopes)',
-    'api_keys oprina_api_user UPDATE (credits_refill_amount,credits_refill_day,credits_refill_interval,credits_refilled_at,credits_remaining,expires_at,external_id,key_hash,limits,meta,name,prefix,previous_expires_at,previous_key_hash,revoked_at,role_id,scopes)',
+    'api_keys oprina_api_user UPDATE (credits_refill_amount,credits_refill_day,credits_refill_interval,credits_refilled_at,credits_remaining,expires_at,external_id,key_hash,limits,meta,name,prefix,previous_expires_at,revoked_at,role_id,scopes)',
     'chat_sessions oprina_api_user INSERT (agent_config,agent_type,context_data,status,title)',
     'chat_sessions oprina_api_user UPDATE (agent_config,agent_type,context_data,status,title)',
     'messages oprina_api_user INSERT (content,content_type,id,metadata,parent_message_id,role,session_id)',
