@@ -102,7 +102,10 @@ const metaField = () =>
   });
 
 const futureTime = () =>
-  z.iso.datetime({ offset: true }).refine((t) => Date.parse(t) > Date.now(), "must be in the future");
+  z.iso.datetime({ offset: true }).refine(
+    (t) => Date.parse(t) > Date.now(),
+    "must be in the future",
+  );
 
 // An API key as shared/account/store.ts reads it: the one declaration of its
 // row type and columns (status is computed there). Timestamps are ISO strings
@@ -137,7 +140,9 @@ export const CreateApiKey = z.strictObject({
   name: z.string().trim().min(1).max(100),
   scopes: scopesField,
   role_id: z.uuid().optional()
-    .openapi({ description: "A role (GET /account/api-key-roles) whose scopes the key also holds." }),
+    .openapi({
+      description: "A role (GET /account/api-key-roles) whose scopes the key also holds.",
+    }),
   expires_at: futureTime().optional(),
   meta: metaField().optional(),
   external_id: z.string().min(1).max(256).optional(),
@@ -157,7 +162,9 @@ export const UpdateApiKey = z.strictObject({
   external_id: z.string().min(1).max(256).nullable().optional(),
   limits: limitsField.optional(),
   credits: ApiKeyCredits.nullable().optional()
-    .openapi({ description: "Sets the credits and restarts the refill schedule; null: unlimited." }),
+    .openapi({
+      description: "Sets the credits and restarts the refill schedule; null: unlimited.",
+    }),
 }).refine((b) => Object.keys(b).length > 0, { message: "give at least one field to change" })
   .openapi("UpdateApiKey");
 

@@ -108,7 +108,9 @@ function keyColumns(input: KeyFields): [string, SqlText][] {
   text("name", input.name);
   if (input.scopes !== undefined) columns.push(["scopes", lit.textArray(input.scopes)]);
   if (input.role_id !== undefined) columns.push(["role_id", lit.uuid(input.role_id)]);
-  if (input.expires_at !== undefined) columns.push(["expires_at", lit.timestamptz(input.expires_at)]);
+  if (input.expires_at !== undefined) {
+    columns.push(["expires_at", lit.timestamptz(input.expires_at)]);
+  }
   if (input.meta !== undefined) columns.push(["meta", lit.jsonb(input.meta)]);
   text("external_id", input.external_id);
   if (input.limits !== undefined) columns.push(["limits", lit.jsonb(input.limits)]);
@@ -149,9 +151,7 @@ export function updateApiKey(id: string, patch: UpdateApiKeyInput): SqlText[] {
   const columns = keyColumns(patch);
   if (patch.credits !== undefined) columns.push(["credits_refilled_at", sql`now()`]);
   return [
-    sql`update public.api_keys set ${
-      join(columns.map(([c, v]) => sql`${ident(c)} = ${v}`), ", ")
-    }
+    sql`update public.api_keys set ${join(columns.map(([c, v]) => sql`${ident(c)} = ${v}`), ", ")}
          where id = ${lit.uuid(id)} and revoked_at is null
            and (expires_at is null or expires_at > now())
         returning ${API_KEY_FIELDS}`,

@@ -18,9 +18,9 @@ import {
   COSTLY_CLASSES,
   keepLease,
   leasedHitLocally,
-  type RateState,
   rateLimited,
   rateLimits,
+  type RateState,
 } from "../http/rate-limit.ts";
 import { hashApiKey } from "./api-keys.ts";
 import type { UserPrincipal } from "./principal.ts";
@@ -201,7 +201,9 @@ export function planKeyCheck(
   const want = costly ? 0 : local ? local.want : Math.max(1, Math.floor(limit / 20));
   const prelude = sql`select private.verify_api_key(${lit.bytea(hash)}, ${lit.text(req.scope)},
     ${lit.text(req.rateClass)}, ${lit.int(keyCosts()[req.rateClass])}::int,
-    ${costly ? lit.int(limit) : lit.int(null)}::int, ${costly ? lit.int(windowSeconds) : lit.int(null)}::int,
+    ${costly ? lit.int(limit) : lit.int(null)}::int, ${
+    costly ? lit.int(windowSeconds) : lit.int(null)
+  }::int,
     ${lit.int(limit)}::int, ${lit.int(windowSeconds)}::int, ${lit.int(want)}::int,
     ${lit.uuid(req.expectUser ?? null)}, ${lit.uuid(nonce)}) as verdict`;
   const settle = (row: unknown) => {
@@ -245,7 +247,11 @@ export function planKeyCheck(
 // tightest named limit, whichever has fewer requests left.
 function headersOf(verdict: Verdict, classState: RateState | undefined): Record<string, string> {
   const named = verdict.named
-    ? { limit: verdict.named.limit, remaining: verdict.named.remaining, reset: seconds(verdict.named.reset_ms) }
+    ? {
+      limit: verdict.named.limit,
+      remaining: verdict.named.remaining,
+      reset: seconds(verdict.named.reset_ms),
+    }
     : undefined;
   const closest = [classState, named].filter((s): s is RateState => s !== undefined)
     .sort((a, b) => a.remaining - b.remaining)[0];
@@ -270,4 +276,3 @@ export async function verifyKeyNow(req: KeyRequest): Promise<VerifiedKey> {
   check.settle(row);
   return verified!;
 }
-

@@ -72,7 +72,9 @@ function pendingKeyPrincipal(req: KeyRequest): PendingKeyPrincipal {
   let verified: UserPrincipal | undefined;
   const need = (): UserPrincipal => {
     if (verified) return verified;
-    throw new Error("the API key is not verified yet: read the caller after the route's first query");
+    throw new Error(
+      "the API key is not verified yet: read the caller after the route's first query",
+    );
   };
   const principal: PendingKeyPrincipal = {
     kind: "user",
@@ -169,14 +171,17 @@ export function requireUser(
   return createMiddleware<AppEnv>(async (c, next) => {
     // Session-only routes refuse keys below, whatever the key: they verify
     // none (no credits spent, no usage counted).
-    const principal = await authenticate(c, opts.sessionOnly ? undefined : {
-      scope,
-      rateClass,
-      oneTrip: opts.oneTrip === true,
-      onHeaders: (headers) => {
-        for (const [name, value] of Object.entries(headers)) c.header(name, value);
+    const principal = await authenticate(
+      c,
+      opts.sessionOnly ? undefined : {
+        scope,
+        rateClass,
+        oneTrip: opts.oneTrip === true,
+        onHeaders: (headers) => {
+          for (const [name, value] of Object.entries(headers)) c.header(name, value);
+        },
       },
-    });
+    );
     if (principal?.kind === "service" && opts.allowService) {
       c.set("principal", principal);
       return await next();

@@ -237,7 +237,10 @@ export type KeyCheck = {
 // A principal of an API key whose verification rides on the request's first
 // message: the middleware of a one-trip route sets keyCheck, the first
 // message takes it.
-export type PendingKeyPrincipal = UserPrincipal & { keyCheck?: KeyCheck; verifying?: Promise<void> };
+export type PendingKeyPrincipal = UserPrincipal & {
+  keyCheck?: KeyCheck;
+  verifying?: Promise<void>;
+};
 
 function takeCheck(user: UserPrincipal): KeyCheck | undefined {
   const pending = user as PendingKeyPrincipal;

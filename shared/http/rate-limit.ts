@@ -217,7 +217,10 @@ export function leasedHitLocally(
     const reset = Math.ceil((lease.expiresAt - now) / 1000);
     if (lease.tokens > 0) {
       lease.tokens--;
-      return { state: { limit: lease.limit, remaining: lease.remaining + lease.tokens, reset }, want: 0 };
+      return {
+        state: { limit: lease.limit, remaining: lease.remaining + lease.tokens, reset },
+        want: 0,
+      };
     }
     if (lease.remaining === 0) throw rateLimited(lease.limit, reset);
   }

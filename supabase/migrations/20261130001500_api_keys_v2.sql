@@ -180,7 +180,8 @@ begin
   return new;
 end $$;
 revoke all on function private.api_keys_reroll() from public, anon, authenticated;
-create trigger api_keys_reroll before update on public.api_keys
+create trigger api_keys_reroll before update of key_hash, previous_expires_at, previous_key_hash
+  on public.api_keys
   for each row execute function private.api_keys_reroll();
 
 -- A key references a built-in role or one of its owner's (the foreign key alone

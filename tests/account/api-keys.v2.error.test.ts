@@ -45,7 +45,10 @@ for (
 
 test("create refuses neither scopes nor a role, and another user's role", async () => {
   assertError(
-    await call("POST", "/account/api-keys", { token: owner.token, body: { name: "k", scopes: [] } }),
+    await call("POST", "/account/api-keys", {
+      token: owner.token,
+      body: { name: "k", scopes: [] },
+    }),
     400,
     "validation_failed",
   );
@@ -191,7 +194,11 @@ test("a refused key in the route's own message: expired and revoked are 401, and
   await sql`update public.api_keys
                set created_at = now() - interval '1 hour', expires_at = now() - interval '1 second'
              where id = ${key.id}`;
-  assertError(await call("GET", "/sessions", { headers: { "X-API-Key": key.key } }), 401, "unauthorized");
+  assertError(
+    await call("GET", "/sessions", { headers: { "X-API-Key": key.key } }),
+    401,
+    "unauthorized",
+  );
   const events = await sql`select outcome from private.api_key_events where key_id = ${key.id}`;
   assert.deepEqual(events.map((e) => e.outcome), ["expired"]);
 });

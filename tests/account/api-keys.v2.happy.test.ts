@@ -74,7 +74,8 @@ test("credits: each costed request spends one; at zero 429 usage_exceeded with t
   // Uncosted classes spend nothing and are not refused.
   assert.equal((await withKey(key.key)).status, 200);
   // Nothing was stored for the refused send.
-  const [{ n }] = await sql`select count(*)::int as n from public.messages where session_id = ${session}`;
+  const [{ n }] =
+    await sql`select count(*)::int as n from public.messages where session_id = ${session}`;
   assert.equal(n, 4);
   // The day turns: the next costed request refills to the amount, then spends one.
   await sql`update public.api_keys set credits_refilled_at = now() - interval '2 days'
@@ -89,8 +90,10 @@ test("credits are exact under concurrency: 12 parallel sends on 5 credits, exact
   const session = await newSession(user);
   const key = await createApiKey(user, ["chat:write"], { credits: { remaining: 5 } });
   const results = await Promise.all(
-    Array.from({ length: 12 }, () =>
-      withKey(key.key, "POST", `/chat/${session}/messages`, { content: "race" })),
+    Array.from(
+      { length: 12 },
+      () => withKey(key.key, "POST", `/chat/${session}/messages`, { content: "race" }),
+    ),
   );
   const statuses = results.map((r) => r.status).sort();
   assert.deepEqual(statuses, [...Array(5).fill(201), ...Array(7).fill(429)]);

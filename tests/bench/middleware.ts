@@ -3,7 +3,9 @@
 //   bare          the route's transaction as a known user: no auth, no rate limit
 //   jwt           + JWT verification (the verifier requireUser uses), no rate limit
 //   jwt + limit   the real sessions app: JWT and the rate limit (leased hits)
-//   key + limit   the real sessions app with an API key instead of the JWT
+//   key + limit   the real sessions app with an API key instead of the JWT: the
+//                 key is verified in the route's own message (issue 16), with
+//                 its rate limit (leased), scope, credits and a usage event
 // Only measures and prints; asserts nothing. Needs a stack's environment
 // (scripts/bench.sh) and rate limits the run cannot reach.
 //   deno run -A tests/bench/middleware.ts
@@ -117,6 +119,14 @@ for (const r of rows) {
 }
 console.log(
   `\nwrk -t2 -c${CONNS}, ${DURATION} s per variant after a warm-up run of the same length.`,
+);
+const named = (n: string) => rows.find((r) => r.name === n)!;
+const ratio = (n: string) => (named(n).rps / base).toFixed(2);
+const addedMs = (n: string) => (named(n).p50 - rows[0].p50).toFixed(2);
+console.log(
+  `\nVerification ratios to the bare route (throughput): JWT ${ratio("jwt + limit")}x, ` +
+    `API key ${ratio("key + limit")}x; added p50 latency: JWT ${addedMs("jwt + limit")} ms, ` +
+    `API key ${addedMs("key + limit")} ms (target: within 20%, i.e. at least 0.80x).`,
 );
 await sql`delete from auth.users where id = ${userId}`;
 await sql.end();

@@ -103,7 +103,10 @@ function refine(err: unknown): unknown {
   const code = (err as { code?: unknown })?.code;
   if (code === "23505") return nameTaken();
   if (code === "23503") {
-    return new AppError("conflict", "API keys still reference this role: change or revoke them first");
+    return new AppError(
+      "conflict",
+      "API keys still reference this role: change or revoke them first",
+    );
   }
   return err;
 }
