@@ -237,7 +237,7 @@ middleware_md=""
 measure_middleware() {
   log "middleware: JWT, API key and rate limiting against the bare route"
   # The in-process apps log every request to stdout; keep the table and its notes.
-  middleware_md=$(BENCH_DURATION="${d_other:-5}" "$DENO" run -A "$BENCH/middleware.ts" 2>&1 |
+  middleware_md=$(BENCH_DURATION="${d_other:-4}" "$DENO" run -A "$BENCH/middleware.ts" 2>&1 |
     grep -E '^(\||wrk |Verification )' || true)
 }
 # The section's text, in the full report and when the section runs alone.

@@ -1,13 +1,13 @@
 // Verifying an API key for one request, in SQL (private.verify_api_key):
 // lookup by hash, revocation, expiry, the key's and its role's scopes, the
-// route class's rate limit, the key's named limits and its credits, and one
-// usage event. The check is a statement and a way to read its verdict, so it
-// can go two ways:
-//   - first in the request's own message (shared/db/client.ts oneTrip), then
-//     committed, then private.api_key_adopt, which raises the refusal or sets
-//     the owner's claims for the work that follows: one round trip in all;
+// route class's rate limit, the key's named limits and its credits; it sets
+// the owner's claims or raises the refusal. The check is a statement and a
+// way to read its answer, so it can go two ways:
+//   - first in the request's own message (shared/db/client.ts keyTrip), the
+//     route's statements after it in the same transaction: one round trip;
 //   - alone, before the route runs (routes not converted yet): one more trip.
-// The refusal is the same either way (refusal below).
+// The refusal is the same either way (refusal below), and either way the
+// outcome is counted for the key's usage (usage-counts.ts).
 import { z } from "zod";
 import { encodeHexLowerCase } from "@oslojs/encoding";
 import { db } from "../db/client.ts";
@@ -23,6 +23,7 @@ import {
   type RateState,
 } from "../http/rate-limit.ts";
 import { hashApiKey } from "./api-keys.ts";
+import { countUse, type Outcome } from "./usage-counts.ts";
 import type { UserPrincipal } from "./principal.ts";
 import type { RateClass, Scope } from "./scopes.ts";
 
@@ -61,26 +62,15 @@ const Named = z.object({
   reset_ms: z.number(),
 });
 
-// private.verify_api_key's answer.
+// private.verify_api_key's answer for a valid key.
 const Verdict = z.object({
-  outcome: z.enum([
-    "valid",
-    "invalid",
-    "revoked",
-    "expired",
-    "user_mismatch",
-    "insufficient_scope",
-    "rate_limited",
-    "usage_exceeded",
-  ]),
-  key_id: z.string().optional(),
-  user_id: z.string().optional(),
-  scopes: z.array(z.string()).optional(),
-  claims: z.record(z.string(), z.unknown()).optional(),
-  credits: z.number().nullable().optional(),
-  refill_at: z.string().nullable().optional(),
-  named: Named.nullable().optional(),
-  detail: z.record(z.string(), z.unknown()).nullable().optional(),
+  key_id: z.string(),
+  user_id: z.string(),
+  scopes: z.array(z.string()),
+  claims: z.record(z.string(), z.unknown()),
+  credits: z.number().nullable(),
+  refill_at: z.string().nullable(),
+  named: Named.nullable(),
   rate: z.object({ limit: z.number(), remaining: z.number(), reset_ms: z.number() }).optional(),
   lease: z.object({
     limit: z.number(),
@@ -153,24 +143,29 @@ export function refusal(outcome: string, detail: Record<string, unknown> | null)
   }
 }
 
-// SQLSTATEs private.api_key_adopt raises, and their outcomes.
-const ADOPT_CODES: Record<string, string> = {
-  AK401: "invalid",
-  AK403: "insufficient_scope",
-  AKR29: "rate_limited",
-  AKU29: "usage_exceeded",
-};
+// SQLSTATEs of private.api_key_refuse. Its DETAIL is the refusal as JSON:
+// the outcome, the key and owner (for the usage counts) and the particulars.
+const REFUSALS = new Set(["AK401", "AK403", "AKR29", "AKU29"]);
+const COUNTED = new Set<string>([
+  "revoked",
+  "expired",
+  "insufficient_scope",
+  "rate_limited",
+  "usage_exceeded",
+]);
 
-function adoptRefusal(err: unknown): AppError | undefined {
+function refusalOf(err: unknown): AppError | undefined {
   const { code, detail } = (err ?? {}) as { code?: string; detail?: string };
-  const outcome = code ? ADOPT_CODES[code] : undefined;
-  if (!outcome) return undefined;
-  if (code === "AK401") return refusal(detail === "user_mismatch" ? detail : "invalid", null);
-  let parsed: Record<string, unknown> | null = null;
+  if (!code || !REFUSALS.has(code)) return undefined;
+  let parsed: Record<string, unknown> = {};
   try {
-    parsed = detail ? JSON.parse(detail) : null;
+    parsed = detail ? JSON.parse(detail) : {};
   } catch {
-    parsed = null;
+    parsed = {};
+  }
+  const outcome = String(parsed.outcome ?? "invalid");
+  if (COUNTED.has(outcome) && typeof parsed.key_id === "string") {
+    countUse(parsed.key_id, String(parsed.user_id), outcome as Outcome);
   }
   return refusal(outcome, parsed);
 }
@@ -186,14 +181,13 @@ export type KeyRequest = {
 };
 
 // Plans one verification: the statement (which also decides, from this
-// isolate's lease, how many hits it takes) and how to read its verdict.
+// isolate's lease, how many hits it takes) and how to read its answer.
 export function planKeyCheck(
   req: KeyRequest,
   onVerified: (key: VerifiedKey) => void,
 ): KeyCheck {
   const hash = hashApiKey(req.key);
   const hex = encodeHexLowerCase(hash);
-  const nonce = crypto.randomUUID();
   const { limit, windowSeconds } = rateLimits()[req.rateClass];
   const costly = COSTLY_CLASSES.has(req.rateClass);
   const knownId = keyIds.get(hex);
@@ -205,12 +199,12 @@ export function planKeyCheck(
     costly ? lit.int(windowSeconds) : lit.int(null)
   }::int,
     ${lit.int(limit)}::int, ${lit.int(windowSeconds)}::int, ${lit.int(want)}::int,
-    ${lit.uuid(req.expectUser ?? null)}, ${lit.uuid(nonce)}) as verdict`;
+    ${lit.uuid(req.expectUser ?? null)}) as verdict`;
   const settle = (row: unknown) => {
     const verdict = Verdict.parse((row as { verdict?: unknown })?.verdict);
-    if (verdict.outcome !== "valid") throw refusal(verdict.outcome, verdict.detail ?? null);
-    keyIds.set(hex, verdict.key_id!);
+    keyIds.set(hex, verdict.key_id);
     if (keyIds.size > 10_000) keyIds.clear();
+    countUse(verdict.key_id, verdict.user_id, "valid");
     const classState: RateState | undefined = verdict.rate
       ? {
         limit: verdict.rate.limit,
@@ -229,18 +223,13 @@ export function planKeyCheck(
       : undefined;
     req.onHeaders(headersOf(verdict, classState));
     onVerified({
-      keyId: verdict.key_id!,
-      userId: verdict.user_id!,
+      keyId: verdict.key_id,
+      userId: verdict.user_id,
       scopes: verdict.scopes as Scope[],
       claims: verdict.claims as UserPrincipal["claims"],
     });
   };
-  return {
-    prelude,
-    adopt: sql`select private.api_key_adopt(${lit.uuid(nonce)}) as adopted`,
-    settle,
-    refusal: adoptRefusal,
-  };
+  return { prelude, settle, refusal: refusalOf };
 }
 
 // RateLimit-* of the limit closest to refusing: the class's or the key's
@@ -272,7 +261,11 @@ function headersOf(verdict: Verdict, classState: RateState | undefined): Record<
 export async function verifyKeyNow(req: KeyRequest): Promise<VerifiedKey> {
   let verified: VerifiedKey | undefined;
   const check = planKeyCheck(req, (v) => (verified = v));
-  const [row] = await db().unsafe(textOf(check.prelude));
-  check.settle(row);
+  try {
+    const [row] = await db().unsafe(textOf(check.prelude));
+    check.settle(row);
+  } catch (err) {
+    throw check.refusal(err) ?? err;
+  }
   return verified!;
 }

@@ -225,11 +225,10 @@ export async function asUser<T>(user: UserPrincipal, work: (tx: Tx) => Promise<T
 }
 
 // An API key's verification that has not run yet (shared/auth/key-check.ts):
-// its statement, the statement that adopts its verdict after the commit, how
-// to read the verdict, and how to read a refusal the adopt step raised.
+// its statement (which sets the owner's claims or raises the refusal), how
+// to read its answer, and how to read a refusal it raised.
 export type KeyCheck = {
   prelude: SqlText;
-  adopt: SqlText;
   settle: (verdictRow: Row | undefined) => void;
   refusal: (err: unknown) => Error | undefined;
 };
@@ -256,8 +255,12 @@ export async function verifyKeyFirst(user: UserPrincipal): Promise<void> {
   const check = takeCheck(user);
   if (check) {
     pending.verifying = (async () => {
-      const [row] = await db().unsafe(textOf(check.prelude));
-      check.settle(row);
+      try {
+        const [row] = await db().unsafe(textOf(check.prelude));
+        check.settle(row);
+      } catch (err) {
+        throw check.refusal(err) ?? err;
+      }
     })();
   }
   await pending.verifying;
@@ -277,35 +280,23 @@ export function asService<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
 // Returns each statement's rows, in order.
 export async function queryAsUser(user: UserPrincipal, ...statements: SqlText[]): Promise<Row[][]> {
   const check = takeCheck(user);
-  if (check) return await keyTrip(user, check, statements, []);
+  if (check) return await keyTrip(user, check, statements);
   await (user as PendingKeyPrincipal).verifying;
   return oneTrip(API_USER_ROLE, user.claims, statements);
 }
 
 // The message of a request made with an API key not verified yet: its
-// verification (and the route's own prelude, if any) committed first, then
-// the adopt step, which raises the refusal or sets the owner's claims, then
-// the role and the work. Returns the route prelude's rows, then each
-// statement's.
-async function keyTrip(
-  user: UserPrincipal,
-  check: KeyCheck,
-  statements: SqlText[],
-  prelude: SqlText[],
-): Promise<Row[][]> {
+// verification first, as the login role (it sets the owner's claims, or
+// raises the refusal, which rolls the message back), then the role and the
+// work, all one transaction. Returns each statement's rows.
+async function keyTrip(user: UserPrincipal, check: KeyCheck, statements: SqlText[]) {
   const pending = user as PendingKeyPrincipal;
   let done = () => {};
   pending.verifying = new Promise<void>((resolve) => (done = resolve));
   try {
-    const [verdict, ...rest] = await oneTrip(API_USER_ROLE, null, statements, [
-      check.prelude,
-      ...prelude,
-      sql`commit`,
-      check.adopt,
-    ]);
+    const [verdict, ...rest] = await oneTrip(API_USER_ROLE, null, statements, [check.prelude]);
     check.settle(verdict[0]);
-    // Drops the adopt step's row: the route's prelude rows, then the statements'.
-    return [...rest.slice(0, prelude.length), ...rest.slice(prelude.length + 1)];
+    return rest;
   } catch (err) {
     throw check.refusal(err) ?? err;
   } finally {
@@ -326,12 +317,9 @@ export async function queryAsUserAfter(
   user: UserPrincipal,
   ...statements: SqlText[]
 ): Promise<[Row[], ...Row[][]]> {
-  const check = takeCheck(user);
-  if (check) {
-    const [first, ...rest] = await keyTrip(user, check, statements, [prelude]);
-    return [first, ...rest];
-  }
-  await (user as PendingKeyPrincipal).verifying;
+  // The verification cannot precede a prelude that commits (the claims it
+  // sets would end with that transaction): it runs alone first.
+  await verifyKeyFirst(user);
   const [first, ...rest] = await oneTrip(API_USER_ROLE, user.claims, statements, [
     prelude,
     sql`commit`,
@@ -339,7 +327,7 @@ export async function queryAsUserAfter(
   return [first, ...rest];
 }
 
-// claims null: a prelude's adopt step has set them (keyTrip).
+// claims null: the prelude's key verification has set them (keyTrip).
 async function oneTrip(
   role: string,
   claims: object | null,

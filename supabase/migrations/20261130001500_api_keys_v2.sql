@@ -2,15 +2,14 @@
 -- and identity, update and reroll, roles (named scope sets), per-key usage,
 -- and verification inside the request's own round trip (issue 13).
 --
--- Verification is private.verify_api_key: one statement that looks the key up
--- by hash, decides its outcome (valid, revoked, expired, insufficient_scope,
--- rate_limited, usage_exceeded), takes its rate-limit hits and spends its
--- credits, and appends one row to private.api_key_events. It never raises for
--- a refusal: a request's message sends it first and commits it, so refusals
--- are counted and spent credits stand whatever the work does. The same message
--- then calls private.api_key_adopt with the event's nonce, which raises the
--- refusal (SQLSTATE AK401/AK403/AKR29/AKU29) or sets the caller's claims for
--- RLS, and then the work runs: one round trip.
+-- Verification is private.verify_api_key: one statement, first in the
+-- request's own message, that looks the key up by hash, refuses a revoked,
+-- expired or unfit key, takes its rate-limit hits, spends its credits and sets
+-- the owner's claims for RLS; the route's statements follow in the same
+-- message and transaction: one round trip. A refusal raises (SQLSTATE
+-- AK401/AK403/AKR29/AKU29, DETAIL the refusal as JSON), which rolls the
+-- message back. Usage is counted by the API in batches
+-- (private.api_key_record_usage), not written per request.
 
 -- 1. Roles: named scope sets ------------------------------------------------------
 -- Built-in roles (user_id null) are the project's; every user may reference
@@ -255,26 +254,46 @@ drop trigger api_keys_audit on public.api_keys;
 create trigger api_keys_audit after insert or update on public.api_keys
   for each row execute function private.api_keys_audit();
 
--- 3. Usage: append-only events, rolled up per key, day and outcome -----------------
--- One row per verification, inserted (never updated): no two requests write
--- the same row. pg_cron folds rows older than five minutes into
--- public.api_key_usage each minute; the usage route adds the rows not folded yet.
-create table private.api_key_events (
-  nonce uuid primary key,
+-- 3. Usage: batched counts, rolled up per key, day and outcome ---------------------
+-- Each isolate of the API counts its verifications per key and outcome in
+-- memory and appends them here about once a second, one row per key and
+-- outcome (private.api_key_record_usage): no request writes a row, and no two
+-- writers share one. pg_cron folds the rows into public.api_key_usage every
+-- minute; the usage route adds the rows not folded yet. Unlogged: no WAL for
+-- them, and a crash forgets at most the last minute of counts, as an isolate
+-- that dies forgets its last second.
+create unlogged table private.api_key_events (
+  id bigint generated always as identity primary key,
   key_id uuid not null,
   user_id uuid not null,
   outcome text not null check (outcome in ('valid', 'rate_limited', 'usage_exceeded',
     'insufficient_scope', 'expired', 'revoked')),
-  -- A refusal's particulars (limit, reset, refill time), for the request's error.
-  detail jsonb,
+  requests integer not null check (requests > 0),
   at timestamptz not null default now()
 );
 comment on table private.api_key_events is
-  'One row per API key verification (append-only), folded into public.api_key_usage by pg_cron.';
+  'API key verifications counted by the API in batches, folded into public.api_key_usage by pg_cron.';
 create index api_key_events_key on private.api_key_events (key_id, at);
-create index api_key_events_at on private.api_key_events (at);
 alter table private.api_key_events enable row level security;
 revoke all on private.api_key_events from public, anon, authenticated, service_role;
+
+-- Appends a batch: [{"key_id", "user_id", "outcome", "requests"}, ...]. Rows
+-- of keys that no longer exist, or whose owner is someone else, are dropped.
+create or replace function private.api_key_record_usage(p_rows jsonb) returns integer
+language sql security definer set search_path = '' as $$
+  with batch as (
+    insert into private.api_key_events (key_id, user_id, outcome, requests)
+    select (r ->> 'key_id')::uuid, k.user_id, r ->> 'outcome', (r ->> 'requests')::integer
+      from jsonb_array_elements(p_rows) r
+      join public.api_keys k on k.id = (r ->> 'key_id')::uuid
+                            and k.user_id = (r ->> 'user_id')::uuid
+     where (r ->> 'requests')::integer > 0
+    returning 1
+  )
+  select count(*)::integer from batch
+$$;
+revoke all on function private.api_key_record_usage(jsonb) from public, anon, authenticated;
+grant execute on function private.api_key_record_usage(jsonb) to service_role;
 
 create table public.api_key_usage (
   key_id uuid not null references public.api_keys (id) on delete cascade,
@@ -299,13 +318,10 @@ language plpgsql security definer set search_path = '' as $$
 declare
   folded bigint;
 begin
-  -- Five minutes old at least: a request adopts its event in the same
-  -- message that wrote it, well within that.
   with moved as (
-    delete from private.api_key_events where at < now() - interval '5 minutes'
-    returning key_id, user_id, outcome, at
+    delete from private.api_key_events returning key_id, user_id, outcome, requests, at
   ), counted as (
-    select key_id, user_id, (at at time zone 'UTC')::date as day, outcome, count(*) as n
+    select key_id, user_id, (at at time zone 'UTC')::date as day, outcome, sum(requests) as n
       from moved group by 1, 2, 3, 4
   ), kept as (
     insert into public.api_key_usage as u (key_id, user_id, day, outcome, requests)
@@ -335,7 +351,7 @@ language sql stable security definer set search_path = '' as $$
     select u.day, u.outcome, u.requests from public.api_key_usage u, since
      where u.key_id in (select id from mine) and u.day >= since.d
     union all
-    select (e.at at time zone 'UTC')::date, e.outcome, count(*) from private.api_key_events e
+    select (e.at at time zone 'UTC')::date, e.outcome, sum(e.requests) from private.api_key_events e
      where e.key_id in (select id from mine)
        and e.at >= (select d from since)::timestamp at time zone 'UTC'
      group by 1, 2
@@ -352,7 +368,8 @@ create or replace view admin.api_key_usage_per_day as
     from (
       select day, outcome, requests, key_id, user_id from public.api_key_usage
       union all
-      select (at at time zone 'UTC')::date, outcome, 1, key_id, user_id from private.api_key_events
+      select (at at time zone 'UTC')::date, outcome, requests, key_id, user_id
+        from private.api_key_events
     ) x
    group by day, outcome;
 comment on view admin.api_key_usage_per_day is
@@ -432,36 +449,53 @@ begin
 end $$;
 revoke all on function private.api_key_take_limits(uuid, jsonb, text) from public, anon, authenticated;
 
--- Verifies a presented key for one request and accounts for it. Arguments:
--- the key's SHA-256; the scope the route needs; the route's rate class; the
--- credits the request costs; for a costly class the owner's limit and window
--- (private.rate_limit_take_owner), else null; for the other classes the
--- hits to lease from the key's bucket ('key:<id>', private.rate_limit_take),
--- 0 when the isolate still holds some; the user a JWT sent beside the key
--- names (null: none); and the nonce naming this verification's event.
--- Returns a verdict object: outcome, and for a known key its id, owner,
--- claims, scopes, credits, refill time and rate-limit states. An unknown
--- hash, or a key of an anonymous owner, is outcome "invalid" and leaves no row.
+-- A refusal: SQLSTATE per outcome, DETAIL the particulars as JSON (the key
+-- and owner, for the API's usage counts, and what the caller needs to know:
+-- the scope required, the limit and its reset, the credits and their refill).
+create or replace function private.api_key_refuse(p_outcome text, p_detail jsonb)
+returns void language plpgsql set search_path = '' as $$
+begin
+  raise exception 'API key refused: %', p_outcome
+    using errcode = case p_outcome when 'insufficient_scope' then 'AK403'
+                                   when 'rate_limited' then 'AKR29'
+                                   when 'usage_exceeded' then 'AKU29'
+                                   else 'AK401' end,
+          detail = (p_detail || jsonb_build_object('outcome', p_outcome))::text;
+end $$;
+revoke all on function private.api_key_refuse(text, jsonb) from public, anon, authenticated;
+
+-- Verifies a presented key for one request, first in the request's message.
+-- Arguments: the key's SHA-256; the scope the route needs; the route's rate
+-- class; the credits the request costs; for a costly class the owner's limit
+-- and window (private.rate_limit_take_owner), else null; for the other
+-- classes the hits to lease from the key's bucket ('key:<id>',
+-- private.rate_limit_take), 0 when the isolate still holds some; and the user
+-- a JWT sent beside the key names (null: none). Raises a refusal
+-- (private.api_key_refuse), which rolls back the whole message, hits and
+-- credits included. Otherwise sets the owner's claims for the statements
+-- that follow and returns the verdict: key, owner, scopes, credits, refill
+-- time and rate-limit states. Credits and hits stand with the message: a
+-- request whose work the database refuses (an error) spends nothing.
 create or replace function private.verify_api_key(
   p_hash bytea, p_scope text, p_class text, p_cost integer,
   p_owner_limit integer, p_owner_window integer,
   p_lease_limit integer, p_lease_window integer, p_lease_want integer,
-  p_expect_user uuid, p_nonce uuid
+  p_expect_user uuid
 ) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
   k record;
-  outcome text := 'valid';
-  detail jsonb;
+  who jsonb;
   scopes text[];
   named jsonb;
   owner_hit record;
   lease record;
   spent record;
   next_refill timestamptz;
+  claims jsonb;
   verdict jsonb;
 begin
-  select key.id, key.user_id, key.scopes, key.role_id, key.limits, key.revoked_at, key.expires_at,
+  select key.id, key.user_id, key.scopes, key.limits, key.revoked_at, key.expires_at,
          key.credits_remaining, key.credits_refill_interval, key.credits_refill_day,
          key.credits_refilled_at, key.last_used_at, u.email, r.scopes as role_scopes
     into k
@@ -471,50 +505,54 @@ begin
    where key.key_hash = p_hash
       or (key.previous_key_hash = p_hash and key.previous_expires_at > now());
   if not found then
-    return jsonb_build_object('outcome', 'invalid');
+    perform private.api_key_refuse('invalid', '{}');
+  end if;
+  who := jsonb_build_object('key_id', k.id, 'user_id', k.user_id);
+  if k.revoked_at is not null then
+    perform private.api_key_refuse('revoked', who);
+  elsif k.expires_at <= now() then
+    perform private.api_key_refuse('expired', who);
+  elsif p_expect_user is not null and p_expect_user <> k.user_id then
+    perform private.api_key_refuse('user_mismatch', '{}');
+  end if;
+  scopes := array(select distinct s from unnest(k.scopes || coalesce(k.role_scopes, '{}')) s order by s);
+  if not p_scope = any (scopes) then
+    perform private.api_key_refuse('insufficient_scope', who || jsonb_build_object('required', p_scope));
   end if;
   perform set_config('oprina.api_key_verifying', 'on', true);
-  scopes := array(select distinct s from unnest(k.scopes || coalesce(k.role_scopes, '{}')) s order by s);
-
-  if k.revoked_at is not null then
-    outcome := 'revoked';
-  elsif k.expires_at <= now() then
-    outcome := 'expired';
-  elsif p_expect_user is not null and p_expect_user <> k.user_id then
-    outcome := 'user_mismatch';
-  elsif not p_scope = any (scopes) then
-    outcome := 'insufficient_scope';
-    detail := jsonb_build_object('required', p_scope);
-  end if;
 
   -- Limits before credits: a request a limit refuses spends nothing.
-  if outcome = 'valid' then
+  if jsonb_array_length(k.limits) > 0 then
     named := private.api_key_take_limits(k.id, k.limits, p_class);
-    if p_owner_limit is not null then
-      select * into owner_hit
-        from private.rate_limit_take_owner(k.user_id, k.id, p_class, p_owner_limit, p_owner_window);
-      if owner_hit.granted = 0 then
-        outcome := 'rate_limited';
-        detail := jsonb_build_object('limit', owner_hit.rate_limit, 'reset_ms', owner_hit.reset_ms);
-      end if;
-    elsif p_lease_want > 0 then
-      select * into lease
-        from private.rate_limit_take('key:' || k.id, p_class, p_lease_limit, p_lease_window, p_lease_want);
-      if lease.granted = 0 then
-        outcome := 'rate_limited';
-        detail := jsonb_build_object('limit', lease.rate_limit, 'reset_ms', lease.reset_ms);
-      end if;
+    if (named ->> 'refused')::boolean then
+      perform private.api_key_refuse('rate_limited', who || jsonb_build_object(
+        'limit', (named ->> 'limit')::integer, 'reset_ms', (named ->> 'reset_ms')::integer,
+        'name', named ->> 'name'));
     end if;
-    if outcome = 'valid' and (named ->> 'refused')::boolean then
-      outcome := 'rate_limited';
-      detail := jsonb_build_object('limit', (named ->> 'limit')::integer,
-        'reset_ms', (named ->> 'reset_ms')::integer, 'name', named ->> 'name');
+  end if;
+  if p_owner_limit is not null then
+    select * into owner_hit
+      from private.rate_limit_take_owner(k.user_id, k.id, p_class, p_owner_limit, p_owner_window);
+    if owner_hit.granted = 0 then
+      perform private.api_key_refuse('rate_limited', who || jsonb_build_object(
+        'limit', owner_hit.rate_limit, 'reset_ms', owner_hit.reset_ms));
+    end if;
+  elsif p_lease_want > 0 then
+    select * into lease
+      from private.rate_limit_take('key:' || k.id, p_class, p_lease_limit, p_lease_window, p_lease_want);
+    if lease.granted = 0 then
+      perform private.api_key_refuse('rate_limited', who || jsonb_build_object(
+        'limit', lease.rate_limit, 'reset_ms', lease.reset_ms));
     end if;
   end if;
 
   -- Credits: refilled when due, then spent under the row's lock, so
   -- concurrent requests from any isolate spend exactly what there is.
-  if outcome = 'valid' and p_cost > 0 and k.credits_remaining is not null then
+  next_refill := private.api_key_next_refill(k.credits_refilled_at, k.credits_refill_interval,
+                                             k.credits_refill_day);
+  if p_cost > 0 and k.credits_remaining is not null then
+    -- The refill is decided on the row as locked (not as first read), so two
+    -- requests racing past a refill time refill once.
     update public.api_keys key set
       credits_remaining = case
         when private.api_key_next_refill(key.credits_refilled_at, key.credits_refill_interval,
@@ -528,47 +566,33 @@ begin
        and case when private.api_key_next_refill(key.credits_refilled_at, key.credits_refill_interval,
                                                  key.credits_refill_day) <= now()
                 then key.credits_refill_amount else key.credits_remaining end >= p_cost
-    returning key.credits_remaining, key.credits_refilled_at, key.credits_refill_interval,
-              key.credits_refill_day
-      into spent;
-    if found then
-      k.credits_remaining := spent.credits_remaining;
-      next_refill := private.api_key_next_refill(spent.credits_refilled_at,
-        spent.credits_refill_interval, spent.credits_refill_day);
-    else
+    returning key.credits_remaining, key.credits_refilled_at into spent;
+    if not found then
       select key.credits_remaining, private.api_key_next_refill(key.credits_refilled_at,
                key.credits_refill_interval, key.credits_refill_day)
         into k.credits_remaining, next_refill
         from public.api_keys key where key.id = k.id;
-      outcome := 'usage_exceeded';
-      detail := jsonb_build_object('remaining', k.credits_remaining, 'cost', p_cost,
-                                   'refill_at', next_refill);
+      perform private.api_key_refuse('usage_exceeded', who || jsonb_build_object(
+        'remaining', k.credits_remaining, 'cost', p_cost, 'refill_at', next_refill));
     end if;
+    k.credits_remaining := spent.credits_remaining;
+    next_refill := private.api_key_next_refill(spent.credits_refilled_at,
+      k.credits_refill_interval, k.credits_refill_day);
   else
     -- Without a spend nothing here waits for a WAL flush: a crash forgets at
-    -- most a few events and rate-limit hits.
+    -- most a few rate-limit hits and a last_used_at.
     perform set_config('synchronous_commit', 'off', true);
-    next_refill := private.api_key_next_refill(k.credits_refilled_at, k.credits_refill_interval,
-                                               k.credits_refill_day);
   end if;
 
-  -- last_used_at at most once a minute per key: the usage events are exact.
-  if outcome = 'valid' and (k.last_used_at is null or k.last_used_at < now() - interval '1 minute') then
+  -- last_used_at at most once a minute per key: the usage counts are exact.
+  if k.last_used_at is null or k.last_used_at < now() - interval '1 minute' then
     update public.api_keys key set last_used_at = now() where key.id = k.id;
   end if;
 
-  -- A key sent beside another user's JWT is not the owner's use of it: no
-  -- row (the adopt step then finds none and refuses, 401).
-  if outcome <> 'user_mismatch' then
-    insert into private.api_key_events (nonce, key_id, user_id, outcome, detail)
-    values (p_nonce, k.id, k.user_id, outcome, detail);
-  end if;
-
-  verdict := jsonb_build_object(
-    'outcome', outcome, 'key_id', k.id, 'user_id', k.user_id, 'scopes', to_jsonb(scopes),
-    'claims', private.api_key_claims(k.id, k.user_id, k.email),
-    'credits', k.credits_remaining, 'refill_at', next_refill, 'named', named,
-    'detail', detail);
+  claims := private.api_key_claims(k.id, k.user_id, k.email);
+  perform set_config('request.jwt.claims', claims::text, true);
+  verdict := who || jsonb_build_object('scopes', to_jsonb(scopes), 'claims', claims,
+    'credits', k.credits_remaining, 'refill_at', next_refill, 'named', named);
   if owner_hit is not null then
     verdict := verdict || jsonb_build_object('rate', jsonb_build_object(
       'limit', owner_hit.rate_limit, 'remaining', owner_hit.remaining, 'reset_ms', owner_hit.reset_ms));
@@ -580,40 +604,9 @@ begin
   return verdict;
 end $$;
 revoke all on function private.verify_api_key(bytea, text, text, integer, integer, integer,
-  integer, integer, integer, uuid, uuid) from public, anon, authenticated;
+  integer, integer, integer, uuid) from public, anon, authenticated;
 grant execute on function private.verify_api_key(bytea, text, text, integer, integer, integer,
-  integer, integer, integer, uuid, uuid) to service_role;
-
--- The second half of a one-round-trip verification, after the verdict's
--- commit: raises the refusal, or sets the owner's claims for the request's
--- statements (RLS reads them through auth.uid()). SQLSTATEs: AK401 invalid,
--- revoked, expired or another user's key; AK403 insufficient scope; AKR29
--- rate limited; AKU29 usage exceeded. DETAIL is the verdict's detail as JSON.
-create or replace function private.api_key_adopt(p_nonce uuid) returns jsonb
-language plpgsql security definer set search_path = '' as $$
-declare
-  e record;
-  claims jsonb;
-begin
-  select ev.outcome, ev.detail, ev.key_id, ev.user_id, u.email into e
-    from private.api_key_events ev join auth.users u on u.id = ev.user_id
-   where ev.nonce = p_nonce;
-  if not found or e.outcome in ('revoked', 'expired') then
-    raise exception 'the API key is invalid, expired or revoked'
-      using errcode = 'AK401', detail = coalesce(e.outcome, 'invalid');
-  elsif e.outcome = 'insufficient_scope' then
-    raise exception 'insufficient scope' using errcode = 'AK403', detail = e.detail::text;
-  elsif e.outcome = 'rate_limited' then
-    raise exception 'rate limited' using errcode = 'AKR29', detail = e.detail::text;
-  elsif e.outcome = 'usage_exceeded' then
-    raise exception 'usage exceeded' using errcode = 'AKU29', detail = e.detail::text;
-  end if;
-  claims := private.api_key_claims(e.key_id, e.user_id, e.email);
-  perform set_config('request.jwt.claims', claims::text, true);
-  return claims;
-end $$;
-revoke all on function private.api_key_adopt(uuid) from public, anon, authenticated;
-grant execute on function private.api_key_adopt(uuid) to service_role;
+  integer, integer, integer, uuid) to service_role;
 
 -- private.resolve_api_key (migration 0500) stays for callers outside the API
 -- (its pgTAP tests hold its behaviour); the API no longer calls it.

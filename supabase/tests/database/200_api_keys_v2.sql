@@ -1,8 +1,9 @@
 -- API keys v2 (migration 20261130001500): roles (RLS, grants, built-ins),
--- usage (RLS, grants, the rollup), the events table closed to every API role,
--- the new key columns' checks, reroll's trigger, and private.verify_api_key /
--- private.api_key_adopt: outcomes, scopes from the role, credits (exact,
--- refilled), named limits, the previous secret's grace period.
+-- usage (RLS, grants, the batches, the rollup), the events table closed to
+-- every API role, the new key columns' checks, reroll's trigger, and
+-- private.verify_api_key: refusals with their codes, scopes from the role,
+-- claims for RLS, credits (spent, refilled), named limits, the previous
+-- secret's grace period.
 begin;
 select plan(51);
 
@@ -149,44 +150,58 @@ select throws_ok(
 select tests.clear_authentication();
 
 select ok(
-  not has_function_privilege('authenticated', 'private.verify_api_key(bytea, text, text, integer, integer, integer, integer, integer, integer, uuid, uuid)', 'execute')
-  and not has_function_privilege('anon', 'private.api_key_adopt(uuid)', 'execute')
+  not has_function_privilege('authenticated', 'private.verify_api_key(bytea, text, text, integer, integer, integer, integer, integer, integer, uuid)', 'execute')
+  and not has_function_privilege('anon', 'private.api_key_record_usage(jsonb)', 'execute')
   and not has_function_privilege('oprina_api_user', 'private.api_key_usage_rollup()', 'execute'),
   'no client role runs the verification or the rollup'
 );
 
--- private.verify_api_key and private.api_key_adopt -------------------------------------------
+-- private.verify_api_key ----------------------------------------------------------------------
 
-create function pg_temp.verify(p_key text, p_scope text, p_class text, p_cost integer,
-                               p_nonce uuid default gen_random_uuid())
+create function pg_temp.verify(p_key text, p_scope text, p_class text, p_cost integer)
 returns jsonb language sql as $$
   select private.verify_api_key(sha256(p_key::bytea), p_scope, p_class, p_cost,
-                                null, null, 100, 60, 0, null, p_nonce)
+                                null, null, 100, 60, 0, null)
 $$;
+-- The outcome of a verification: 'valid', or the refusal's outcome, and each
+-- refusal is checked against its SQLSTATE.
+create function pg_temp.outcome(p_key text, p_scope text, p_class text, p_cost integer)
+returns text language plpgsql as $$
+declare
+  state text;
+  detail text;
+begin
+  perform pg_temp.verify(p_key, p_scope, p_class, p_cost);
+  return 'valid';
+exception when others then
+  get stacked diagnostics state = returned_sqlstate, detail = pg_exception_detail;
+  return state || ' ' || (detail::jsonb ->> 'outcome');
+end $$;
 
-select is(pg_temp.verify('v2-unknown', 'sessions:read', 'default', 0) ->> 'outcome', 'invalid',
-  'an unknown key is invalid');
-select is(pg_temp.verify('v2-alice-role', 'sessions:read', 'default', 0) ->> 'outcome', 'valid',
+select is(pg_temp.outcome('v2-unknown', 'sessions:read', 'default', 0), 'AK401 invalid',
+  'an unknown key is AK401');
+select is(pg_temp.outcome('v2-alice-role', 'sessions:read', 'default', 0), 'valid',
   'a key holds its role''s scopes');
-select is(pg_temp.verify('v2-alice-role', 'account:read', 'default', 0) ->> 'outcome',
-  'insufficient_scope', 'and not more');
+select is(pg_temp.outcome('v2-alice-role', 'account:read', 'default', 0), 'AK403 insufficient_scope',
+  'and not more: AK403');
 update public.api_key_roles set scopes = '{account:read}' where id = '00000000-0000-0000-0000-00000000a001';
-select is(pg_temp.verify('v2-alice-role', 'account:read', 'default', 0) ->> 'outcome', 'valid',
+select is(pg_temp.outcome('v2-alice-role', 'account:read', 'default', 0), 'valid',
   'a changed role changes its keys at the next verification');
+select is(pg_temp.verify('v2-alice-role', 'account:read', 'default', 0) -> 'claims' ->> 'sub',
+  current_setting('tests.alice'), 'a valid key gives its owner''s claims');
+select is(auth.uid(), current_setting('tests.alice')::uuid, 'and sets them for RLS');
 
 select is(pg_temp.verify('v2-alice-credits', 'chat:write', 'chat', 1) ->> 'credits', '1',
   'a costed request spends one credit');
 select is(pg_temp.verify('v2-alice-credits', 'chat:write', 'chat', 1) ->> 'credits', '0',
   'and another');
-select is(pg_temp.verify('v2-alice-credits', 'chat:write', 'chat', 1) ->> 'outcome',
-  'usage_exceeded', 'at zero the request is refused');
-select is(pg_temp.verify('v2-alice-credits', 'chat:write', 'chat', 0) ->> 'outcome', 'valid',
+select is(pg_temp.outcome('v2-alice-credits', 'chat:write', 'chat', 1), 'AKU29 usage_exceeded',
+  'at zero the request is refused: AKU29');
+select is(pg_temp.outcome('v2-alice-credits', 'chat:write', 'chat', 0), 'valid',
   'an uncosted request is not refused at zero');
-select ok(
-  (pg_temp.verify('v2-alice-credits', 'chat:write', 'chat', 1) -> 'detail' ->> 'refill_at')::timestamptz
-    = date_trunc('day', now() at time zone 'UTC') at time zone 'UTC' + interval '1 day',
-  'the refusal names the next refill: the next UTC midnight'
-);
+select is(pg_temp.verify('v2-alice-credits', 'chat:write', 'chat', 0) ->> 'refill_at',
+  to_jsonb(date_trunc('day', now() at time zone 'UTC') at time zone 'UTC' + interval '1 day') #>> '{}',
+  'the next refill is the next UTC midnight');
 update public.api_keys set credits_refilled_at = now() - interval '2 days'
  where id = '00000000-0000-0000-0000-00000000a012';
 select is(pg_temp.verify('v2-alice-credits', 'chat:write', 'chat', 1) ->> 'credits', '2',
@@ -194,36 +209,30 @@ select is(pg_temp.verify('v2-alice-credits', 'chat:write', 'chat', 1) ->> 'credi
 
 select is(pg_temp.verify('v2-alice-limited', 'sessions:read', 'default', 0) -> 'named' ->> 'remaining',
   '1', 'a named limit counts the request');
-select is(pg_temp.verify('v2-alice-limited', 'sessions:read', 'default', 0) ->> 'outcome', 'valid',
+select is(pg_temp.outcome('v2-alice-limited', 'sessions:read', 'default', 0), 'valid',
   'up to its limit');
-select is(pg_temp.verify('v2-alice-limited', 'sessions:read', 'default', 0) ->> 'outcome',
-  'rate_limited', 'then refuses');
+select is(pg_temp.outcome('v2-alice-limited', 'sessions:read', 'default', 0), 'AKR29 rate_limited',
+  'then refuses: AKR29');
+select is(pg_temp.outcome('v2-alice-limited', 'sessions:read', 'default', 0), 'AKR29 rate_limited',
+  'a refused request took no hit, and it stays refused');
 
-select lives_ok(
-  $$ select pg_temp.verify('v2-alice-role', 'sessions:write', 'default', 0,
-                           '00000000-0000-0000-0000-0000000000e1') $$,
-  'a refused verification is recorded'
-);
-select throws_ok(
-  $$ select private.api_key_adopt('00000000-0000-0000-0000-0000000000e1') $$,
-  'AK403', null, 'adopting a refusal raises it with its code'
-);
-select lives_ok(
-  $$ select pg_temp.verify('v2-alice-role', 'account:read', 'default', 0,
-                           '00000000-0000-0000-0000-0000000000e2') $$,
-  'a valid verification is recorded'
-);
+update public.api_keys set revoked_at = now() where id = '00000000-0000-0000-0000-00000000a011';
+select is(pg_temp.outcome('v2-alice-role', 'account:read', 'default', 0), 'AK401 revoked',
+  'a revoked key is AK401');
+
+-- Usage batches ----------------------------------------------------------------------------------
+
 select is(
-  private.api_key_adopt('00000000-0000-0000-0000-0000000000e2') ->> 'sub',
-  current_setting('tests.alice'),
-  'adopting a valid verdict gives the owner''s claims'
+  private.api_key_record_usage(jsonb_build_array(
+    jsonb_build_object('key_id', '00000000-0000-0000-0000-00000000a013',
+                       'user_id', current_setting('tests.alice'), 'outcome', 'valid', 'requests', 7),
+    jsonb_build_object('key_id', '00000000-0000-0000-0000-00000000a013',
+                       'user_id', current_setting('tests.bob'), 'outcome', 'valid', 'requests', 5),
+    jsonb_build_object('key_id', gen_random_uuid(),
+                       'user_id', current_setting('tests.alice'), 'outcome', 'valid', 'requests', 5))),
+  1,
+  'a usage batch keeps the rows of existing keys with their true owner only'
 );
-select is(auth.uid(), current_setting('tests.alice')::uuid, 'and sets them for RLS');
-select throws_ok(
-  $$ select private.api_key_adopt(gen_random_uuid()) $$,
-  'AK401', null, 'no verdict is a 401'
-);
-select tests.clear_authentication();
 
 -- Reroll's trigger: the old hash moves for the grace period only ------------------------------
 -- (Each verification marks its own transaction; this test is one transaction, so unmark it.)
@@ -234,8 +243,8 @@ update public.api_keys set key_hash = sha256('v2-alice-limited-2'::bytea), prefi
        previous_expires_at = now() + interval '1 hour'
  where id = '00000000-0000-0000-0000-00000000a013';
 select tests.clear_authentication();
-select is(pg_temp.verify('v2-alice-limited', 'sessions:read', 'auth', 0) ->> 'key_id',
-  '00000000-0000-0000-0000-00000000a013', 'the old secret finds its key in the grace period');
+select isnt(pg_temp.outcome('v2-alice-limited', 'sessions:read', 'auth', 0), 'AK401 invalid',
+  'the old secret finds its key in the grace period (refused only by its used-up limit)');
 update public.api_keys set previous_expires_at = now() + interval '10 hours'
  where id = '00000000-0000-0000-0000-00000000a013';
 select ok(
@@ -245,7 +254,7 @@ select ok(
 );
 update public.api_keys set previous_expires_at = now() - interval '1 second'
  where id = '00000000-0000-0000-0000-00000000a013';
-select is(pg_temp.verify('v2-alice-limited', 'sessions:read', 'auth', 0) ->> 'outcome', 'invalid',
+select is(pg_temp.outcome('v2-alice-limited', 'sessions:read', 'auth', 0), 'AK401 invalid',
   'after it the old secret is unknown');
 select set_config('oprina.api_key_verifying', '', true);
 select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
@@ -267,9 +276,13 @@ select results_eq(
 
 -- The rollup ------------------------------------------------------------------------------------
 
-update private.api_key_events set at = at - interval '10 minutes'
- where user_id = current_setting('tests.alice')::uuid;
-select ok(private.api_key_usage_rollup() >= 10, 'the rollup folds events older than five minutes');
+select is(private.api_key_usage_rollup(), 7::bigint, 'the rollup folds the counted requests');
+select results_eq(
+  $$ select outcome, requests::int from public.api_key_usage
+      where key_id = '00000000-0000-0000-0000-00000000a013' and day = current_date $$,
+  $$ values ('valid', 9) $$,
+  'into the day''s row per outcome (2 before, 7 now)'
+);
 select is_empty(
   $$ select 1 from private.api_key_events where user_id = current_setting('tests.alice')::uuid $$,
   'and removes them'
