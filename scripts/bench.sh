@@ -248,10 +248,11 @@ middleware_section() {
 The same hot read served four ways by one process: the bare statement as a known user, then
 with JWT verification, then the real route (JWT and the rate limit, leased), then the real route
 with an API key, verified inside the route's own message (\`private.verify_api_key\`: lookup by
-hash, revocation, expiry, scope and role, the key's leased rate limit and named limits, credits,
-and one usage event, committed first; then \`private.api_key_adopt\` sets the claims and the
-route's statement runs: one round trip, as with a JWT). Target: JWT and API key each within 20%
-of the bare route (at least 0.80x its throughput).
+hash, revocation, expiry, scope and role, the key's leased rate limit and named limits, credits;
+it sets the owner's claims, and the route's statement follows in the same transaction: one round
+trip, as with a JWT; usage is counted in the isolate and written in batches). "jwt" and "key" are
+the verification alone on the bare route; "+ limit" rows are the real sessions app. Target: JWT
+and API key each within 20% of the bare route (at least 0.80x its throughput).
 
 $middleware_md
 

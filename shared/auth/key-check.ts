@@ -89,9 +89,10 @@ export type VerifiedKey = {
   claims: UserPrincipal["claims"];
 };
 
-// Key ids this isolate has seen, by key hash: a hash names one key for good,
-// so the class's lease (bucket "key:<id>") can be used before the trip.
-const keyIds = new Map<string, string>();
+// Keys this isolate has seen (id and owner), by key hash: a hash names one
+// key for good, so the class's lease (bucket "key:<id>") can be used before
+// the trip, and a refusal from it still counted for the key.
+const keyIds = new Map<string, { keyId: string; userId: string }>();
 
 const refuse = (message: string) =>
   new AppError("unauthorized", message, undefined, { "WWW-Authenticate": "Bearer" });
@@ -99,7 +100,7 @@ const refuse = (message: string) =>
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 // The refusal of an outcome, from the verdict's detail (the same JSON the
-// adopt step raises as its DETAIL).
+// refusal raises as its DETAIL).
 export function refusal(outcome: string, detail: Record<string, unknown> | null): AppError {
   switch (outcome) {
     case "insufficient_scope":
@@ -190,8 +191,8 @@ export function planKeyCheck(
   const hex = encodeHexLowerCase(hash);
   const { limit, windowSeconds } = rateLimits()[req.rateClass];
   const costly = COSTLY_CLASSES.has(req.rateClass);
-  const knownId = keyIds.get(hex);
-  const local = costly || !knownId ? undefined : leasedHitLocally(`key:${knownId}`, req.rateClass);
+  const known = keyIds.get(hex);
+  const local = costly || !known ? undefined : localHit(known, req.rateClass);
   const want = costly ? 0 : local ? local.want : Math.max(1, Math.floor(limit / 20));
   const prelude = sql`select private.verify_api_key(${lit.bytea(hash)}, ${lit.text(req.scope)},
     ${lit.text(req.rateClass)}, ${lit.int(keyCosts()[req.rateClass])}::int,
@@ -202,7 +203,7 @@ export function planKeyCheck(
     ${lit.uuid(req.expectUser ?? null)}) as verdict`;
   const settle = (row: unknown) => {
     const verdict = Verdict.parse((row as { verdict?: unknown })?.verdict);
-    keyIds.set(hex, verdict.key_id);
+    keyIds.set(hex, { keyId: verdict.key_id, userId: verdict.user_id });
     if (keyIds.size > 10_000) keyIds.clear();
     countUse(verdict.key_id, verdict.user_id, "valid");
     const classState: RateState | undefined = verdict.rate
@@ -230,6 +231,17 @@ export function planKeyCheck(
     });
   };
   return { prelude, settle, refusal: refusalOf };
+}
+
+// A hit from this isolate's lease of the key's bucket; a refusal here (the
+// window is known to be used up) is counted like one from the database.
+function localHit(known: { keyId: string; userId: string }, rateClass: RateClass) {
+  try {
+    return leasedHitLocally(`key:${known.keyId}`, rateClass);
+  } catch (err) {
+    countUse(known.keyId, known.userId, "rate_limited");
+    throw err;
+  }
 }
 
 // RateLimit-* of the limit closest to refusing: the class's or the key's

@@ -8,7 +8,7 @@
 //   jwt + limit   the real sessions app: JWT and the rate limit (leased hits)
 //   key + limit   the real sessions app with an API key instead of the JWT: the
 //                 key is verified in the route's own message (issue 16), with
-//                 its rate limit (leased), scope, credits and a usage event
+//                 its rate limit (leased), scope and credits
 // Only measures and prints; asserts nothing. Needs a stack's environment
 // (scripts/bench.sh) and rate limits the run cannot reach.
 //   deno run -A tests/bench/middleware.ts
