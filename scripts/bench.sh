@@ -237,8 +237,8 @@ middleware_md=""
 measure_middleware() {
   log "middleware: JWT, API key and rate limiting against the bare route"
   # The in-process apps log every request to stdout; keep the table and its notes.
-  middleware_md=$(BENCH_DURATION="${d_other:-4}" "$DENO" run -A "$BENCH/middleware.ts" 2>&1 |
-    grep -E '^(\||wrk |Verification )' || true)
+  middleware_md=$(BENCH_DURATION="${d_other:-3}" "$DENO" run -A "$BENCH/middleware.ts" 2>&1 |
+    grep -E '^(\||wrk |Verification )' | awk '/^\|/ { print; next } { print ""; print }' || true)
 }
 # The section's text, in the full report and when the section runs alone.
 middleware_section() {

@@ -113,8 +113,10 @@ async function wrk(url: string, headers: string[]) {
 
 // Rounds of every variant in turn, each figure the median of its rounds: on
 // a shared machine a burst of other load then skews one round of one
-// variant, not the ratio.
-const ROUNDS = Number(Deno.env.get("BENCH_MW_ROUNDS") ?? 3);
+// variant, not the ratio. Each round starts one variant later, so every
+// variant runs in every position once: measured, the last of a round ran up
+// to a third slower than the same code run first.
+const ROUNDS = Number(Deno.env.get("BENCH_MW_ROUNDS") ?? variants.length);
 type Run = { rps: number; p50: number; p99: number; non2xx: number };
 const servers = variants.map((v) => {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, v.fetch);
@@ -130,7 +132,10 @@ for (const { v, url } of servers) {
   await wrk(url, v.headers); // warm-up, not reported
 }
 for (let round = 0; round < ROUNDS; round++) {
-  for (const { v, url } of servers) runs.get(v.name)!.push(await wrk(url, v.headers));
+  for (let i = 0; i < servers.length; i++) {
+    const { v, url } = servers[(round + i) % servers.length];
+    runs.get(v.name)!.push(await wrk(url, v.headers));
+  }
 }
 for (const { server } of servers) await server.shutdown();
 const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -158,7 +163,7 @@ for (const r of rows) {
 }
 console.log(
   `\nwrk -t2 -c${CONNS}, ${ROUNDS} rounds of ${DURATION} s per variant after a warm-up run of ` +
-    "each; every figure is the median of its rounds.",
+    "each, each round starting one variant later; every figure is the median of its rounds.",
 );
 const named = (n: string) => rows.find((r) => r.name === n)!;
 const ratio = (n: string) => (named(n).rps / base).toFixed(2);
