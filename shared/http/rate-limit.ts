@@ -91,20 +91,45 @@ export function takeHit(user: UserPrincipal, rateClass: RateClass): Promise<Rate
     : takeLeasedHit(bucketOf(user), rateClass);
 }
 
+// A hit from the lease this isolate holds of a window: the headers' state,
+// or "none" when no token is left (refused at once when the window is known
+// to be exhausted and no refill is under way).
+function hitFromLease(key: string): RateState | "none" {
+  const lease = leases.get(key);
+  const now = Date.now();
+  if (!lease || now >= lease.expiresAt) return "none";
+  const reset = Math.ceil((lease.expiresAt - now) / 1000);
+  if (lease.tokens > 0) {
+    lease.tokens--;
+    return { limit: lease.limit, remaining: lease.remaining + lease.tokens, reset };
+  }
+  if (lease.remaining === 0 && !refilling.has(key)) throw rateLimited(lease.limit, reset);
+  return "none";
+}
+
+// Keeps a lease taken from the database, less the hits already used of it.
+function keep(key: string, row: LeaseRow, used: number): RateState {
+  const tokens = Math.max(0, row.granted - used);
+  leases.set(key, {
+    tokens,
+    limit: row.rate_limit,
+    remaining: row.remaining,
+    expiresAt: Date.now() + row.reset_ms,
+  });
+  if (leases.size > 10_000) forgetExpired();
+  return {
+    limit: row.rate_limit,
+    remaining: row.remaining + tokens,
+    reset: Math.ceil(row.reset_ms / 1000),
+  };
+}
+
 // A hit of a bucket from the lease this isolate holds, or from a new one.
 export async function takeLeasedHit(bucket: string, rateClass: RateClass): Promise<RateState> {
   const key = `${rateClass} ${bucket}`;
   for (;;) {
-    const lease = leases.get(key);
-    const now = Date.now();
-    if (lease && now < lease.expiresAt) {
-      const reset = Math.ceil((lease.expiresAt - now) / 1000);
-      if (lease.tokens > 0) {
-        lease.tokens--;
-        return { limit: lease.limit, remaining: lease.remaining + lease.tokens, reset };
-      }
-      if (lease.remaining === 0 && !refilling.has(key)) throw rateLimited(lease.limit, reset);
-    }
+    const hit = hitFromLease(key);
+    if (hit !== "none") return hit;
     await (refilling.get(key) ?? refill(key, bucket, rateClass));
   }
 }
@@ -113,13 +138,7 @@ function refill(key: string, bucket: string, rateClass: RateClass): Promise<void
   const { limit, windowSeconds } = rateLimits()[rateClass];
   const taking = takeLease(bucket, rateClass, limit, windowSeconds, leaseSize(limit))
     .then((row) => {
-      leases.set(key, {
-        tokens: row.granted,
-        limit: row.rate_limit,
-        remaining: row.remaining,
-        expiresAt: Date.now() + row.reset_ms,
-      });
-      if (leases.size > 10_000) forgetExpired();
+      keep(key, row, 0);
     })
     .finally(() => refilling.delete(key));
   refilling.set(key, taking);
@@ -210,38 +229,16 @@ export function leasedHitLocally(
   bucket: string,
   rateClass: RateClass,
 ): { state: RateState; want: 0 } | { want: number } {
-  const key = `${rateClass} ${bucket}`;
-  const lease = leases.get(key);
-  const now = Date.now();
-  if (lease && now < lease.expiresAt) {
-    const reset = Math.ceil((lease.expiresAt - now) / 1000);
-    if (lease.tokens > 0) {
-      lease.tokens--;
-      return {
-        state: { limit: lease.limit, remaining: lease.remaining + lease.tokens, reset },
-        want: 0,
-      };
-    }
-    if (lease.remaining === 0) throw rateLimited(lease.limit, reset);
-  }
-  return { want: leaseSize(rateLimits()[rateClass].limit) };
+  const hit = hitFromLease(`${rateClass} ${bucket}`);
+  return hit === "none"
+    ? { want: leaseSize(rateLimits()[rateClass].limit) }
+    : { state: hit, want: 0 };
 }
 
 // Stores a lease a verification took (granted > 0), less the hit its own
 // request used, and gives the headers' state.
 export function keepLease(bucket: string, rateClass: RateClass, row: LeaseRow): RateState {
-  leases.set(`${rateClass} ${bucket}`, {
-    tokens: Math.max(0, row.granted - 1),
-    limit: row.rate_limit,
-    remaining: row.remaining,
-    expiresAt: Date.now() + row.reset_ms,
-  });
-  if (leases.size > 10_000) forgetExpired();
-  return {
-    limit: row.rate_limit,
-    remaining: row.remaining + Math.max(0, row.granted - 1),
-    reset: Math.ceil(row.reset_ms / 1000),
-  };
+  return keep(`${rateClass} ${bucket}`, row, 1);
 }
 
 function forgetExpired(): void {
