@@ -25,7 +25,7 @@ up)
   cat <<MSG
 
   Oprina local stack is up (no Docker).
-    API        $SUPABASE_URL/functions/v1/<fn>   (sessions, chat, oauth, tokens, webhooks, account)
+    API        $SUPABASE_URL/functions/v1/<fn>   (sessions, chat, oauth, tokens, webhooks, account, unified)
     Database   $SUPABASE_DB_URL
     Logs       .local/dev/gateway.log, .local/dev/pg/log
     OAuth      $DEV_OAUTH_URL   (the local dev provider)

@@ -182,6 +182,10 @@ stack_oauth_env() {
   export MICROSOFT_AUTHORIZATION_URL="$DEV_OAUTH_URL/authorize" MICROSOFT_TOKEN_URL="$DEV_OAUTH_URL/token"
   export MICROSOFT_USERINFO_URL="$DEV_OAUTH_URL/userinfo"
   unset MICROSOFT_REVOCATION_URL # Microsoft has no revocation endpoint
+  # Their APIs too: the local OAuth server serves Calendar v3, Gmail v1 and
+  # Graph v1.0 for the tokens it issues (scripts/local/provider-apis/).
+  export GOOGLE_API_URL="$DEV_OAUTH_URL" GRAPH_API_URL="$DEV_OAUTH_URL"
+  export UNIFIED_HTTP_TIMEOUT_MS="${UNIFIED_HTTP_TIMEOUT_MS:-3000}"
 }
 
 

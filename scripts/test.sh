@@ -14,7 +14,7 @@ ensure_browser
 stack_env "$NAME" "$API_PORT" "$DB_PORT"
 # Limits high enough for the suites, low enough that the rate-limit test can
 # exhaust one window quickly; the tests read them from here.
-export RATE_LIMIT_DEFAULT=600/60 RATE_LIMIT_AUTH=300/60 RATE_LIMIT_CHAT=600/60 RATE_LIMIT_HEYGEN=60/60
+export RATE_LIMIT_DEFAULT=600/60 RATE_LIMIT_AUTH=300/60 RATE_LIMIT_CHAT=600/60 RATE_LIMIT_HEYGEN=60/60 RATE_LIMIT_PROVIDER=1200/60
 # Every test speaks from 127.0.0.1, so its public routes share one address:
 # out of the suites' way. tests/platform/public-limit.test.ts runs a gateway
 # of its own with a small public limit.

@@ -66,10 +66,10 @@ export const Scope = z.enum(SCOPES);
 // row type and columns (status is computed there). Timestamps are ISO strings
 // in UTC, as shared/db/client.ts parses them.
 // A key's own limit on top of its owner's: `name` is a route class (default,
-// auth, chat, heygen) or "all" (every request); `limit` requests per `window`
-// seconds.
+// auth, chat, heygen, provider) or "all" (every request); `limit` requests per
+// `window` seconds.
 export const ApiKeyLimit = z.strictObject({
-  name: z.enum(["all", "default", "auth", "chat", "heygen"]),
+  name: z.enum(["all", "default", "auth", "chat", "heygen", "provider"]),
   limit: z.number().int().min(1).max(999_999_999),
   window: z.number().int().min(1).max(86_400).openapi({ description: "Seconds." }),
 }).openapi("ApiKeyLimit");

@@ -34,6 +34,7 @@ const costSchema = z.object({
   API_KEY_COST_AUTH: z.coerce.number().int().min(0).max(1_000_000).default(0),
   API_KEY_COST_CHAT: z.coerce.number().int().min(0).max(1_000_000).default(1),
   API_KEY_COST_HEYGEN: z.coerce.number().int().min(0).max(1_000_000).default(1),
+  API_KEY_COST_PROVIDER: z.coerce.number().int().min(0).max(1_000_000).default(0),
 });
 
 export function parseKeyCosts(env: Record<string, string | undefined>): Record<RateClass, number> {
@@ -48,6 +49,7 @@ export function parseKeyCosts(env: Record<string, string | undefined>): Record<R
     auth: c.API_KEY_COST_AUTH,
     chat: c.API_KEY_COST_CHAT,
     heygen: c.API_KEY_COST_HEYGEN,
+    provider: c.API_KEY_COST_PROVIDER,
     public: 0,
   };
 }

@@ -13,11 +13,17 @@ export const SCOPES = [
   "account:write",
   "webhooks:read",
   "webhooks:write",
+  // The unified API (issue 15): the user's calendars and mailboxes at their providers.
+  "calendar:read",
+  "calendar:write",
+  "mail:read",
+  "mail:write",
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];
 
 // Route classes share a rate-limit bucket per caller (see shared/http/rate-limit);
 // the costly ones (chat, heygen) count per owner, across the JWT and every key;
-// "public" is the class of routes without a caller, counted per client address.
-export type RateClass = "default" | "auth" | "chat" | "heygen" | "public";
+// "public" is the class of routes without a caller, counted per client address;
+// "provider" the unified API's routes, each of which calls Google or Microsoft.
+export type RateClass = "default" | "auth" | "chat" | "heygen" | "public" | "provider";

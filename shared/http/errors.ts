@@ -22,6 +22,7 @@ export const errorStatus = {
   invalid_state: 400,
   access_denied: 403,
   needs_reauth: 409,
+  connection_exhausted: 409,
   provider_error: 502,
   provider_timeout: 504,
   // chat (shared/chat): closed sessions, Idempotency-Key, the agent and HeyGen
@@ -34,6 +35,10 @@ export const errorStatus = {
   agent_timeout: 504,
   // account (shared/account): the cap on live API keys
   api_key_limit: 409,
+  // unified (shared/unified): a connection's grant, the provider's quota, which connection
+  insufficient_provider_scope: 403,
+  provider_rate_limited: 429,
+  connection_required: 400,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof errorStatus;

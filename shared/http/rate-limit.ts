@@ -26,6 +26,8 @@ const schema = z.object({
   RATE_LIMIT_CHAT: spec.default({ limit: 30, windowSeconds: 60 }),
   RATE_LIMIT_HEYGEN: spec.default({ limit: 10, windowSeconds: 60 }),
   RATE_LIMIT_PUBLIC: spec.default({ limit: 120, windowSeconds: 60 }),
+  // The unified API: every request spends the user's quota at Google or Microsoft.
+  RATE_LIMIT_PROVIDER: spec.default({ limit: 120, windowSeconds: 60 }),
 });
 
 export function parseRateLimits(env: Record<string, string | undefined>): Record<RateClass, Limit> {
@@ -41,6 +43,7 @@ export function parseRateLimits(env: Record<string, string | undefined>): Record
     chat: c.RATE_LIMIT_CHAT,
     heygen: c.RATE_LIMIT_HEYGEN,
     public: c.RATE_LIMIT_PUBLIC,
+    provider: c.RATE_LIMIT_PROVIDER,
   };
 }
 

@@ -23,7 +23,8 @@ create table public.api_key_roles (
   scopes text[] not null check (
     cardinality(scopes) between 1 and 16 and private.is_distinct_set(scopes) and scopes <@ array[
       'sessions:read', 'sessions:write', 'chat:write', 'tokens:read', 'tokens:write',
-      'tokens:access', 'account:read', 'account:write', 'webhooks:read', 'webhooks:write'
+      'tokens:access', 'account:read', 'account:write', 'webhooks:read', 'webhooks:write',
+      'calendar:read', 'calendar:write', 'mail:read', 'mail:write'
     ]::text[]
   ),
   created_at timestamptz not null default now(),
@@ -55,8 +56,8 @@ create policy "api_key_roles: owner deletes" on public.api_key_roles
   for delete to oprina_api_user using (user_id = (select auth.uid()));
 
 insert into public.api_key_roles (user_id, name, description, scopes) values
-  (null, 'reader', 'Reads sessions, connections, the account and webhooks; changes nothing.',
-   array['sessions:read', 'tokens:read', 'account:read', 'webhooks:read']),
+  (null, 'reader', 'Reads sessions, connections, the account, webhooks, calendars and mail; changes nothing.',
+   array['sessions:read', 'tokens:read', 'account:read', 'webhooks:read', 'calendar:read', 'mail:read']),
   (null, 'assistant', 'What a voice agent needs: sessions, chat and fresh provider tokens.',
    array['sessions:read', 'sessions:write', 'chat:write', 'tokens:access']);
 
@@ -79,7 +80,7 @@ create trigger api_key_roles_audit after insert or update or delete on public.ap
 
 -- 2. The key's new columns ---------------------------------------------------------
 -- limits: [{"name": "chat", "limit": 10, "window": 60}, ...]; a limit named after a
--- route class (default, auth, chat, heygen) counts that class's requests, one
+-- route class (default, auth, chat, heygen, provider) counts that class's requests, one
 -- named "all" counts every request. At most 8, names distinct.
 create or replace function private.api_key_limits_valid(p jsonb) returns boolean
 language sql immutable strict set search_path = '' as $$
@@ -90,7 +91,7 @@ language sql immutable strict set search_path = '' as $$
            or not (l ? 'name' and l ? 'limit' and l ? 'window')
            or (select count(*) from jsonb_object_keys(l)) <> 3
            or jsonb_typeof(l -> 'name') <> 'string'
-           or not (l ->> 'name') = any (array['all', 'default', 'auth', 'chat', 'heygen'])
+           or not (l ->> 'name') = any (array['all', 'default', 'auth', 'chat', 'heygen', 'provider'])
            or jsonb_typeof(l -> 'limit') <> 'number' or jsonb_typeof(l -> 'window') <> 'number'
            or (l ->> 'limit') !~ '^[0-9]{1,9}$' or (l ->> 'window') !~ '^[0-9]{1,6}$'
            or (l ->> 'limit')::integer < 1 or (l ->> 'window')::integer not between 1 and 86400)
@@ -150,7 +151,8 @@ alter table public.api_keys add constraint api_keys_scopes_check check (
   cardinality(scopes) <= 16 and (cardinality(scopes) >= 1 or role_id is not null)
   and scopes <@ array[
     'sessions:read', 'sessions:write', 'chat:write', 'tokens:read', 'tokens:write',
-    'tokens:access', 'account:read', 'account:write', 'webhooks:read', 'webhooks:write'
+    'tokens:access', 'account:read', 'account:write', 'webhooks:read', 'webhooks:write',
+    'calendar:read', 'calendar:write', 'mail:read', 'mail:write'
   ]::text[]
 );
 

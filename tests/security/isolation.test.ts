@@ -119,6 +119,10 @@ type Ids = {
   providerAccounts: string[]; // e-mails at the local provider
   webhookEndpoint: string; // has delivered deliveries of the connections' events
   apiKeyRole: string; // the user's own role, which their key references
+  // The unified API's ids (<connection_id>:<provider id>) of the Google connection.
+  event: string;
+  mail: string;
+  draft: string;
 };
 type Kind =
   | "session"
@@ -127,7 +131,10 @@ type Kind =
   | "apiKey"
   | "provider"
   | "webhookEndpoint"
-  | "apiKeyRole";
+  | "apiKeyRole"
+  | "event"
+  | "mail"
+  | "draft";
 
 // Path parameters by their documented description. Unknown ones fail the
 // probe, so a new id-taking route must be placed here or in NOT_ID_ROUTES.
@@ -139,6 +146,9 @@ const PATH_IDS: Record<string, Kind> = {
   "Provider id": "provider",
   "Webhook endpoint id": "webhookEndpoint",
   "Role id": "apiKeyRole",
+  "Event id (<connection_id>:<provider id>, URL-encoded)": "event",
+  "Mail id (<connection_id>:<provider id>, URL-encoded)": "mail",
+  "Draft id (<connection_id>:<provider id>, URL-encoded)": "draft",
 };
 // Names a thing every user shares, so it is never A's or B's.
 const SHARED: Kind[] = ["provider"];
@@ -185,6 +195,23 @@ const EXTRAS: Record<string, Extra> = {
     body: () => SEND,
     headers: (v) => ({ "Idempotency-Key": v.idempotencyKey }),
   },
+  // Writes that take no id; the connection is B's own (the probe never names A's here).
+  "POST /unified/calendar/events": { body: () => UNIFIED_EVENT },
+  "POST /unified/mail/drafts": { body: () => UNIFIED_DRAFT },
+};
+const UNIFIED_EVENT = {
+  title: "isolation",
+  start: new Date(Date.now() + 86_400_000).toISOString(),
+  end: new Date(Date.now() + 90_000_000).toISOString(),
+};
+const UNIFIED_DRAFT = { to: ["isolation@example.com"], subject: "isolation", body_text: "probe" };
+
+// Query parameters a read requires (one fixed range, so A's and B's queries are the same).
+const RANGE = `time_min=${encodeURIComponent(new Date(Date.now() - 86_400_000).toISOString())}` +
+  `&time_max=${encodeURIComponent(new Date(Date.now() + 14 * 86_400_000).toISOString())}`;
+const QUERIES: Record<string, string> = {
+  "GET /unified/calendar/events": RANGE,
+  "GET /unified/calendar/free-busy": RANGE,
 };
 
 // A minimal valid body ----------------------------------------------------------------------
@@ -358,7 +385,7 @@ async function populate(label: string): Promise<Ids> {
   const endpoint = await ok(user, "POST", "/webhooks/endpoints", {
     body: { url: `${Deno.env.get("LOCAL_WEBHOOK_RECEIVER_URL")}/hooks/${inbox}` },
   });
-  const google = await connect(user, { provider: "google", services: ["gmail"] });
+  const google = await connect(user, { provider: "google", services: ["gmail", "calendar"] });
   const microsoft = await connect(user, { provider: "microsoft", services: ["outlook"] });
   await ok(user, "POST", `/tokens/${google.token.id}/refresh`);
   // Left pending: the consent page is never submitted.
@@ -380,6 +407,13 @@ async function populate(label: string): Promise<Ids> {
   // A use of the key: its usage (counted apart from requests) is not in the
   // snapshots; B reading it is a 404 like any of A's ids (the probe below).
   assert.equal((await call("GET", "/sessions", { headers: { "X-API-Key": key.key } })).status, 200);
+  // Ids the unified API hands out, from the Google connection's calendar and mailbox.
+  const unified = `?connection_id=${google.token.id}`;
+  const event = (await ok(user, "GET", `/unified/calendar/events${unified}&${RANGE}`)).data[0].id;
+  const mail = (await ok(user, "GET", `/unified/mail/messages${unified}&limit=1`)).data[0].id;
+  const draft = (await ok(user, "POST", "/unified/mail/drafts", {
+    body: { ...UNIFIED_DRAFT, connection_id: google.token.id },
+  })).id;
   await deliverAll(endpoint.id);
   return {
     user,
@@ -393,6 +427,9 @@ async function populate(label: string): Promise<Ids> {
     providerAccounts: [google.email, microsoft.email, parkedMailbox],
     webhookEndpoint: endpoint.id,
     apiKeyRole: role.id,
+    event,
+    mail,
+    draft,
   };
 }
 
@@ -418,12 +455,14 @@ const nobody: Ids = {
   apiKey: crypto.randomUUID(),
   webhookEndpoint: crypto.randomUUID(),
   idempotencyKey: `isolation-${crypto.randomUUID()}`,
+  event: `${crypto.randomUUID()}:${A.event.split(":")[1]}`,
+  mail: `${crypto.randomUUID()}:${A.mail.split(":")[1]}`,
+  draft: `${crypto.randomUUID()}:${A.draft.split(":")[1]}`,
 };
 
 const idOps = ops.filter((o) => o.pathParams.length > 0 && !(o.name in NOT_ID_ROUTES));
 const bearerOnly = ops.filter((o) => o.secured && !o.scope).map((o) => o.name);
 const providerSeen = (u: Ids) => Promise.all(u.providerAccounts.map((e) => provider.seen(e)));
-const baseline = { snapshot: await snapshotOf(A.user.id), provider: await providerSeen(A) };
 
 // A's values that must never appear in anything B reads.
 const traces = (u: Ids) => [
@@ -510,7 +549,20 @@ test("A's Idempotency-Key, sent by B with A's request, replays nothing of A's", 
 // B's reads, with B's own ids and whatever cursor B brings, show only B's rows.
 const reads = ops.filter((o) => o.method === "GET" && o.secured && !SERVICE_ONLY.includes(o.name));
 const ownPath = (op: Op, u: Ids) =>
-  op.pathParams.length ? pathFor(op, u, u, mixes(op).at(-1)!) : op.path;
+  (op.pathParams.length ? pathFor(op, u, u, mixes(op).at(-1)!) : op.path) +
+  (QUERIES[op.name] ? `?${QUERIES[op.name]}` : "");
+const withQuery = (path: string, query: string) =>
+  `${path}${path.includes("?") ? "&" : "?"}${query}`;
+
+// A's first pages, read before the baseline: A's own reads through the unified
+// API count uses of A's connections, which nothing B does may.
+const paged = reads.filter((o) => o.queryParams.includes("cursor"));
+const firstPages = new Map<string, Call>();
+for (const op of paged) {
+  const first = await call("GET", withQuery(ownPath(op, A), "limit=1"), { token: A.user.token });
+  firstPages.set(op.name, first);
+}
+const baseline = { snapshot: await snapshotOf(A.user.id), provider: await providerSeen(A) };
 
 function assertNoTraces(res: Call, where: string) {
   assert.equal(res.status, 200, `${where}: ${res.status} ${JSON.stringify(res.body)}`);
@@ -528,15 +580,18 @@ test("B's reads never show A's rows", async () => {
 });
 
 test("A's cursors walk only B's rows for B", async () => {
-  const paged = reads.filter((o) => o.queryParams.includes("cursor"));
   assert.ok(paged.length >= 4, paged.map((o) => o.name).join());
   for (const op of paged) {
-    const first = await call("GET", `${ownPath(op, A)}?limit=1`, { token: A.user.token });
+    const first = firstPages.get(op.name)!;
     const cursor = first.body?.next_cursor;
     assert.ok(cursor, `${op.name}: A has a second page (${JSON.stringify(first.body)})`);
-    const res = await call("GET", `${ownPath(op, B)}?cursor=${encodeURIComponent(cursor)}`, {
-      token: B.user.token,
-    });
+    const res = await call(
+      "GET",
+      withQuery(ownPath(op, B), `cursor=${encodeURIComponent(cursor)}`),
+      {
+        token: B.user.token,
+      },
+    );
     assertNoTraces(res, `${op.name} with A's cursor`);
   }
 });

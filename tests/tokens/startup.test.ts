@@ -1,4 +1,4 @@
-// No key, no start: the deployed entry points (supabase/functions/{oauth,tokens,webhooks}/index.ts)
+// No key, no start: the deployed entry points (supabase/functions/{oauth,tokens,webhooks,unified}/index.ts)
 // fail to boot when Vault holds no token encryption key, even where Deno.exit
 // does nothing (the edge runtime): tests/helpers/edge-boot.ts boots them so. The stack's own
 // database has a key (and other suites use it), so this starts a second,
@@ -41,7 +41,7 @@ async function serve(fn: string) {
   ], { SUPABASE_DB_URL: dbUrl });
 }
 
-test("without a token encryption key in Vault the oauth, tokens and webhooks functions refuse to start", async () => {
+test("without a token encryption key in Vault the oauth, tokens, webhooks and unified functions refuse to start", async () => {
   const lib = `source scripts/lib.sh && pg_start '${dir}/pg' ${port}`;
   const started = await run("bash", ["-c", lib]);
   assert.equal(started.code, 0, started.text);
@@ -52,7 +52,7 @@ test("without a token encryption key in Vault the oauth, tokens and webhooks fun
     });
     assert.equal(migrated.code, 0, migrated.text);
 
-    for (const fn of ["tokens", "oauth", "webhooks"]) {
+    for (const fn of ["tokens", "oauth", "webhooks", "unified"]) {
       const res = await serve(fn);
       assert.match(res.text, /refusing to start: no token encryption key in Vault/);
       assert.match(res.text, /^boot error: .*refusing to start/m, res.text);
