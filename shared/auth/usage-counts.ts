@@ -34,8 +34,9 @@ function scheduleFlush(): number {
     timer = undefined;
     flushUsage().catch(() => {});
   }, FLUSH_MS);
-  // Never what keeps an isolate (or a test process) alive.
-  Deno.unrefTimer(id);
+  // Never what keeps an isolate (or a test process) alive; a runtime without
+  // unrefTimer (an edge worker ends by its own rules) just keeps the timer.
+  (Deno as { unrefTimer?: (id: number) => void }).unrefTimer?.(id);
   return id;
 }
 

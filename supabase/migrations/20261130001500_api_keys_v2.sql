@@ -610,8 +610,9 @@ revoke all on function private.verify_api_key(bytea, text, text, integer, intege
 grant execute on function private.verify_api_key(bytea, text, text, integer, integer, integer,
   integer, integer, integer, uuid) to service_role;
 
--- private.resolve_api_key (migration 0500) stays for callers outside the API
--- (its pgTAP tests hold its behaviour); the API no longer calls it.
+-- private.resolve_api_key (migration 0500) stays: routes no key may use
+-- (session-only and service routes) resolve a key with it only to tell an
+-- invalid key (401) from a refused one (403), spending and counting nothing.
 
 -- Retention: deleting a user removes their keys' named-limit buckets too.
 create or replace function private.delete_user(p_user uuid) returns boolean
