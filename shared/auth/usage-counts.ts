@@ -30,14 +30,26 @@ export function countUse(keyId: string, userId: string, outcome: Outcome): void 
 }
 
 function scheduleFlush(): number {
+  let done = () => {};
+  const flushed = new Promise<void>((resolve) => (done = resolve));
   const id = setTimeout(() => {
     timer = undefined;
-    flushUsage().catch(() => {});
+    flushUsage().catch(() => {}).finally(done);
   }, FLUSH_MS);
   // Never what keeps an isolate (or a test process) alive; a runtime without
   // unrefTimer (an edge worker ends by its own rules) just keeps the timer.
   (Deno as { unrefTimer?: (id: number) => void }).unrefTimer?.(id);
+  // On Supabase's edge runtime a worker may be stopped once its responses
+  // are sent: waitUntil keeps it until the batch is written.
+  edgeRuntime()?.waitUntil(flushed);
   return id;
+}
+
+function edgeRuntime(): { waitUntil: (p: Promise<unknown>) => void } | undefined {
+  const runtime = (globalThis as { EdgeRuntime?: { waitUntil?: unknown } }).EdgeRuntime;
+  return typeof runtime?.waitUntil === "function"
+    ? runtime as { waitUntil: (p: Promise<unknown>) => void }
+    : undefined;
 }
 
 // Writes what has been counted; on failure the counts stay for the next try.
