@@ -5,7 +5,9 @@ import { config } from "../config.ts";
 import { AppError } from "../http/errors.ts";
 import type { AppEnv } from "../http/context.ts";
 import { COSTLY_CLASSES, deferOwnerHit, rateHeaders, takeHit } from "../http/rate-limit.ts";
+import type { PendingKeyPrincipal } from "../db/client.ts";
 import { looksLikeApiKey, resolveApiKey } from "./api-keys.ts";
+import { type KeyRequest, planKeyCheck, type VerifiedKey, verifyKeyNow } from "./key-check.ts";
 import { createVerifier } from "./jwt.ts";
 import { type Principal, principalFromClaims, type UserPrincipal } from "./principal.ts";
 import type { RateClass, Scope } from "./scopes.ts";
@@ -51,29 +53,74 @@ function credentials(
   return { jwt: bearerIsKey ? undefined : bearer, apiKey: bearerIsKey ? bearer : apiKeyHeader };
 }
 
-async function userFromKey(key: string): Promise<UserPrincipal> {
-  const resolved = await resolveApiKey(key);
-  if (!resolved) throw refuse("the API key is invalid, expired or revoked");
+function keyPrincipal(v: VerifiedKey): UserPrincipal {
   return {
     kind: "user",
-    userId: resolved.userId,
+    userId: v.userId,
     isAdmin: false, // keys never carry admin rights
     isAnonymous: false, // anonymous users cannot create keys (API and database)
-    apiKeyId: resolved.id,
-    scopes: resolved.scopes,
-    claims: {
-      sub: resolved.userId,
-      role: "authenticated",
-      aud: "authenticated",
-      email: resolved.email ?? undefined,
-      api_key_id: resolved.id,
-    },
+    apiKeyId: v.keyId,
+    scopes: v.scopes,
+    claims: v.claims,
   };
 }
 
+// A key whose verification rides on the route's first message (one-trip
+// routes): who it names is known only once that message has run, and reading
+// it before is a bug in the route, so it throws.
+function pendingKeyPrincipal(req: KeyRequest): PendingKeyPrincipal {
+  let verified: UserPrincipal | undefined;
+  const need = (): UserPrincipal => {
+    if (verified) return verified;
+    throw new Error(
+      "the API key is not verified yet: read the caller after the route's first query",
+    );
+  };
+  const principal: PendingKeyPrincipal = {
+    kind: "user",
+    isAdmin: false,
+    isAnonymous: false,
+    get userId() {
+      return need().userId;
+    },
+    get apiKeyId() {
+      return need().apiKeyId;
+    },
+    get scopes() {
+      return need().scopes;
+    },
+    get claims() {
+      return need().claims;
+    },
+  };
+  principal.keyCheck = planKeyCheck(req, (v) => (verified = keyPrincipal(v)));
+  return principal;
+}
+
+// Routes no key may use (session-only and service routes) only tell an
+// invalid key (401) from a valid one they refuse (403): the key is resolved,
+// not verified, so it spends nothing and counts no use.
+async function keyForRefusal(key: string, fromJwt: Principal | null | undefined) {
+  const resolved = await resolveApiKey(key);
+  if (!resolved) throw refuse("the API key is invalid, expired or revoked");
+  if (fromJwt?.kind === "user" && fromJwt.userId !== resolved.userId) {
+    throw refuse("the token and the API key belong to different users");
+  }
+  return keyPrincipal({
+    keyId: resolved.id,
+    userId: resolved.userId,
+    scopes: resolved.scopes,
+    claims: { sub: resolved.userId, role: "authenticated", aud: "authenticated" },
+  });
+}
+
+type KeyRoute = Omit<KeyRequest, "key" | "expectUser"> & { oneTrip: boolean };
+
 // Both given: both must be valid and name the same user; the key's scopes apply.
+// A key is verified here, alone, unless the route takes it into its own message.
 async function authenticate(
   c: { req: { header(name: string): string | undefined } },
+  route?: KeyRoute,
 ): Promise<Principal | null> {
   const { jwt, apiKey } = credentials(c.req.header("Authorization"), c.req.header("X-API-Key"));
   if (!jwt && !apiKey) throw refuse("a bearer token or an API key is required");
@@ -82,11 +129,17 @@ async function authenticate(
   const fromJwt = jwt ? principalFromClaims(await verifier()(jwt)) : undefined;
   if (!apiKey) return fromJwt ?? null;
   if (jwt && fromJwt?.kind !== "user") throw refuse("the token does not name a user");
-  const fromKey = await userFromKey(apiKey);
-  if (fromJwt && fromJwt.kind === "user" && fromJwt.userId !== fromKey.userId) {
-    throw refuse("the token and the API key belong to different users");
-  }
-  return fromKey;
+  if (!looksLikeApiKey(apiKey)) throw refuse("the API key is invalid, expired or revoked");
+  if (!route) return await keyForRefusal(apiKey, fromJwt);
+  const req: KeyRequest = {
+    key: apiKey,
+    expectUser: fromJwt?.kind === "user" ? fromJwt.userId : undefined,
+    scope: route.scope,
+    rateClass: route.rateClass,
+    onHeaders: route.onHeaders,
+  };
+  if (route.oneTrip) return pendingKeyPrincipal(req);
+  return keyPrincipal(await verifyKeyNow(req));
 }
 
 export type UserRouteOptions = {
@@ -104,6 +157,10 @@ export type UserRouteOptions = {
   // handler then finds a service principal and no user.
   // (A string says in the OpenAPI document what the service may do here.)
   allowService?: true | string;
+  // The route's first database access is one message (queryAsUser or
+  // queryAsUserAfter) and nothing before it reads the caller: an API key is
+  // verified inside that message (shared/auth/key-check.ts), not before it.
+  oneTrip?: boolean;
 };
 
 export function requireUser(
@@ -112,12 +169,31 @@ export function requireUser(
   opts: UserRouteOptions = {},
 ) {
   return createMiddleware<AppEnv>(async (c, next) => {
-    const principal = await authenticate(c);
+    // Session-only routes refuse keys below, whatever the key: they verify
+    // none (no credits spent, no usage counted).
+    const principal = await authenticate(
+      c,
+      opts.sessionOnly ? undefined : {
+        scope,
+        rateClass,
+        oneTrip: opts.oneTrip === true,
+        onHeaders: (headers) => {
+          for (const [name, value] of Object.entries(headers)) c.header(name, value);
+        },
+      },
+    );
     if (principal?.kind === "service" && opts.allowService) {
       c.set("principal", principal);
       return await next();
     }
     if (principal?.kind !== "user") throw refuse("this route needs a signed-in user's token");
+    const pendingKey = (principal as PendingKeyPrincipal).keyCheck !== undefined;
+    if (pendingKey) {
+      // Scope, limits and credits are the verification's; it sets the headers.
+      c.set("user", principal);
+      c.set("principal", principal);
+      return await next();
+    }
     if (principal.apiKeyId && opts.sessionOnly) {
       throw new AppError(
         "forbidden",
@@ -138,10 +214,11 @@ export function requireUser(
     }
     // Before the route runs, so a refused request does nothing and every
     // answer, errors included, carries the headers; or, for a route that asks,
-    // first in the route's own round trip.
-    if (opts.deferRateLimit && COSTLY_CLASSES.has(rateClass)) {
+    // first in the route's own round trip. A key's verification has counted
+    // its hit already.
+    if (opts.deferRateLimit && COSTLY_CLASSES.has(rateClass) && !principal.apiKeyId) {
       c.set("deferredHit", deferOwnerHit(principal, rateClass));
-    } else {
+    } else if (!principal.apiKeyId) {
       const rate = await takeHit(principal, rateClass);
       for (const [name, value] of Object.entries(rateHeaders(rate))) c.header(name, value);
     }

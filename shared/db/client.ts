@@ -219,8 +219,51 @@ function setupStatement(role: string, claims: object): string {
 // to it (it is not granted to `authenticator`), so writes go through the API.
 export const API_USER_ROLE = "oprina_api_user";
 
-export function asUser<T>(user: UserPrincipal, work: (tx: Tx) => Promise<T>): Promise<T> {
+export async function asUser<T>(user: UserPrincipal, work: (tx: Tx) => Promise<T>): Promise<T> {
+  await verifyKeyFirst(user);
   return inRole(API_USER_ROLE, user.claims, work);
+}
+
+// An API key's verification that has not run yet (shared/auth/key-check.ts):
+// its statement (which sets the owner's claims or raises the refusal), how
+// to read its answer, and how to read a refusal it raised.
+export type KeyCheck = {
+  prelude: SqlText;
+  settle: (verdictRow: Row | undefined) => void;
+  refusal: (err: unknown) => Error | undefined;
+};
+
+// A principal of an API key whose verification rides on the request's first
+// message: the middleware of a one-trip route sets keyCheck, the first
+// message takes it.
+export type PendingKeyPrincipal = UserPrincipal & {
+  keyCheck?: KeyCheck;
+  verifying?: Promise<void>;
+};
+
+function takeCheck(user: UserPrincipal): KeyCheck | undefined {
+  const pending = user as PendingKeyPrincipal;
+  const check = pending.keyCheck;
+  pending.keyCheck = undefined;
+  return check;
+}
+
+// A transaction on a reserved connection cannot carry the check in its
+// message: the key is verified alone first (one more round trip).
+export async function verifyKeyFirst(user: UserPrincipal): Promise<void> {
+  const pending = user as PendingKeyPrincipal;
+  const check = takeCheck(user);
+  if (check) {
+    pending.verifying = (async () => {
+      try {
+        const [row] = await db().unsafe(textOf(check.prelude));
+        check.settle(row);
+      } catch (err) {
+        throw check.refusal(err) ?? err;
+      }
+    })();
+  }
+  await pending.verifying;
 }
 
 // Service work (cron, workers, callbacks after their own checks): bypasses RLS
@@ -235,8 +278,30 @@ export function asService<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
 // with the message, so the local settings end with it and the pooled
 // connection goes back clean: no BEGIN, no COMMIT, no reserved connection.
 // Returns each statement's rows, in order.
-export function queryAsUser(user: UserPrincipal, ...statements: SqlText[]): Promise<Row[][]> {
+export async function queryAsUser(user: UserPrincipal, ...statements: SqlText[]): Promise<Row[][]> {
+  const check = takeCheck(user);
+  if (check) return await keyTrip(user, check, statements);
+  await (user as PendingKeyPrincipal).verifying;
   return oneTrip(API_USER_ROLE, user.claims, statements);
+}
+
+// The message of a request made with an API key not verified yet: its
+// verification first, as the login role (it sets the owner's claims, or
+// raises the refusal, which rolls the message back), then the role and the
+// work, all one transaction. Returns each statement's rows.
+async function keyTrip(user: UserPrincipal, check: KeyCheck, statements: SqlText[]) {
+  const pending = user as PendingKeyPrincipal;
+  let done = () => {};
+  pending.verifying = new Promise<void>((resolve) => (done = resolve));
+  try {
+    const [verdict, ...rest] = await oneTrip(API_USER_ROLE, null, statements, [check.prelude]);
+    check.settle(verdict[0]);
+    return rest;
+  } catch (err) {
+    throw check.refusal(err) ?? err;
+  } finally {
+    done();
+  }
 }
 
 export function queryAsService(...statements: SqlText[]): Promise<Row[][]> {
@@ -252,6 +317,9 @@ export async function queryAsUserAfter(
   user: UserPrincipal,
   ...statements: SqlText[]
 ): Promise<[Row[], ...Row[][]]> {
+  // The verification cannot precede a prelude that commits (the claims it
+  // sets would end with that transaction): it runs alone first.
+  await verifyKeyFirst(user);
   const [first, ...rest] = await oneTrip(API_USER_ROLE, user.claims, statements, [
     prelude,
     sql`commit`,
@@ -259,16 +327,20 @@ export async function queryAsUserAfter(
   return [first, ...rest];
 }
 
+// claims null: the prelude's key verification has set them (keyTrip).
 async function oneTrip(
   role: string,
-  claims: object,
+  claims: object | null,
   statements: SqlText[],
   prelude: SqlText[] = [],
 ): Promise<Row[][]> {
   if (statements.length === 0) throw new TypeError("oneTrip: no statement");
   // standard_conforming_strings decides how a literal is read: every
   // supported Postgres has it on, and a server that does not is refused.
-  const setup = sql`select set_config('role', ${lit.text(role)}, true),
+  const setup = claims === null
+    ? sql`select set_config('role', ${lit.text(role)}, true),
+    current_setting('standard_conforming_strings') as scs`
+    : sql`select set_config('role', ${lit.text(role)}, true),
     set_config('request.jwt.claims', ${lit.text(JSON.stringify(claims))}, true),
     current_setting('standard_conforming_strings') as scs`;
   const text = [...prelude, setup, ...statements].map(textOf).join(";\n");

@@ -99,6 +99,13 @@ export const lit = {
     if (text === undefined) throw new LiteralError("jsonb", "not serializable");
     return fragment(`${quoted(text, "jsonb")}::jsonb`);
   },
+  // Hex input ('\x…'): read literally, as standard_conforming_strings is on.
+  bytea: (v: Uint8Array | null): SqlText => {
+    if (v === null) return fragment("null::bytea");
+    if (!(v instanceof Uint8Array)) throw new LiteralError("bytea", "not bytes");
+    const hex = Array.from(v, (b) => b.toString(16).padStart(2, "0")).join("");
+    return fragment(`'\\x${hex}'::bytea`);
+  },
   textArray: (v: readonly string[] | null): SqlText => {
     if (v === null) return fragment("null::text[]");
     if (!Array.isArray(v)) throw new LiteralError("text[]", "not an array");

@@ -2,6 +2,7 @@
 // line per request, CORS, body limit, the error envelope for every failure
 // (including 404 and 405), health, OpenAPI document and docs page (the last
 // three public, so limited per client address).
+import { verifyKeyFirst } from "../db/client.ts";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -18,6 +19,16 @@ import { limitByAddress } from "./public-limit.ts";
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export type App = OpenAPIHono<AppEnv>;
+
+// The caller's id for the log line; an API key refused inside the route's
+// own message never named one.
+function callerId(user: { userId: string } | undefined): string | undefined {
+  try {
+    return user?.userId;
+  } catch {
+    return undefined;
+  }
+}
 
 export function createApp(fn: string, description: string): App {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalid }).basePath(`/${fn}`) as App;
@@ -40,7 +51,7 @@ export function createApp(fn: string, description: string): App {
       route: c.req.routePath,
       status: c.res.status,
       ms: Math.round((performance.now() - started) * 100) / 100,
-      user_id: c.get("user")?.userId,
+      user_id: callerId(c.get("user")),
     });
   });
   app.use(
@@ -124,10 +135,16 @@ function respondError(c: Context<AppEnv>, err: unknown) {
 
 // zod-openapi's validation hook: every schema failure is a 400 with the
 // offending paths, never a 500 and never a silent default.
-function rejectInvalid(
+// An API key verified in the route's own message has not been verified when
+// the input is: it is verified alone first, so the caller learns of a bad or
+// unfit key (401, 403, 429) before their input, as with a JWT.
+async function rejectInvalid(
   result: { success: boolean; error?: { issues: Array<{ path: PropertyKey[]; message: string }> } },
+  c: Context<AppEnv>,
 ) {
   if (result.success) return;
+  const user = c.get("user");
+  if (user) await verifyKeyFirst(user);
   const issues = (result.error?.issues ?? []).map((i) => ({
     path: i.path.map(String).join("."),
     message: i.message,

@@ -14,6 +14,8 @@ export const errorStatus = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
+  // An API key's credits are spent (shared/auth/key-check.ts): until its refill.
+  usage_exceeded: 429,
   internal: 500,
   service_unavailable: 503,
   // oauth and tokens (shared/oauth, shared/tokens): the callback's state, the provider's answers

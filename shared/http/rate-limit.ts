@@ -94,20 +94,45 @@ export function takeHit(user: UserPrincipal, rateClass: RateClass): Promise<Rate
     : takeLeasedHit(bucketOf(user), rateClass);
 }
 
+// A hit from the lease this isolate holds of a window: the headers' state,
+// or "none" when no token is left (refused at once when the window is known
+// to be exhausted and no refill is under way).
+function hitFromLease(key: string): RateState | "none" {
+  const lease = leases.get(key);
+  const now = Date.now();
+  if (!lease || now >= lease.expiresAt) return "none";
+  const reset = Math.ceil((lease.expiresAt - now) / 1000);
+  if (lease.tokens > 0) {
+    lease.tokens--;
+    return { limit: lease.limit, remaining: lease.remaining + lease.tokens, reset };
+  }
+  if (lease.remaining === 0 && !refilling.has(key)) throw rateLimited(lease.limit, reset);
+  return "none";
+}
+
+// Keeps a lease taken from the database, less the hits already used of it.
+function keep(key: string, row: LeaseRow, used: number): RateState {
+  const tokens = Math.max(0, row.granted - used);
+  leases.set(key, {
+    tokens,
+    limit: row.rate_limit,
+    remaining: row.remaining,
+    expiresAt: Date.now() + row.reset_ms,
+  });
+  if (leases.size > 10_000) forgetExpired();
+  return {
+    limit: row.rate_limit,
+    remaining: row.remaining + tokens,
+    reset: Math.ceil(row.reset_ms / 1000),
+  };
+}
+
 // A hit of a bucket from the lease this isolate holds, or from a new one.
 export async function takeLeasedHit(bucket: string, rateClass: RateClass): Promise<RateState> {
   const key = `${rateClass} ${bucket}`;
   for (;;) {
-    const lease = leases.get(key);
-    const now = Date.now();
-    if (lease && now < lease.expiresAt) {
-      const reset = Math.ceil((lease.expiresAt - now) / 1000);
-      if (lease.tokens > 0) {
-        lease.tokens--;
-        return { limit: lease.limit, remaining: lease.remaining + lease.tokens, reset };
-      }
-      if (lease.remaining === 0 && !refilling.has(key)) throw rateLimited(lease.limit, reset);
-    }
+    const hit = hitFromLease(key);
+    if (hit !== "none") return hit;
     await (refilling.get(key) ?? refill(key, bucket, rateClass));
   }
 }
@@ -116,20 +141,14 @@ function refill(key: string, bucket: string, rateClass: RateClass): Promise<void
   const { limit, windowSeconds } = rateLimits()[rateClass];
   const taking = takeLease(bucket, rateClass, limit, windowSeconds, leaseSize(limit))
     .then((row) => {
-      leases.set(key, {
-        tokens: row.granted,
-        limit: row.rate_limit,
-        remaining: row.remaining,
-        expiresAt: Date.now() + row.reset_ms,
-      });
-      if (leases.size > 10_000) forgetExpired();
+      keep(key, row, 0);
     })
     .finally(() => refilling.delete(key));
   refilling.set(key, taking);
   return taking;
 }
 
-type LeaseRow = { rate_limit: number; granted: number; remaining: number; reset_ms: number };
+export type LeaseRow = { rate_limit: number; granted: number; remaining: number; reset_ms: number };
 
 // One statement of literals outside any transaction (a parameterized one would
 // cost postgres.js a describe round trip); the values are ours.
@@ -204,13 +223,34 @@ export function deferOwnerHit(user: UserPrincipal, rateClass: RateClass): Deferr
   };
 }
 
+// An API key's hit in a leased class, for a verification that runs inside the
+// request's own round trip (shared/auth/key-check.ts): from this isolate's
+// lease when it holds one (want 0), else the statement takes a lease of
+// `want` hits and keepLease stores what this request did not use. Refuses at
+// once while this isolate knows the window is exhausted.
+export function leasedHitLocally(
+  bucket: string,
+  rateClass: RateClass,
+): { state: RateState; want: 0 } | { want: number } {
+  const hit = hitFromLease(`${rateClass} ${bucket}`);
+  return hit === "none"
+    ? { want: leaseSize(rateLimits()[rateClass].limit) }
+    : { state: hit, want: 0 };
+}
+
+// Stores a lease a verification took (granted > 0), less the hit its own
+// request used, and gives the headers' state.
+export function keepLease(bucket: string, rateClass: RateClass, row: LeaseRow): RateState {
+  return keep(`${rateClass} ${bucket}`, row, 1);
+}
+
 function forgetExpired(): void {
   const now = Date.now();
   for (const [key, lease] of leases) if (lease.expiresAt <= now) leases.delete(key);
   for (const [key, window] of exhausted) if (window.until <= now) exhausted.delete(key);
 }
 
-function rateLimited(limit: number, reset: number): AppError {
+export function rateLimited(limit: number, reset: number): AppError {
   return new AppError("rate_limited", "too many requests, retry later", undefined, {
     "Retry-After": String(reset),
     ...rateHeaders({ limit, remaining: 0, reset }),

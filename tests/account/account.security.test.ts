@@ -14,18 +14,29 @@ const tokens = await badTokens(owner);
 const BODIES: Record<string, unknown> = {
   "PATCH /account/me": { display_name: "x" },
   "POST /account/api-keys": { name: "k", scopes: ["sessions:read"] },
+  "PATCH /account/api-keys/{id}": { name: "k" },
+  "POST /account/api-keys/{id}/reroll": { grace_seconds: 0 },
+  "POST /account/api-key-roles": { name: "r", scopes: ["sessions:read"] },
+  "PATCH /account/api-key-roles/{id}": { name: "r" },
 };
 
 test("the document lists every account route", () => {
   assert.deepEqual(ops.map((o) => `${o.method} ${o.path}`).sort(), [
+    "DELETE /account/api-key-roles/{id}",
     "DELETE /account/api-keys/{id}",
     "DELETE /account/me",
     "GET /account/activity",
     "GET /account/admin/stats",
+    "GET /account/api-key-roles",
     "GET /account/api-keys",
+    "GET /account/api-keys/{id}/usage",
     "GET /account/me",
+    "PATCH /account/api-key-roles/{id}",
+    "PATCH /account/api-keys/{id}",
     "PATCH /account/me",
+    "POST /account/api-key-roles",
     "POST /account/api-keys",
+    "POST /account/api-keys/{id}/reroll",
   ]);
   assert.ok(ops.every((o) => o.secured));
 });

@@ -120,7 +120,7 @@ export async function addMessages(
 export async function createApiKey(
   user: TestUser,
   scopes: string[],
-  extra: { name?: string; expires_at?: string } = {},
+  extra: Record<string, unknown> & { name?: string } = {},
 ): Promise<z.infer<typeof CreatedApiKey>> {
   const res = await call("POST", "/account/api-keys", {
     token: user.token,

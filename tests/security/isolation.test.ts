@@ -119,6 +119,7 @@ type Ids = {
   idempotencyKey: string;
   providerAccounts: string[]; // e-mails at the local provider
   webhookEndpoint: string; // has delivered deliveries of the connections' events
+  apiKeyRole: string; // the user's own role, which their key references
   // The unified API's ids (<connection_id>:<provider id>) of the Google connection.
   event: string;
   mail: string;
@@ -132,6 +133,7 @@ type Kind =
   | "apiKey"
   | "provider"
   | "webhookEndpoint"
+  | "apiKeyRole"
   | "event"
   | "mail"
   | "draft"
@@ -146,6 +148,7 @@ const PATH_IDS: Record<string, Kind> = {
   "API key id": "apiKey",
   "Provider id": "provider",
   "Webhook endpoint id": "webhookEndpoint",
+  "Role id": "apiKeyRole",
   "Event id (<connection_id>:<provider id>, URL-encoded)": "event",
   "Mail id (<connection_id>:<provider id>, URL-encoded)": "mail",
   "Draft id (<connection_id>:<provider id>, URL-encoded)": "draft",
@@ -167,6 +170,11 @@ const SESSION_ONLY = [
   "DELETE /account/me",
   "POST /account/api-keys",
   "DELETE /account/api-keys/{id}",
+  "PATCH /account/api-keys/{id}",
+  "POST /account/api-keys/{id}/reroll",
+  "POST /account/api-key-roles",
+  "PATCH /account/api-key-roles/{id}",
+  "DELETE /account/api-key-roles/{id}",
 ];
 const SERVICE_ONLY = [
   "POST /tokens/refresh-due",
@@ -395,7 +403,14 @@ async function populate(label: string): Promise<Ids> {
   const parkedMailbox = uniqueEmail("parked");
   const back = await callback(await consent(parked.authorization_url, { email: parkedMailbox }));
   assert.equal(back.status, 200, JSON.stringify(back.body));
+  const role = await ok(user, "POST", "/account/api-key-roles", {
+    body: { name: "isolation", scopes: ["sessions:read"] },
+  });
   const key = await createApiKey(user, [...SCOPES], { name: `${label}'s key` });
+  await ok(user, "PATCH", `/account/api-keys/${key.id}`, { body: { role_id: role.id } });
+  // A use of the key: its usage (counted apart from requests) is not in the
+  // snapshots; B reading it is a 404 like any of A's ids (the probe below).
+  assert.equal((await call("GET", "/sessions", { headers: { "X-API-Key": key.key } })).status, 200);
   // Ids the unified API hands out, from the Google connection's calendar and mailbox.
   const unified = `?connection_id=${google.token.id}`;
   const event = (await ok(user, "GET", `/unified/calendar/events${unified}&${RANGE}`)).data[0].id;
@@ -423,6 +438,7 @@ async function populate(label: string): Promise<Ids> {
     idempotencyKey,
     providerAccounts: [google.email, microsoft.email, parkedMailbox],
     webhookEndpoint: endpoint.id,
+    apiKeyRole: role.id,
     event,
     mail,
     draft,

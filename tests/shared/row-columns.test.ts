@@ -99,7 +99,9 @@ function problemsOf(b: Binding, columns: Map<string, Column>): string[] {
       continue;
     }
     const json = jsonOf(field as z.ZodType);
-    if (json.types.join() !== driver.type) {
+    // jsonb holds any JSON value: an array column (api_keys.limits) arrives as one.
+    const arrayJson = column.type === "jsonb" && json.types.join() === "array";
+    if (json.types.join() !== driver.type && !arrayJson) {
       problems.push(`${name}: ${column.type} arrives as ${driver.type}, schema says ${json.types}`);
     }
     const format = json.format ?? "no format";

@@ -13,7 +13,7 @@ export const route = createRoute({
   path: "/activity",
   summary: "The caller's activity, newest first",
   tags: ["account"],
-  ...userAccess("account:read"),
+  ...userAccess("account:read", "default", { oneTrip: true }),
   request: { query: ListActivityQuery },
   responses: {
     200: jsonResponse("A page of activities", ActivityPage),

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { asUser } from "../../db/client.ts";
+import { queryAsUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
 import { notFound } from "../../http/errors.ts";
 import {
@@ -13,14 +13,14 @@ import {
 import type { AccountConfig } from "../config.ts";
 import { createApiKey } from "../create-api-key.ts";
 import { ApiKeyId, ApiKeyList, CreateApiKey, CreatedApiKey } from "../schemas.ts";
-import { listApiKeys, revokeApiKey } from "../store.ts";
+import { type ApiKeyRow, listApiKeys, revokeApiKey } from "../store.ts";
 
 export const listRoute = createRoute({
   method: "get",
   path: "/api-keys",
   summary: "The caller's API keys (never the keys themselves)",
   tags: ["api keys"],
-  ...userAccess("account:read"),
+  ...userAccess("account:read", "default", { oneTrip: true }),
   responses: {
     200: jsonResponse("API keys, newest first", ApiKeyList),
     ...errorResponses(401, 403, 429),
@@ -37,7 +37,10 @@ export const createKeyRoute = createRoute({
   tags: ["api keys"],
   ...userAccess("account:write", "auth", { sessionOnly: true, refuseAnonymous: true }),
   description: "A user holds at most API_KEYS_MAX_LIVE (default 25) live keys, neither revoked " +
-    "nor expired; past that the answer is 409 api_key_limit until one is revoked or expires.",
+    "nor expired; past that the answer is 409 api_key_limit until one is revoked or expires. " +
+    "A key holds its own scopes and those of its role (role_id), may carry credits (spent by " +
+    "costed requests, optionally refilled), named limits on top of the owner's, meta and an " +
+    "external_id.",
   request: { body: jsonBody(CreateApiKey) },
   responses: {
     201: jsonResponse("The new key, with the secret shown once", CreatedApiKey),
@@ -63,15 +66,16 @@ export const revokeRoute = createRoute({
 
 export function register(app: App, config: AccountConfig) {
   app.openapi(listRoute, async (c) => {
-    return c.json({ data: await asUser(c.get("user"), listApiKeys) }, 200);
+    const [rows] = await queryAsUser(c.get("user"), listApiKeys()) as [ApiKeyRow[]];
+    return c.json({ data: rows }, 200);
   });
   app.openapi(createKeyRoute, async (c) => {
     return c.json(await createApiKey(c.get("user"), c.req.valid("json"), config), 201);
   });
   app.openapi(revokeRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const revoked = await asUser(c.get("user"), (tx) => revokeApiKey(tx, id));
-    if (!revoked) throw notFound("API key");
+    const [revoked] = await queryAsUser(c.get("user"), revokeApiKey(id));
+    if (revoked.length === 0) throw notFound("API key");
     return c.body(null, 204);
   });
 }

@@ -11,7 +11,7 @@ export const getRoute = createRoute({
   path: "/me",
   summary: "The caller's profile",
   tags: ["account"],
-  ...userAccess("account:read"),
+  ...userAccess("account:read", "default", { oneTrip: true }),
   responses: {
     200: jsonResponse("The profile", Profile),
     ...errorResponses(401, 403, 404, 429),
@@ -23,7 +23,7 @@ export const updateRoute = createRoute({
   path: "/me",
   summary: "Change display name, avatar, time zone or preferences",
   tags: ["account"],
-  ...userAccess("account:write"),
+  ...userAccess("account:write", "default", { oneTrip: true }),
   request: { body: jsonBody(UpdateProfile) },
   responses: {
     200: jsonResponse("The updated profile", Profile),

@@ -24,7 +24,7 @@ export const route = createRoute({
     "is kept, the reply is stored as failed with any partial text, and the error names both.",
   tags: ["chat"],
   // The owner's rate-limit hit travels with the exchange's first round trip.
-  ...userAccess("chat:write", "chat", { deferRateLimit: true }),
+  ...userAccess("chat:write", "chat", { deferRateLimit: true, oneTrip: true }),
   request: { params: SessionParam, headers: SendHeaders, body: jsonBody(SendMessage) },
   responses: {
     200: {

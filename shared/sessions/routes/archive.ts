@@ -11,7 +11,7 @@ export const archiveRoute = createRoute({
   path: "/{id}/archive",
   summary: "Archive a session (idempotent)",
   tags: ["sessions"],
-  ...userAccess("sessions:write"),
+  ...userAccess("sessions:write", "default", { oneTrip: true }),
   request: { params: SessionId },
   responses: {
     200: jsonResponse("The archived session", Session),
@@ -24,7 +24,7 @@ export const restoreRoute = createRoute({
   path: "/{id}/restore",
   summary: "Restore an archived session to active",
   tags: ["sessions"],
-  ...userAccess("sessions:write"),
+  ...userAccess("sessions:write", "default", { oneTrip: true }),
   request: { params: SessionId },
   responses: {
     200: jsonResponse("The restored session", Session),

@@ -10,7 +10,7 @@ export const route = createRoute({
   path: "/",
   summary: "Create a chat session",
   tags: ["sessions"],
-  ...userAccess("sessions:write"),
+  ...userAccess("sessions:write", "default", { oneTrip: true }),
   request: { body: jsonBody(CreateSession) },
   responses: {
     201: jsonResponse("The new session", Session),

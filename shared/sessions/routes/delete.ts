@@ -11,7 +11,7 @@ export const route = createRoute({
   path: "/{id}",
   summary: "Delete a session and its messages",
   tags: ["sessions"],
-  ...userAccess("sessions:write"),
+  ...userAccess("sessions:write", "default", { oneTrip: true }),
   request: { params: SessionId },
   responses: {
     204: { description: "Deleted" },

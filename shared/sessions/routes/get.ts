@@ -11,7 +11,7 @@ export const route = createRoute({
   path: "/{id}",
   summary: "Get a session",
   tags: ["sessions"],
-  ...userAccess("sessions:read"),
+  ...userAccess("sessions:read", "default", { oneTrip: true }),
   request: { params: SessionId },
   responses: {
     200: jsonResponse("The session", Session),

@@ -13,7 +13,7 @@ export const route = createRoute({
   path: "/",
   summary: "List sessions, newest activity first",
   tags: ["sessions"],
-  ...userAccess("sessions:read"),
+  ...userAccess("sessions:read", "default", { oneTrip: true }),
   request: { query: ListSessionsQuery },
   responses: {
     200: jsonResponse("A page of sessions", SessionPage),

@@ -20,7 +20,7 @@ export const route = createRoute({
   path: "/{id}/messages",
   summary: "List a session's messages in order",
   tags: ["sessions"],
-  ...userAccess("sessions:read"),
+  ...userAccess("sessions:read", "default", { oneTrip: true }),
   request: { params: SessionId, query: ListMessagesQuery },
   responses: {
     200: jsonResponse("A page of messages", MessagePage),

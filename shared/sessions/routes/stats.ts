@@ -10,7 +10,7 @@ export const route = createRoute({
   path: "/stats",
   summary: "Totals over the caller's sessions",
   tags: ["sessions"],
-  ...userAccess("sessions:read"),
+  ...userAccess("sessions:read", "default", { oneTrip: true }),
   responses: {
     200: jsonResponse("Session statistics", SessionStats),
     ...errorResponses(401),

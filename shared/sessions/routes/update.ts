@@ -11,7 +11,7 @@ export const route = createRoute({
   path: "/{id}",
   summary: "Change a session's title, status, agent settings or context",
   tags: ["sessions"],
-  ...userAccess("sessions:write"),
+  ...userAccess("sessions:write", "default", { oneTrip: true }),
   request: { params: SessionId, body: jsonBody(UpdateSession) },
   responses: {
     200: jsonResponse("The updated session", Session),

@@ -11,7 +11,7 @@ export const route = createRoute({
   path: "/{id}",
   summary: "Get one connection (metadata only)",
   tags: ["tokens"],
-  ...userAccess("tokens:read"),
+  ...userAccess("tokens:read", "default", { oneTrip: true }),
   request: { params: TokenId },
   responses: {
     200: jsonResponse("The connection", ServiceToken),

@@ -14,7 +14,7 @@ export const route = createRoute({
   summary: "List the caller's provider connections, newest first",
   description: "Metadata only: tokens never leave the vault through this route.",
   tags: ["tokens"],
-  ...userAccess("tokens:read"),
+  ...userAccess("tokens:read", "default", { oneTrip: true }),
   request: { query: ListTokensQuery },
   responses: {
     200: jsonResponse("A page of connections", TokenPage),

@@ -5,7 +5,7 @@ import { revokeConnection } from "../revoke.ts";
 import { RevokeResult, TokenId } from "../schemas.ts";
 import { requireEncryptionKey } from "../vault.ts";
 
-const access = userAccess("tokens:write");
+const access = userAccess("tokens:write", "default", { oneTrip: true });
 
 export const route = createRoute({
   method: "delete",

@@ -1,6 +1,10 @@
 import { accountConfig } from "../../../shared/account/config.ts";
 import * as activity from "../../../shared/account/routes/activity.ts";
 import * as adminStats from "../../../shared/account/routes/admin-stats.ts";
+import * as keyReroll from "../../../shared/account/routes/api-key-reroll.ts";
+import * as keyRoles from "../../../shared/account/routes/api-key-roles.ts";
+import * as keyUpdate from "../../../shared/account/routes/api-key-update.ts";
+import * as keyUsage from "../../../shared/account/routes/api-key-usage.ts";
 import * as apiKeys from "../../../shared/account/routes/api-keys.ts";
 import * as deleteMe from "../../../shared/account/routes/delete-me.ts";
 import * as me from "../../../shared/account/routes/me.ts";
@@ -13,6 +17,7 @@ const config = accountConfig();
 
 for (const route of [me, deleteMe, activity]) route.register(app);
 apiKeys.register(app, config);
+for (const route of [keyUpdate, keyReroll, keyUsage, keyRoles]) route.register(app);
 adminStats.register(app);
 
 export default app;

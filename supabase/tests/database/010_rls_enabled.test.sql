@@ -25,7 +25,8 @@ select tables_are(
   'public',
   array['profiles', 'user_activities', 'chat_sessions', 'messages', 'api_keys', 'idempotency_keys',
         'service_tokens', 'oauth_states', 'token_refresh_logs', 'session_totals',
-        'connection_events', 'webhook_endpoints', 'webhook_deliveries', 'chat_pending_actions'],
+        'connection_events', 'webhook_endpoints', 'webhook_deliveries', 'chat_pending_actions',
+        'api_key_roles', 'api_key_usage'],
   'schema public has exactly the known tables'
 );
 

@@ -65,6 +65,10 @@ select is(
      order by 1
   ),
   array[
+    'api_key_roles oprina_api_user DELETE',
+    'api_key_roles service_role SELECT',
+    'api_key_usage authenticated SELECT',
+    'api_key_usage service_role SELECT',
     'chat_pending_actions authenticated SELECT',
     'chat_pending_actions service_role INSERT,SELECT,UPDATE',
     'chat_sessions authenticated SELECT',
@@ -109,9 +113,12 @@ select is(
      order by 1
   ),
   array[
-    'api_keys authenticated SELECT (created_at,expires_at,id,last_used_at,name,prefix,revoked_at,scopes,user_id)',
-    'api_keys oprina_api_user INSERT (expires_at,key_hash,name,prefix,scopes)',
-    'api_keys oprina_api_user UPDATE (revoked_at)',
+    'api_key_roles authenticated SELECT (created_at,description,id,name,scopes,updated_at,user_id)',
+    'api_key_roles oprina_api_user INSERT (description,name,scopes)',
+    'api_key_roles oprina_api_user UPDATE (description,name,scopes)',
+    'api_keys authenticated SELECT (created_at,credits_refill_amount,credits_refill_day,credits_refill_interval,credits_refilled_at,credits_remaining,expires_at,external_id,id,last_used_at,limits,meta,name,prefix,previous_expires_at,revoked_at,role_id,scopes,updated_at,user_id)',
+    'api_keys oprina_api_user INSERT (credits_refill_amount,credits_refill_day,credits_refill_interval,credits_remaining,expires_at,external_id,key_hash,limits,meta,name,prefix,role_id,scopes)',
+    'api_keys oprina_api_user UPDATE (credits_refill_amount,credits_refill_day,credits_refill_interval,credits_refilled_at,credits_remaining,expires_at,external_id,key_hash,limits,meta,name,prefix,previous_expires_at,revoked_at,role_id,scopes)',
     'chat_pending_actions oprina_api_user UPDATE (decided_at,status)',
     'chat_sessions oprina_api_user INSERT (agent_config,agent_type,context_data,status,title)',
     'chat_sessions oprina_api_user UPDATE (agent_config,agent_type,context_data,status,title)',

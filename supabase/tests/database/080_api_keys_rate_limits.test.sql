@@ -152,30 +152,35 @@ select results_eq(
   'alice''s keys are still unrevoked after bob''s attempt (checked as postgres)'
 );
 
--- Updating: only revoked_at ----------------------------------------------------------------
+-- Updating: the Data API changes nothing; the API changes what PATCH and reroll
+-- change (200_api_keys_v2.test.sql), never the owner or last_used_at ---------------------
 
-select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
+select tests.authenticate_as(current_setting('tests.alice')::uuid);
 
 select throws_ok(
   $$ update public.api_keys set name = 'Renamed' where id = current_setting('tests.a1')::uuid $$,
-  '42501', null, 'alice cannot rename her key'
+  '42501', null, 'alice cannot rename her key through the Data API'
 );
 select throws_ok(
   $$ update public.api_keys set scopes = array['account:write'] where id = current_setting('tests.a1')::uuid $$,
-  '42501', null, 'alice cannot change the scopes of her key'
+  '42501', null, 'alice cannot change the scopes of her key through the Data API'
 );
 select throws_ok(
   $$ update public.api_keys set key_hash = sha256('opr_other'::bytea) where id = current_setting('tests.a1')::uuid $$,
-  '42501', null, 'alice cannot replace key_hash'
+  '42501', null, 'alice cannot replace key_hash through the Data API'
 );
+
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 select throws_ok(
   $$ update public.api_keys set user_id = current_setting('tests.bob')::uuid where id = current_setting('tests.a1')::uuid $$,
   '42501', null, 'alice cannot move her key to bob'
 );
+select tests.authenticate_as(current_setting('tests.alice')::uuid);
 select throws_ok(
   $$ update public.api_keys set expires_at = now() + interval '10 years' where id = current_setting('tests.a2')::uuid $$,
-  '42501', null, 'alice cannot extend expires_at'
+  '42501', null, 'alice cannot extend expires_at through the Data API'
 );
+select tests.authenticate_as_api(current_setting('tests.alice')::uuid);
 select throws_ok(
   $$ update public.api_keys set last_used_at = null where id = current_setting('tests.a1')::uuid $$,
   '42501', null, 'alice cannot write last_used_at'

@@ -117,6 +117,12 @@ insert into public.api_keys (id, user_id, name, prefix, key_hash, scopes) values
    'opr_alicekey', sha256('opr_alice_100'::bytea), '{sessions:read}'),
   ('00000000-0000-0000-0000-0000000b0021', current_setting('tests.bob')::uuid, 'Bob 100',
    'opr_bobkeyaa', sha256('opr_bob_100'::bytea), '{sessions:read}');
+insert into public.api_key_roles (id, user_id, name, scopes) values
+  ('00000000-0000-0000-0000-0000000a0051', current_setting('tests.alice')::uuid, 'alice-role', '{sessions:read}'),
+  ('00000000-0000-0000-0000-0000000b0051', current_setting('tests.bob')::uuid, 'bob-role', '{sessions:read}');
+insert into public.api_key_usage (key_id, user_id, day, outcome, requests) values
+  ('00000000-0000-0000-0000-0000000a0021', current_setting('tests.alice')::uuid, current_date, 'valid', 3),
+  ('00000000-0000-0000-0000-0000000b0021', current_setting('tests.bob')::uuid, current_date, 'valid', 4);
 -- Webhook endpoints before the connections, whose events (trigger) fan out to them.
 insert into public.webhook_endpoints (id, user_id, url) values
   ('00000000-0000-0000-0000-0000000a0041', current_setting('tests.alice')::uuid, 'https://hooks.example.test/alice'),

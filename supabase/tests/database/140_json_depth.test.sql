@@ -64,8 +64,8 @@ select is(
        and pg_get_constraintdef(c.oid) like format('%%private.jsonb_depth_within(%s, 32)%%', a.attname)
      order by 1
   ),
-  array['chat_sessions.agent_config', 'chat_sessions.context_data', 'messages.metadata',
-        'profiles.preferences'],
+  array['api_keys.limits', 'api_keys.meta', 'chat_sessions.agent_config',
+        'chat_sessions.context_data', 'messages.metadata', 'profiles.preferences'],
   'every client-writable JSON column checks the 32-level limit'
 );
 
