@@ -2,8 +2,7 @@
 // (RLS decides what exists); the agent's reply and the Idempotency-Key record
 // are the service's to write: in the same message after the user's part
 // (sendWrites switches the role), or in a service message of their own.
-import type { Tx } from "../db/client.ts";
-import { idents, join, lit, sql, type SqlText } from "../db/literal.ts";
+import { ident, idents, join, lit, sql, type SqlText } from "../db/literal.ts";
 import type { Message } from "../sessions/schemas.ts";
 import { MESSAGES, SESSIONS } from "../sessions/store.ts";
 import { IDEMPOTENCY_SCOPE } from "./idempotency.ts";
@@ -20,40 +19,42 @@ export type KeyRow = {
   assistant_message_id: string;
 };
 
-export async function getMessage(
-  tx: Tx,
-  sessionId: string,
-  id: string,
-): Promise<Message | undefined> {
-  const [row] = await tx<Message[]>`
-    select ${tx(COLUMNS)} from public.messages where id = ${id} and session_id = ${sessionId}`;
-  return row;
+// One message of a session, as the user (RLS): a statement for queryAsUser.
+export function messageById(sessionId: string, id: string): SqlText {
+  return sql`select ${idents(COLUMNS)} from public.messages
+              where id = ${lit.uuid(id)} and session_id = ${lit.uuid(sessionId)}`;
 }
 
 // Voice and avatar data belong to the agent's replies. A URL or avatar session
-// implies its flag; clearing a flag clears its value.
-export async function updateVoiceAvatar(
-  tx: Tx,
+// implies its flag; clearing a flag clears its value. Two statements for one
+// message (queryAsUser): the update, then the message as it now is, which
+// tells a message that is not the agent's (no update, a row) from none.
+export function updateVoiceAvatar(
   sessionId: string,
   id: string,
   p: UpdateVoiceAvatarInput,
-): Promise<{ message: Message; updated: boolean } | undefined> {
-  const set: Record<string, boolean | string | null> = {};
-  if (p.has_voice_response !== undefined) set.has_voice_response = p.has_voice_response;
-  if (p.voice_response_url !== undefined) set.voice_response_url = p.voice_response_url;
-  if (p.voice_response_url) set.has_voice_response = true;
-  if (p.has_voice_response === false) set.voice_response_url = null;
-  if (p.has_avatar_response !== undefined) set.has_avatar_response = p.has_avatar_response;
-  if (p.avatar_session_id !== undefined) set.avatar_session_id = p.avatar_session_id;
-  if (p.avatar_session_id) set.has_avatar_response = true;
-  if (p.has_avatar_response === false) set.avatar_session_id = null;
-  const [row] = await tx<Message[]>`
-    update public.messages set ${tx(set, Object.keys(set))}
-     where id = ${id} and session_id = ${sessionId} and role = 'assistant'
-    returning ${tx(COLUMNS)}`;
-  if (row) return { message: row, updated: true };
-  const current = await getMessage(tx, sessionId, id);
-  return current && { message: current, updated: false };
+): SqlText[] {
+  const set: Record<string, SqlText> = {};
+  if (p.has_voice_response !== undefined) set.has_voice_response = lit.bool(p.has_voice_response);
+  if (p.voice_response_url !== undefined) set.voice_response_url = lit.text(p.voice_response_url);
+  if (p.voice_response_url) set.has_voice_response = lit.bool(true);
+  if (p.has_voice_response === false) set.voice_response_url = lit.text(null);
+  if (p.has_avatar_response !== undefined) {
+    set.has_avatar_response = lit.bool(p.has_avatar_response);
+  }
+  if (p.avatar_session_id !== undefined) set.avatar_session_id = lit.text(p.avatar_session_id);
+  if (p.avatar_session_id) set.has_avatar_response = lit.bool(true);
+  if (p.has_avatar_response === false) set.avatar_session_id = lit.text(null);
+  const assignments = join(
+    Object.entries(set).map(([column, value]) => sql`${ident(column)} = ${value}`),
+    ", ",
+  );
+  return [
+    sql`update public.messages set ${assignments}
+         where id = ${lit.uuid(id)} and session_id = ${lit.uuid(sessionId)} and role = 'assistant'
+        returning ${idents(COLUMNS)}`,
+    messageById(sessionId, id),
+  ];
 }
 
 // --- one round trip each: what a send reads, then what it writes -------------------

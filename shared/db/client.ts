@@ -289,12 +289,17 @@ export async function queryAsUser(user: UserPrincipal, ...statements: SqlText[])
 // verification first, as the login role (it sets the owner's claims, or
 // raises the refusal, which rolls the message back), then the role and the
 // work, all one transaction. Returns each statement's rows.
-async function keyTrip(user: UserPrincipal, check: KeyCheck, statements: SqlText[]) {
+async function keyTrip(
+  user: UserPrincipal,
+  check: KeyCheck,
+  statements: SqlText[],
+  role = API_USER_ROLE,
+) {
   const pending = user as PendingKeyPrincipal;
   let done = () => {};
   pending.verifying = new Promise<void>((resolve) => (done = resolve));
   try {
-    const [verdict, ...rest] = await oneTrip(API_USER_ROLE, null, statements, [check.prelude]);
+    const [verdict, ...rest] = await oneTrip(role, null, statements, [check.prelude]);
     check.settle(verdict[0]);
     return rest;
   } catch (err) {
@@ -306,6 +311,28 @@ async function keyTrip(user: UserPrincipal, check: KeyCheck, statements: SqlText
 
 export function queryAsService(...statements: SqlText[]): Promise<Row[][]> {
   return oneTrip("service_role", { role: "service_role" }, statements);
+}
+
+// Whether a user's API key is still to be verified by their first message:
+// its owner is known to the database (the claims the verification sets), not
+// yet to the route.
+export function keyPending(user: UserPrincipal): boolean {
+  return (user as PendingKeyPrincipal).keyCheck !== undefined;
+}
+
+// Service work a user asked for, in one message (the access-token vend, which
+// reads a secret only the service may): with a key still to be verified, its
+// verification goes first and leaves the owner's claims set, so the
+// statements name the subject by those claims (shared/tokens/store.ts
+// CLAIMED_USER), one round trip; otherwise as queryAsService.
+export async function queryAsServiceFor(
+  user: UserPrincipal,
+  ...statements: SqlText[]
+): Promise<Row[][]> {
+  const check = takeCheck(user);
+  if (check) return await keyTrip(user, check, statements, "service_role");
+  await (user as PendingKeyPrincipal).verifying;
+  return await queryAsService(...statements);
 }
 
 // As queryAsUser, after a statement that is committed on its own first (as

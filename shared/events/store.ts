@@ -1,5 +1,5 @@
 // SQL of the events domain: the owner's reads (RLS decides visibility).
-import type { Tx } from "../db/client.ts";
+import { lit, sql, type SqlText } from "../db/literal.ts";
 import type { ConnectionEventRow, EventType } from "./schemas.ts";
 
 export type EventListOptions = {
@@ -10,17 +10,23 @@ export type EventListOptions = {
 };
 
 // Newest first; the cursor is the last row's (created_at in microseconds, id).
-export async function listEvents(tx: Tx, o: EventListOptions) {
-  const type = o.type ? tx`and type = ${o.type}` : tx``;
-  const connection = o.connectionId ? tx`and connection_id = ${o.connectionId}` : tx``;
+// A statement for queryAsUser (one round trip); one row more than the page
+// tells whether there is a next one.
+export function eventsPage(o: EventListOptions): SqlText {
+  const type = o.type ? sql`and type = ${lit.text(o.type)}` : sql``;
+  const connection = o.connectionId ? sql`and connection_id = ${lit.uuid(o.connectionId)}` : sql``;
   const after = o.after
-    ? tx`and (created_at, id) < (timestamptz 'epoch' + ${o.after.createdUs}::int8 * interval '1 microsecond', ${o.after.id}::uuid)`
-    : tx``;
-  return await tx<(ConnectionEventRow & { created_us: string })[]>`
+    ? sql`and (created_at, id) < (timestamptz 'epoch' + ${
+      lit.int(BigInt(o.after.createdUs))
+    }::int8 * interval '1 microsecond', ${lit.uuid(o.after.id)})`
+    : sql``;
+  return sql`
     select id, type, user_id, connection_id, data, created_at,
            (extract(epoch from created_at) * 1000000)::int8::text as created_us
       from public.connection_events
      where user_id = (select auth.uid()) ${type} ${connection} ${after}
      order by created_at desc, id desc
-     limit ${o.limit + 1}`;
+     limit ${lit.int(o.limit + 1)}`;
 }
+
+export type EventPageRow = ConnectionEventRow & { created_us: string };

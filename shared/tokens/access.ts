@@ -6,7 +6,15 @@
 // log) before the request answers with an error.
 import type { z } from "@hono/zod-openapi";
 import type { Principal, UserPrincipal } from "../auth/principal.ts";
-import { asService, queryAsService, queryAsUser } from "../db/client.ts";
+import {
+  asService,
+  keyPending,
+  queryAsService,
+  queryAsServiceFor,
+  queryAsUser,
+  verifyKeyFirst,
+} from "../db/client.ts";
+import { lit } from "../db/literal.ts";
 import { AppError, notFound } from "../http/errors.ts";
 import type { ProviderId, Service } from "../providers/definitions.ts";
 import { tokensConfig } from "./config.ts";
@@ -18,6 +26,8 @@ import {
   type RefreshOutcome,
 } from "./refresh.ts";
 import {
+  CLAIMED_KEY,
+  CLAIMED_USER,
   findForAccess,
   freshAccessToken,
   type FreshGrant,
@@ -91,17 +101,18 @@ export async function getAccessToken(
   o: VendRequest,
 ): Promise<Grant> {
   const window = tokensConfig().TOKEN_REFRESH_WINDOW_SECONDS;
-  const { subject, askedBy } = vendFor(caller, o.userId, provider);
   if (!o.forceRefresh) {
-    // The common case, a token that is not due: one round trip.
-    const [[fresh]] = await secretWork(() =>
-      queryAsService(freshAccessToken(subject, provider, o, window, askedBy))
-    );
+    // The common case, a token that is not due: one round trip, an API key's
+    // verification included.
+    const [[fresh]] = await secretWork(() => vendFresh(caller, provider, o, window));
     if (fresh) {
       const { access_token, logged: _, ...row } = fresh as FreshGrant & { logged: unknown };
       return grantOf(row, access_token, false);
     }
   }
+  // The key (if any) is verified by now, or here: the slow path names its owner.
+  if (caller.kind === "user") await verifyKeyFirst(caller);
+  const { subject, askedBy } = vendFor(caller, o.userId, provider);
   const found = await asService((tx) => findForAccess(tx, subject, provider, o));
   if (!found) throw notFound(`an active ${provider} connection`);
   if (found.status === "needs_reauth") throw needsReauth(null);
@@ -153,6 +164,22 @@ export async function getAccessToken(
   );
   if (!result.ok) throw result.error;
   return result.value;
+}
+
+// The fast path's message. A key still to be verified is verified in it, and
+// the vend names its owner from the claims that sets; a user it names that is
+// not the owner finds nothing here, and the slow path answers 404.
+function vendFresh(caller: Principal, provider: ProviderId, o: VendRequest, window: number) {
+  if (caller.kind === "user" && keyPending(caller)) {
+    return queryAsServiceFor(
+      caller,
+      freshAccessToken(CLAIMED_USER, provider, o, window, CLAIMED_KEY),
+    );
+  }
+  const { subject, askedBy } = vendFor(caller, o.userId, provider);
+  return queryAsService(
+    freshAccessToken(lit.uuid(subject), provider, o, window, lit.text(askedBy)),
+  );
 }
 
 export async function refreshNow(user: UserPrincipal, id: string): Promise<TokenRow> {

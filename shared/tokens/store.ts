@@ -5,7 +5,7 @@
 // ciphertext, and plaintext only as parameters and results of those calls.
 import type { z } from "@hono/zod-openapi";
 import { columnsOf } from "../db/columns.ts";
-import type { Tx } from "../db/client.ts";
+import type { Row, Tx } from "../db/client.ts";
 import type { AccessMap, ProviderId, Service } from "../providers/definitions.ts";
 import {
   type CleanupResult,
@@ -56,20 +56,25 @@ const ACCESS_ORDER = sql`status in ('active', 'refresh_failing') desc,
 // locked, counted as used and read with its access token, only when servable
 // and not due. No row: not found, needs reauthorization or due, which the
 // caller sorts out on the slower path that can refresh.
+//
+// The subject and who asked are SQL: literals, or for an API key verified in
+// the same message, read from the claims its verification set (CLAIMED_USER,
+// CLAIMED_KEY); a user the key's caller named must then be the owner too.
 export function freshAccessToken(
-  userId: string,
+  subject: SqlText,
   provider: ProviderId,
-  o: { tokenId?: string; service?: Service },
+  o: { tokenId?: string; service?: Service; userId?: string },
   windowSeconds: number,
-  askedBy: string,
+  askedBy: SqlText,
 ): SqlText {
   const byId = o.tokenId ? sql`and id = ${lit.uuid(o.tokenId)}` : sql``;
   const byService = o.service ? sql`and services @> ${lit.textArray([o.service])}` : sql``;
+  const named = o.userId ? sql`and user_id = ${lit.uuid(o.userId)}` : sql``;
   return sql`
     with found as (
       select id from public.service_tokens
-       where user_id = ${lit.uuid(userId)} and provider = ${lit.text(provider)}
-         and status <> 'revoked' ${byId} ${byService}
+       where user_id = ${subject} and provider = ${lit.text(provider)}
+         and status <> 'revoked' ${byId} ${byService} ${named}
        order by ${ACCESS_ORDER}
        limit 1
          for update
@@ -85,11 +90,17 @@ export function freshAccessToken(
 
 // Every vend is an activity of the token's owner, saying who asked (the user,
 // one of their keys, or the service) and whether it refreshed. No secret.
-function vendedActivity(row: SqlText, refreshed: boolean, askedBy: string): SqlText {
+function vendedActivity(row: SqlText, refreshed: boolean, askedBy: SqlText): SqlText {
   return sql`private.record_activity(${row}.user_id, 'token.vended', jsonb_build_object(
     'connection_id', ${row}.id, 'provider', ${row}.provider,
-    'refreshed', ${lit.bool(refreshed)}, 'asked_by', ${lit.text(askedBy)}))`;
+    'refreshed', ${lit.bool(refreshed)}, 'asked_by', ${askedBy}))`;
 }
+
+// The owner and the key of an API key verified earlier in the same message
+// (private.verify_api_key sets these claims, or refuses the whole message).
+export const CLAIMED_USER = sql`(current_setting('request.jwt.claims')::jsonb ->> 'sub')::uuid`;
+export const CLAIMED_KEY =
+  sql`'api_key:' || (current_setting('request.jwt.claims')::jsonb ->> 'api_key_id')`;
 
 export async function recordVend(
   tx: Tx,
@@ -97,7 +108,7 @@ export async function recordVend(
   refreshed: boolean,
   askedBy: string,
 ): Promise<void> {
-  await tx.unsafe(textOf(sql`select ${vendedActivity(sql`t`, refreshed, askedBy)}
+  await tx.unsafe(textOf(sql`select ${vendedActivity(sql`t`, refreshed, lit.text(askedBy))}
                                from public.service_tokens t where t.id = ${lit.uuid(id)}`));
 }
 
@@ -163,8 +174,8 @@ type Stats = z.infer<typeof TokenStats>;
 
 // The TokenStats answer, folded in SQL: each statement's columns are the
 // schema's fields, so nothing between here and the response restates them.
-export async function tokenStats(tx: Tx, windowSeconds: number): Promise<Stats> {
-  const connections = tx<Omit<Stats, "refresh">[]>`
+export function tokenStats(windowSeconds: number): SqlText[] {
+  const connections = sql`
     with per_provider as (
       select provider,
              count(*) filter (where status = 'active')::int as active,
@@ -174,7 +185,9 @@ export async function tokenStats(tx: Tx, windowSeconds: number): Promise<Stats> 
              count(*) filter (where status = 'revoked')::int as revoked,
              count(*)::int as total,
              count(*) filter (where status in ('active', 'refresh_failing')
-                                and expires_at <= now() + make_interval(secs => ${windowSeconds}))::int
+                                and expires_at <= now() + make_interval(secs => ${
+    lit.int(windowSeconds)
+  }::int))::int
                as expiring_soon
         from public.service_tokens
        where user_id = (select auth.uid())
@@ -191,7 +204,7 @@ export async function tokenStats(tx: Tx, windowSeconds: number): Promise<Stats> 
              '{}') as by_provider,
            coalesce(sum(expiring_soon), 0)::int as expiring_soon
       from per_provider`;
-  const refresh = tx<Stats["refresh"][]>`
+  const refresh = sql`
     select count(*) filter (where created_at > now() - interval '24 hours')::int as attempts_24h,
            count(*) filter (where created_at > now() - interval '24 hours'
                               and status = 'success')::int as succeeded_24h,
@@ -204,8 +217,12 @@ export async function tokenStats(tx: Tx, windowSeconds: number): Promise<Stats> 
            max(created_at) filter (where status = 'success') as last_refresh_at
       from public.token_refresh_logs
      where user_id = (select auth.uid())`;
-  const [[counts], [totals]] = await Promise.all([connections, refresh]);
-  return { ...counts, refresh: totals };
+  return [connections, refresh];
+}
+
+// The answer of tokenStats's two statements.
+export function statsOf([[counts], [totals]]: Row[][]): Stats {
+  return { ...counts, refresh: totals } as Stats;
 }
 
 // Service work ----------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
-import { asUser } from "../../db/client.ts";
+import { queryAsUser } from "../../db/client.ts";
+import type { Message } from "../../sessions/schemas.ts";
 import type { App } from "../../http/app.ts";
 import { AppError, notFound } from "../../http/errors.ts";
 import { jsonBody, jsonResponse, userAccess } from "../../http/openapi.ts";
@@ -14,7 +15,7 @@ export const route = createRoute({
     "implies has_avatar_response; setting a flag to false clears its value. Only the agent's " +
     "replies carry voice and avatar data (409 otherwise).",
   tags: ["chat"],
-  ...userAccess("chat:write"),
+  ...userAccess("chat:write", "default", { oneTrip: true }),
   request: { params: MessageParams, body: jsonBody(UpdateVoiceAvatar) },
   responses: {
     200: jsonResponse("The updated message", ChatMessage),
@@ -26,13 +27,14 @@ export function register(app: App) {
   app.openapi(route, async (c) => {
     const { sessionId, id } = c.req.valid("param");
     const patch = c.req.valid("json");
-    const result = await asUser(c.get("user"), (tx) => updateVoiceAvatar(tx, sessionId, id, patch));
-    if (!result) throw notFound("message");
-    if (!result.updated) {
-      throw new AppError("conflict", "only the agent's replies carry voice and avatar data", {
-        role: result.message.role,
-      });
-    }
-    return c.json(result.message, 200);
+    const [[updated], [current]] = await queryAsUser(
+      c.get("user"),
+      ...updateVoiceAvatar(sessionId, id, patch),
+    );
+    if (updated) return c.json(updated as Message, 200);
+    if (!current) throw notFound("message");
+    throw new AppError("conflict", "only the agent's replies carry voice and avatar data", {
+      role: current.role,
+    });
   });
 }

@@ -22,6 +22,7 @@ import { requireEncryptionKey } from "../vault.ts";
 const access = userAccess("tokens:access", "default", {
   refuseAnonymous: true,
   allowService: "allowed: vends for the user named in user_id (a server-side agent)",
+  oneTrip: true,
 });
 
 export const route = createRoute({

@@ -12,7 +12,7 @@ import { providerErrorResponses, ServiceToken, TokenId } from "../schemas.ts";
 import { requireEncryptionKey } from "../vault.ts";
 
 // Vends or renews a provider's tokens: not for anonymous users.
-const access = userAccess("tokens:write", "default", { refuseAnonymous: true });
+const access = userAccess("tokens:write", "default", { refuseAnonymous: true, oneTrip: true });
 
 export const route = createRoute({
   method: "post",
