@@ -1,0 +1,129 @@
+// Database round trips per request with an API key on the routes converted to
+// single-trip verification, and with a JWT on a fresh access-token: a gateway
+// of its own reaches Postgres through the bench's counting relay
+// (tests/bench/roundtrips.ts), which lists what the client sent in each turn.
+// Its usage batches are held back (API_KEY_USAGE_FLUSH_MS) so that nothing
+// but the requests under test talks to Postgres. Counts, never timings.
+import assert from "node:assert/strict";
+import { newSession, send } from "../chat/support.ts";
+import { connect } from "../oauth/flow.ts";
+import { API_URL, createApiKey, createUser, test } from "../helpers/stack.ts";
+
+const port = Number(new URL(API_URL).port) + 22;
+const base = `http://127.0.0.1:${port}/functions/v1`;
+const dbUrl = new URL(Deno.env.get("SUPABASE_DB_URL")!);
+
+const relay = new Deno.Command(Deno.execPath(), {
+  args: ["run", "--no-config", "--allow-net", "tests/bench/roundtrips.ts", dbUrl.port],
+  stdout: "piped",
+  stderr: "null",
+}).spawn();
+const lines = relay.stdout.pipeThrough(new TextDecoderStream()).getReader();
+const { value: first } = await lines.read();
+const ports = JSON.parse(first!.trim().split("\n")[0]) as { relay: number; stats: number };
+lines.releaseLock();
+relay.stdout.cancel().catch(() => {});
+const relayedUrl = new URL(dbUrl);
+relayedUrl.port = String(ports.relay);
+
+const gateway = new Deno.Command(Deno.execPath(), {
+  args: ["run", "-A", "scripts/gateway.ts"],
+  env: {
+    GATEWAY_PORT: String(port),
+    NET_WORKER: "off",
+    SUPABASE_DB_URL: relayedUrl.href,
+    API_KEY_USAGE_FLUSH_MS: "600000",
+  },
+  stdout: "null",
+  stderr: "null",
+}).spawn();
+for (let i = 0; i < 150; i++) {
+  try {
+    const res = await fetch(`${base}/sessions/health`);
+    await res.body?.cancel();
+    if (res.ok) break;
+  } catch { /* not up yet */ }
+  await new Promise((r) => setTimeout(r, 100));
+}
+
+type Turn = { seq: number; messages: string; sql: string[] };
+const stats = `http://127.0.0.1:${ports.stats}`;
+const turnCount = async () => (await (await fetch(stats)).json()).turns as number;
+const turnsAfter = async (n: number) =>
+  ((await (await fetch(`${stats}/turns?after=${n}`)).json()).turns as Turn[])
+    // Statements only: a connection's startup and authentication are not the request's.
+    .filter((t) => /\b[QP]\b/.test(t.messages));
+
+// The turns one request took, after two warm-up requests (connections open).
+async function turnsOf(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: unknown,
+) {
+  const go = async () => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        ...headers,
+        ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    assert.ok(res.status < 300, `${method} ${path}: ${res.status} ${text}`);
+  };
+  await go();
+  await go();
+  const before = await turnCount();
+  await go();
+  return await turnsAfter(before);
+}
+
+test("one round trip per request with an API key, its verification in the route's own message", async () => {
+  const user = await createUser("round-trips");
+  const session = await newSession(user);
+  const sent = await send(user, session.id, { content: "hello" });
+  assert.equal(sent.status, 201);
+  const message = sent.body.assistant_message.id;
+  await connect(user);
+  const key = await createApiKey(user, [
+    "sessions:read",
+    "chat:write",
+    "tokens:read",
+    "tokens:access",
+  ]);
+  const routes: [string, string, unknown?][] = [
+    ["GET", `/chat/${session.id}/messages/${message}`],
+    ["PATCH", `/chat/${session.id}/messages/${message}`, { has_avatar_response: false }],
+    ["GET", "/tokens/stats"],
+    ["GET", "/tokens/events"],
+    ["POST", "/tokens/dev/access-token", {}],
+    ["GET", `/sessions/${session.id}`],
+  ];
+  for (const [method, path, body] of routes) {
+    const turns = await turnsOf(method, path, { "X-API-Key": key.key }, body);
+    assert.equal(turns.length, 1, `${method} ${path}: ${JSON.stringify(turns)}`);
+    assert.match(turns[0].sql.join(" "), /verify_api_key/, `${method} ${path}`);
+  }
+});
+
+test("a fresh access-token with a JWT: one round trip, no key verification", async () => {
+  const user = await createUser("round-trips-jwt");
+  await connect(user);
+  const turns = await turnsOf("POST", "/tokens/dev/access-token", {
+    Authorization: `Bearer ${user.token}`,
+  }, {});
+  // The JWT's rate limit is leased per isolate; a lease refill is its own trip.
+  const work = turns.filter((t) => !/rate_limit_take/.test(t.sql.join(" ")));
+  assert.equal(work.length, 1, JSON.stringify(turns));
+  assert.doesNotMatch(work[0].sql.join(" "), /verify_api_key/);
+});
+
+test("stop the gateway and the relay", async () => {
+  gateway.kill();
+  const status = await gateway.status;
+  assert.equal(status.signal, "SIGTERM", `the gateway exited early: ${status.code}`);
+  relay.kill();
+  await relay.status;
+});
