@@ -2,7 +2,10 @@ import { accountConfig } from "../../../shared/account/config.ts";
 import * as activity from "../../../shared/account/routes/activity.ts";
 import * as adminStats from "../../../shared/account/routes/admin-stats.ts";
 import * as keyReroll from "../../../shared/account/routes/api-key-reroll.ts";
-import * as keyRoles from "../../../shared/account/routes/api-key-roles.ts";
+import * as roleCreate from "../../../shared/account/routes/api-key-role-create.ts";
+import * as roleDelete from "../../../shared/account/routes/api-key-role-delete.ts";
+import * as roleList from "../../../shared/account/routes/api-key-role-list.ts";
+import * as roleUpdate from "../../../shared/account/routes/api-key-role-update.ts";
 import * as keyUpdate from "../../../shared/account/routes/api-key-update.ts";
 import * as keyUsage from "../../../shared/account/routes/api-key-usage.ts";
 import * as apiKeys from "../../../shared/account/routes/api-keys.ts";
@@ -17,7 +20,11 @@ const config = accountConfig();
 
 for (const route of [me, deleteMe, activity]) route.register(app);
 apiKeys.register(app, config);
-for (const route of [keyUpdate, keyReroll, keyUsage, keyRoles]) route.register(app);
+for (
+  const route of [keyUpdate, keyReroll, keyUsage, roleList, roleCreate, roleUpdate, roleDelete]
+) {
+  route.register(app);
+}
 adminStats.register(app);
 
 export default app;
