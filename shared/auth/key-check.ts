@@ -96,6 +96,27 @@ export type VerifiedKey = {
 // the trip, and a refusal from it still counted for the key.
 const keyIds = new Map<string, { keyId: string; userId: string }>();
 
+// SHA-256 of the keys this isolate saw in the last few seconds, with its hex:
+// a busy key is hashed once, not per request. Only the hash is remembered (a
+// function of the key, nothing about its validity): whether the key is live,
+// revoked or expired is the database's answer on every request.
+const HASH_TTL_MS = 10_000;
+const hashes = new Map<string, { hash: Uint8Array; hex: string; until: number }>();
+
+function hashOf(key: string): { hash: Uint8Array; hex: string } {
+  const now = Date.now();
+  const cached = hashes.get(key);
+  if (cached && cached.until > now) return cached;
+  if (hashes.size >= 1_000) {
+    for (const [k, v] of hashes) if (v.until <= now) hashes.delete(k);
+    if (hashes.size >= 1_000) hashes.clear();
+  }
+  const hash = hashApiKey(key);
+  const entry = { hash, hex: encodeHexLowerCase(hash), until: now + HASH_TTL_MS };
+  hashes.set(key, entry);
+  return entry;
+}
+
 const refuse = (message: string) =>
   new AppError("unauthorized", message, undefined, { "WWW-Authenticate": "Bearer" });
 
@@ -189,8 +210,7 @@ export function planKeyCheck(
   req: KeyRequest,
   onVerified: (key: VerifiedKey) => void,
 ): KeyCheck {
-  const hash = hashApiKey(req.key);
-  const hex = encodeHexLowerCase(hash);
+  const { hash, hex } = hashOf(req.key);
   const { limit, windowSeconds } = rateLimits()[req.rateClass];
   const costly = COSTLY_CLASSES.has(req.rateClass);
   const known = keyIds.get(hex);

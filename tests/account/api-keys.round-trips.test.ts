@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { newSession, send } from "../chat/support.ts";
 import { connect } from "../oauth/flow.ts";
+import { startGateway } from "../helpers/gateway.ts";
 import { API_URL, createApiKey, createUser, test } from "../helpers/stack.ts";
 
 const port = Number(new URL(API_URL).port) + 22;
@@ -26,25 +27,10 @@ relay.stdout.cancel().catch(() => {});
 const relayedUrl = new URL(dbUrl);
 relayedUrl.port = String(ports.relay);
 
-const gateway = new Deno.Command(Deno.execPath(), {
-  args: ["run", "-A", "scripts/gateway.ts"],
-  env: {
-    GATEWAY_PORT: String(port),
-    NET_WORKER: "off",
-    SUPABASE_DB_URL: relayedUrl.href,
-    API_KEY_USAGE_FLUSH_MS: "600000",
-  },
-  stdout: "null",
-  stderr: "null",
-}).spawn();
-for (let i = 0; i < 150; i++) {
-  try {
-    const res = await fetch(`${base}/sessions/health`);
-    await res.body?.cancel();
-    if (res.ok) break;
-  } catch { /* not up yet */ }
-  await new Promise((r) => setTimeout(r, 100));
-}
+const gateway = await startGateway(port, {
+  SUPABASE_DB_URL: relayedUrl.href,
+  API_KEY_USAGE_FLUSH_MS: "600000",
+});
 
 type Turn = { seq: number; messages: string; sql: string[] };
 const stats = `http://127.0.0.1:${ports.stats}`;

@@ -7,6 +7,7 @@
 // X-Forwarded-For, as hosted Supabase does with the client's, so the test
 // takes the same path a deployed function does.
 import assert from "node:assert/strict";
+import { startGateway } from "../helpers/gateway.ts";
 import { API_URL, test } from "../helpers/stack.ts";
 
 const PUBLIC_LIMIT = 5;
@@ -45,27 +46,12 @@ const relay = startRelay(dbUrl);
 const relayedUrl = new URL(dbUrl);
 relayedUrl.port = String(relay.port);
 
-const gateway = new Deno.Command(Deno.execPath(), {
-  args: ["run", "-A", "scripts/gateway.ts"],
-  env: {
-    GATEWAY_PORT: String(port),
-    NET_WORKER: "off",
-    SUPABASE_DB_URL: relayedUrl.href,
-    RATE_LIMIT_PUBLIC: `${PUBLIC_LIMIT}/${WINDOW_SECONDS}`,
-    // Longer than this file runs, so "twice within the window" needs no clock.
-    HEALTH_CACHE_SECONDS: "600",
-  },
-  stdout: "null",
-  stderr: "null",
-}).spawn();
-for (let i = 0; i < 100; i++) {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/health`);
-    await res.body?.cancel();
-    if (res.ok) break;
-  } catch { /* not up yet */ }
-  await new Promise((r) => setTimeout(r, 100));
-}
+const gateway = await startGateway(port, {
+  SUPABASE_DB_URL: relayedUrl.href,
+  RATE_LIMIT_PUBLIC: `${PUBLIC_LIMIT}/${WINDOW_SECONDS}`,
+  // Longer than this file runs, so "twice within the window" needs no clock.
+  HEALTH_CACHE_SECONDS: "600",
+});
 
 // A loopback address no other test speaks from, so its bucket is this test's.
 const freshAddress = () =>
