@@ -9,6 +9,10 @@
 --     verification's own writes, not on every request;
 --   - the claims are built inline (api_key_claims, with its own search_path,
 --     is a call of its own that the planner never inlines).
+--   - and before all that, the common case (a live key with nothing to
+--     write) in one statement with a kept plan: plpgsql sets up each
+--     statement and expression again in every transaction, and the full path
+--     has some twenty.
 -- Grants are unchanged (create or replace keeps them).
 
 create or replace function private.verify_api_key(
@@ -29,7 +33,46 @@ declare
   next_refill timestamptz;
   claims jsonb;
   verdict jsonb;
+  set_claims text;
+  set_sync text;
 begin
+  -- The common case, one statement whose plan the function keeps: a live key
+  -- by its current hash, the scope its own (no role), no named limits,
+  -- nothing to spend or refill, no lease or owner hit to take, last_used_at
+  -- fresh. Nothing to write: it sets the claims (and, as the full path does
+  -- when nothing is spent, synchronous_commit off) and answers the same
+  -- verdict. Anything else falls through to the full path below, which
+  -- decides it from scratch (the settings are only made for a row that
+  -- passed every condition). Each statement and expression of a plpgsql
+  -- function is set up again in every transaction: on this path there are
+  -- three, against some twenty below.
+  if p_owner_limit is null and p_lease_want = 0 then
+    select jsonb_build_object('key_id', key.id, 'user_id', key.user_id,
+             'scopes', to_jsonb(key.scopes), 'claims', c.claims,
+             'credits', key.credits_remaining, 'refill_at', null, 'named', null),
+           set_config('request.jwt.claims', c.claims::text, true),
+           set_config('synchronous_commit', 'off', true)
+      into verdict, set_claims, set_sync
+      from public.api_keys key
+      join auth.users u on u.id = key.user_id and not u.is_anonymous
+      cross join lateral (
+        select jsonb_strip_nulls(jsonb_build_object('sub', key.user_id, 'role', 'authenticated',
+                 'aud', 'authenticated', 'email', u.email, 'api_key_id', key.id)) as claims) c
+     where key.key_hash = p_hash
+       and key.revoked_at is null
+       and (key.expires_at is null or key.expires_at > now())
+       and (p_expect_user is null or p_expect_user = key.user_id)
+       and key.role_id is null
+       and p_scope = any (key.scopes)
+       and jsonb_array_length(key.limits) = 0
+       and (p_cost = 0 or key.credits_remaining is null)
+       and key.credits_refill_interval is null
+       and key.last_used_at >= now() - interval '1 minute';
+    if verdict is not null then
+      return verdict;
+    end if;
+  end if;
+
   -- The current hash first, one probe of its unique index; a rerolled key's
   -- previous hash only when that finds nothing (an OR of both cost a bitmap
   -- scan of two indexes on every request).

@@ -3,9 +3,11 @@
 -- in its grace period; a key without a role keeps its own scopes; no refill
 -- time without a refill; the audit marker only before the verification's own
 -- writes (which are still no activity); the claims as api_key_claims gives
--- them. Grants unchanged.
+-- them. The common case (a live key, nothing to write) answers from one
+-- statement, the same verdict as the full path; whatever it does not cover
+-- still gets the full path's answer. Grants unchanged.
 begin;
-select plan(12);
+select plan(17);
 
 select set_config('tests.carol', tests.create_user('one-trip-carol@example.test')::text, true);
 
@@ -69,6 +71,31 @@ select is(
     where user_id = current_setting('tests.carol')::uuid and activity_type like 'api_key.%'
       and activity_type <> 'api_key.created'),
   0, 'so its writes are no activity');
+-- The common case against the full path, on the same key.
+update public.api_keys set last_used_at = null where id = '00000000-0000-0000-0000-00000000c001';
+select set_config('tests.full', pg_temp.verify('one-trip-plain', 'sessions:read')::text, true);
+select set_config('tests.full_claims', current_setting('request.jwt.claims'), true);
+select is(pg_temp.verify('one-trip-plain', 'sessions:read'), current_setting('tests.full')::jsonb,
+  'the common case answers the full path''s verdict');
+select is(current_setting('request.jwt.claims'), current_setting('tests.full_claims'),
+  'and sets the same claims');
+-- A used key (last_used_at fresh) that is revoked, expired, or short of the
+-- scope is refused as before.
+update public.api_keys set revoked_at = now() where id = '00000000-0000-0000-0000-00000000c002';
+select is(pg_temp.outcome('one-trip-new', 'sessions:read'), 'AK401 revoked',
+  'a revoked key is refused at once, used a moment ago or not');
+update public.api_keys set created_at = now() - interval '1 hour',
+       expires_at = now() - interval '1 second', last_used_at = now()
+ where id = '00000000-0000-0000-0000-00000000c001';
+select is(pg_temp.outcome('one-trip-plain', 'sessions:read'), 'AK401 expired',
+  'an expired key is refused');
+insert into public.api_keys (id, user_id, name, prefix, key_hash, scopes, role_id, last_used_at)
+values ('00000000-0000-0000-0000-00000000c004', current_setting('tests.carol')::uuid, 'by role',
+        'opr_cccccccf', sha256('one-trip-role'::bytea), '{tokens:read}',
+        (select id from public.api_key_roles where name = 'reader' and user_id is null), now());
+select ok(pg_temp.verify('one-trip-role', 'sessions:read') -> 'scopes' ? 'tokens:read',
+  'a used key with a role holds its own scopes and its role''s');
+
 select ok(
   not has_function_privilege('authenticated', 'private.verify_api_key(bytea, text, text, integer, integer, integer, integer, integer, integer, uuid)', 'execute')
   and not has_function_privilege('oprina_api_user', 'private.verify_api_key(bytea, text, text, integer, integer, integer, integer, integer, integer, uuid)', 'execute')
