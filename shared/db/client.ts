@@ -370,7 +370,7 @@ async function oneTrip(
     : sql`select set_config('role', ${lit.text(role)}, true),
     set_config('request.jwt.claims', ${lit.text(JSON.stringify(claims))}, true),
     current_setting('standard_conforming_strings') as scs`;
-  const text = [...prelude, setup, ...statements].map(textOf).join(";\n");
+  const text = messageText(prelude, setup, statements);
   // On a reserved connection held through a Link, like a transaction: a
   // connection that dies under the message fails it at once (503), instead of
   // leaving it waiting on a socket the server has closed.
@@ -387,8 +387,23 @@ async function oneTrip(
     if (at < 0 || all[at][0].scs !== "on") {
       throw new Error("standard_conforming_strings is off");
     }
+    // DURABLE, a SET, gives no result of its own either.
     return [...all.slice(0, at), ...all.slice(at + 1)];
   } finally {
     link.end();
   }
+}
+
+// The counters a request writes on the way (rate-limit hits, a key's
+// last_used_at) set synchronous_commit off for their transaction: losing one
+// in a crash only forgives a request. In one message that transaction is also
+// the request's work, so the message ends by putting the server's own setting
+// back, and what the request stored is committed as durably as anything else.
+// A message that wrote nothing commits without a WAL flush either way.
+const DURABLE = sql`set local synchronous_commit to default`;
+
+// The text of one message: the prelude (a key's verification, or a hit
+// committed first), the setup (role, claims), the work, and DURABLE last.
+export function messageText(prelude: SqlText[], setup: SqlText, statements: SqlText[]): string {
+  return [...prelude, setup, ...statements, DURABLE].map(textOf).join(";\n");
 }
