@@ -18,6 +18,7 @@
 #                       BENCH_RTT_WARMUP=15/8, at most BENCH_RTT_SECONDS=25/12 s per type
 #   BENCH_ONLY=rtt      start, seed, run only the injected-RTT section and print its
 #                       tables; docs/benchmarks.md is left as it is
+#   BENCH_ONLY=cold     the same for the cold-start section
 #   DB_POOL_SIZE        passed through to the gateway (the app's default is 4)
 #   BENCH_REVISION      what to call the measured code in the report (default: git HEAD)
 # Ports, all on 127.0.0.1: 26321 API, 26322 Postgres (and the stack's own
@@ -45,8 +46,8 @@ else
   d_rtt_n=150 d_rtt_warmup=15 d_rtt_s=25
 fi
 case "${BENCH_ONLY:-}" in
-"" | rtt) ;;
-*) echo "BENCH_ONLY=${BENCH_ONLY}: the only section that can run alone is rtt" >&2; exit 2 ;;
+"" | rtt | cold) ;;
+*) echo "BENCH_ONLY=${BENCH_ONLY}: the sections that can run alone are rtt and cold" >&2; exit 2 ;;
 esac
 RTT_MS="${BENCH_RTT_MS:-10}"
 RTT_ITERATIONS="${BENCH_RTT_ITERATIONS:-$d_rtt_n}"
@@ -228,6 +229,25 @@ for v in extended pipeline compound; do
   check_sql "$BENCH/list.$v.sql" "$LIM"
 done
 phase "start, seed, sanity checks"
+
+# --- cold start (defined here so that BENCH_ONLY=cold can run it alone) ------------
+cold_md="" cold_json="[]" imports_md=""
+measure_cold() {
+  log "cold start: each function spawned alone, $COLD_RUNS times"
+  cold_out=$(BENCH_COLD_RUNS="$COLD_RUNS" BENCH_COLD_PORT="$COLD_PORT" \
+    "$DENO" run -A "$BENCH/coldstart.ts" 2>"$out/coldstart.log" || true)
+  cold_md=$(grep '^|' <<<"$cold_out" || true)
+  cold_json=$(sed -n 's/^BENCH_JSON //p' <<<"$cold_out")
+  [ -n "$cold_json" ] || { tail -5 "$out/coldstart.log" >&2; cold_json='[]'; }
+  imports_md=$("$DENO" run -A "$BENCH/imports.ts" 2>>"$out/coldstart.log" | grep '^|' || true)
+}
+if [ "${BENCH_ONLY:-}" = cold ]; then
+  measure_cold
+  printf '\n%s\n\n%s\n' "$cold_md" "$imports_md"
+  cat "$out/coldstart.log" >&2
+  log "BENCH_ONLY=cold: the script took $((SECONDS - started_at)) s; docs/benchmarks.md left as it is"
+  exit 0
+fi
 
 # --- injected RTT: the database on another machine (issue 13) -------------------
 # Two more gateways, alike but for their database URL: one reaches Postgres
@@ -555,13 +575,7 @@ middleware_md=$(BENCH_DURATION="${d_other:-5}" "$DENO" run -A "$BENCH/middleware
 phase middleware
 
 # --- cold start -------------------------------------------------------------------
-log "cold start: each function spawned alone, $COLD_RUNS times"
-cold_out=$(BENCH_COLD_RUNS="$COLD_RUNS" BENCH_COLD_PORT="$COLD_PORT" \
-  "$DENO" run -A "$BENCH/coldstart.ts" 2>"$out/coldstart.log" || true)
-cold_md=$(grep '^|' <<<"$cold_out" || true)
-cold_json=$(sed -n 's/^BENCH_JSON //p' <<<"$cold_out")
-[ -n "$cold_json" ] || { tail -5 "$out/coldstart.log" >&2; cold_json='[]'; }
-imports_md=$("$DENO" run -A "$BENCH/imports.ts" 2>>"$out/coldstart.log" | grep '^|' || true)
+measure_cold
 phase "cold start"
 
 # --- row scaling ------------------------------------------------------------------
