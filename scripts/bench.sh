@@ -19,14 +19,16 @@
 #   BENCH_ONLY=rtt      start, seed, run only the injected-RTT section and print its
 #                       tables; docs/benchmarks.md is left as it is
 #   BENCH_ONLY=cold     the same for the cold-start section
+#   BENCH_ONLY=profile  the same for the CPU profile of a hot read
 #   DB_POOL_SIZE        passed through to the gateway (the app's default is 4)
 #   BENCH_REVISION      what to call the measured code in the report (default: git HEAD)
 # Ports, all on 127.0.0.1: 26321 API, 26322 Postgres (and the stack's own
 # helpers next to them); for the round-trip count, 29325 for a second gateway
 # and two system-chosen ports for the relay in front of Postgres; for the
 # injected RTT, 29326 and 29327 for two more gateways (direct and delayed) and
-# two system-chosen ports for the delaying relay; 29330 for the cold starts and
-# 29331 for the sessions function served alone.
+# two system-chosen ports for the delaying relay; 29330 for the cold starts,
+# 29331 for the sessions function served alone, 29332 for the profiled gateway
+# (and 29340-29348 for its inspector).
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
@@ -37,6 +39,7 @@ RTT_DIRECT_PORT=29326
 RTT_DELAYED_PORT=29327
 COLD_PORT=29330
 SOLO_PORT=29331
+PROF_PORT=29332
 NAME=bench
 if [ "${BENCH_QUICK:-}" = 1 ]; then
   QUICK=1 d_duration=3 d_warmup=1 d_users=4 d_cold=3 d_scale=2 d_other=2
@@ -46,8 +49,8 @@ else
   d_rtt_n=150 d_rtt_warmup=15 d_rtt_s=25
 fi
 case "${BENCH_ONLY:-}" in
-"" | rtt | cold) ;;
-*) echo "BENCH_ONLY=${BENCH_ONLY}: the sections that can run alone are rtt and cold" >&2; exit 2 ;;
+"" | rtt | cold | profile) ;;
+*) echo "BENCH_ONLY=${BENCH_ONLY}: the sections that can run alone are rtt, cold and profile" >&2; exit 2 ;;
 esac
 RTT_MS="${BENCH_RTT_MS:-10}"
 RTT_ITERATIONS="${BENCH_RTT_ITERATIONS:-$d_rtt_n}"
@@ -229,6 +232,37 @@ for v in extended pipeline compound; do
   check_sql "$BENCH/list.$v.sql" "$LIM"
 done
 phase "start, seed, sanity checks"
+
+# --- where a hot read's CPU goes (defined here so that BENCH_ONLY=profile can run it alone)
+# One more gateway, alike but for V8's sampling profiler (tests/bench/profile.ts,
+# through the inspector), under the first concurrency's single-row read: the
+# busy samples charged to the part of the request path that asked for them.
+measure_profile() {
+  local prof_out="$out/profile.txt"
+  log "profile: a gateway on 127.0.0.1:$PROF_PORT under V8's sampling profiler, ${DURATION}s of GET /sessions/{id}"
+  GATEWAY_PORT="$PROF_PORT" NET_WORKER=off "$DENO" run -A "$BENCH/profile.ts" --breakdown \
+    "--seconds=$DURATION" "--after=http://127.0.0.1:$PROF_PORT/health" -- "$ROOT/scripts/gateway.ts" \
+    >"$prof_out" 2>"$out/profile.log" &
+  helpers+=($!)
+  if wait_http "http://127.0.0.1:$PROF_PORT/health"; then
+    BENCH_USERS_FILE="$users_file" BENCH_USERS_N=1 BENCH_ENDPOINT=get BENCH_LIMIT="$LIMIT" \
+      BENCH_PREFIX=/functions/v1 wrk -t"$THREADS" -c"${LEVELS[0]}" -d"$((DURATION + 1))s" \
+      -s "$BENCH/report.lua" "http://127.0.0.1:$PROF_PORT/" >"$out/wrk-profile.txt" || true
+    wait "${helpers[-1]}" 2>/dev/null || true
+  else
+    tail -5 "$out/profile.log" >&2
+  fi
+  stop_helpers
+  profile_md=$(grep '^|' "$prof_out" || true)
+  [ -n "$profile_md" ] || profile_md="Not measured: the profiled gateway did not run (see the bench log)."
+}
+profile_md=""
+if [ "${BENCH_ONLY:-}" = profile ]; then
+  measure_profile
+  printf '\n%s\n' "$profile_md"
+  cat "$out/profile.log" >&2
+  exit 0
+fi
 
 # --- cold start (defined here so that BENCH_ONLY=cold can run it alone) ------------
 cold_md="" cold_json="[]" imports_md=""
@@ -549,6 +583,9 @@ else
 fi
 stop_helpers
 phase "sessions function alone"
+
+measure_profile
+phase "profile"
 
 # --- the other domains' benchmarks, each against its own baseline in this run ----
 log "chat: a send against calling the local agent directly"
