@@ -5,13 +5,13 @@
 //
 //   deno run -A tests/bench/coldstart.ts     (inside a stack's environment, from scripts/bench.sh)
 //
-// Knobs: BENCH_COLD_RUNS (spawns per function, default 10), BENCH_COLD_PORT (default 29330),
+// Knobs: BENCH_COLD_RUNS (spawns per function, default 10), BENCH_COLD_PORT (default 26343),
 // BENCH_COLD_FUNCTIONS (default: every function), BENCH_COLD_POLL_MS (default 2).
 // Prints a markdown table and a BENCH_JSON line for scripts/bench.sh.
 
 const root = new URL("../../", import.meta.url);
 const RUNS = Number(Deno.env.get("BENCH_COLD_RUNS") ?? 10);
-const PORT = Number(Deno.env.get("BENCH_COLD_PORT") ?? 29330);
+const PORT = Number(Deno.env.get("BENCH_COLD_PORT") ?? 26343);
 const POLL_MS = Number(Deno.env.get("BENCH_COLD_POLL_MS") ?? 2);
 const FUNCTIONS = (Deno.env.get("BENCH_COLD_FUNCTIONS") ?? "").split(/\s+/).filter(Boolean);
 if (!FUNCTIONS.length) {

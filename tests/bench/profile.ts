@@ -35,7 +35,10 @@ const startup = own.includes("--startup");
 const seconds = Number(flag("seconds") ?? 10);
 const top = Number(flag("top") ?? 25);
 const interval = Number(flag("interval-us") ?? 100);
-const inspectPort = 29340 + Math.floor(Math.random() * 9);
+// Next to scripts/bench.sh's own ports (26346-26349), or BENCH_INSPECT_PORT.
+const inspectPort = Number(
+  Deno.env.get("BENCH_INSPECT_PORT") ?? 26346 + Math.floor(Math.random() * 4),
+);
 
 const child = new Deno.Command(Deno.execPath(), {
   args: ["run", "-A", `--inspect-brk=127.0.0.1:${inspectPort}`, ...program],
