@@ -2,8 +2,12 @@
 // provider, and a stand-in for Google and Microsoft in tests. A real server
 // process, bound to 127.0.0.1, holding its state in memory:
 //
-//   GET  /authorize            login and consent page (a person clicks Allow or Deny)
-//   POST /authorize/decision   the page's form; redirects back with ?code&state or ?error&state
+//   GET  /authorize            login and consent page (a person clicks Allow or Deny, and may
+//                              untick any scope beyond the identity ones, as Google's granular
+//                              consent allows); include_granted_scopes=true adds the scopes this
+//                              account already granted the client (Google's incremental auth)
+//   POST /authorize/decision   the page's form; redirects back with ?code&state or ?error&state;
+//                              the token answer's scope field lists what was granted
 //   POST /token                authorization_code (PKCE S256 required) and refresh_token grants,
 //                              client_secret_basic or client_secret_post; refresh-token rotation
 //                              per client or per account
@@ -58,6 +62,7 @@ type AuthRequest = {
   nonce: string | null;
   offline: boolean;
   loginHint: string | null;
+  includeGranted: boolean;
   expiresAt: number;
 };
 
@@ -323,18 +328,27 @@ function authorizePage(url: URL): Response {
     nonce: q.get("nonce"),
     offline: scopes.includes("offline_access") || q.get("access_type") === "offline",
     loginHint: q.get("login_hint"),
+    includeGranted: q.get("include_granted_scopes") === "true",
     expiresAt: now() + 10 * 60_000,
   });
   const email = q.get("login_hint") ?? "dev@example.com";
-  const scopeList = scopes.map((s) => `<li><code>${escapeHtml(s)}</code></li>`).join("") ||
-    "<li><em>no scopes</em></li>";
+  // Identity scopes are always granted; every other one is a ticked box the
+  // person may untick.
+  const scopeList =
+    scopes.map((s) =>
+      IDENTITY_SCOPES.has(s) ? `<li><code>${escapeHtml(s)}</code></li>` : `<li><label><input
+  type="checkbox" name="scope" value="${escapeHtml(s)}" checked> <code>${
+        escapeHtml(s)
+      }</code></label></li>`
+    ).join("") || "<li><em>no scopes</em></li>";
   return page(
     "Sign in to the dev provider",
     `<h1>Oprina dev provider</h1>
+<form method="post" action="/authorize/decision">
 <p><strong>${escapeHtml(client.id)}</strong> wants to access your account:</p>
 <ul>${scopeList}</ul>
-<form method="post" action="/authorize/decision">
   <input type="hidden" name="request" value="${id}">
+  <input type="hidden" name="consent" value="granular">
   <label>Sign in as<br><input type="email" name="email" required value="${
       escapeHtml(email)
     }"></label>
@@ -381,7 +395,7 @@ async function decide(req: Request): Promise<Response> {
     client: ar.client,
     redirectUri: ar.redirectUri,
     challenge: ar.challenge,
-    scopes: ar.scopes,
+    scopes: grantedScopes(ar, form, acct),
     account: acct,
     offline: ar.offline,
     nonce: ar.nonce,
@@ -389,6 +403,24 @@ async function decide(req: Request): Promise<Response> {
     used: false,
   });
   return redirect(ar.redirectUri, { code, state: ar.state });
+}
+
+// Identity scopes cannot be unticked (Google's granular consent leaves them too).
+const IDENTITY_SCOPES = new Set(["openid", "email", "profile", "offline_access"]);
+
+// What the person granted: the ticked boxes of a granular form (a form without
+// the marker grants everything asked), plus, with include_granted_scopes, the
+// scopes of this account's live grants to the same client.
+function grantedScopes(ar: AuthRequest, form: URLSearchParams, acct: Account): string[] {
+  const ticked = new Set(form.getAll("scope"));
+  const granted = form.get("consent") === "granular"
+    ? ar.scopes.filter((s) => IDENTITY_SCOPES.has(s) || ticked.has(s))
+    : ar.scopes;
+  if (!ar.includeGranted) return granted;
+  const earlier = [...grants.values()]
+    .filter((g) => g.account === acct && g.client.id === ar.client.id && !g.revoked)
+    .flatMap((g) => g.scopes);
+  return [...new Set([...granted, ...earlier])];
 }
 
 async function issue(grant: Grant, scopes: string[], withRefresh: boolean, nonce: string | null) {

@@ -10,7 +10,7 @@ export const EVENT_TYPES = [
   "connection.needs_reauth",
   "connection.recovered",
   "connection.revoked",
-  // Reserved: the refresh worker's warnings, emitted by a later change.
+  // Refresh health (migration 20261130001100).
   "connection.refresh_failing",
   "connection.exhausted",
 ] as const;
@@ -19,8 +19,10 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 export const EventTypeSchema = z.enum(EVENT_TYPES).openapi({
   description: "connected: a new connection; reconnected: authorized again (from active or " +
-    "revoked); needs_reauth: the provider refused the refresh token; recovered: needs_reauth " +
-    "ended by a reconnect; revoked: disconnected. refresh_failing and exhausted are reserved.",
+    "revoked); refresh_failing: the first of a run of transient refresh failures; exhausted: " +
+    "failing for longer than TOKEN_EXHAUSTED_AFTER_HOURS, scheduled retries stop; needs_reauth: " +
+    "the provider refused the refresh token; recovered: active again after refresh_failing, " +
+    "exhausted or needs_reauth (a refresh that worked, or a reconnect); revoked: disconnected.",
 });
 
 export const ConnectionEvent = z.object({
@@ -30,7 +32,9 @@ export const ConnectionEvent = z.object({
   connection_id: z.uuid(),
   data: z.record(z.string(), z.unknown()).openapi({
     description: "connection_id, provider, services, status, previous_status; error_code " +
-      "(needs_reauth), reconnected (recovered), reason and provider_revocation (revoked). " +
+      "(needs_reauth, refresh_failing, exhausted), refresh_failures and failing_since " +
+      "(refresh_failing, exhausted), reconnected (recovered), reason and provider_revocation " +
+      "(revoked). " +
       "Never a token or secret.",
   }),
   created_at: z.string(),

@@ -20,6 +20,7 @@ export const errorStatus = {
   invalid_state: 400,
   access_denied: 403,
   needs_reauth: 409,
+  connection_exhausted: 409,
   provider_error: 502,
   provider_timeout: 504,
   // chat (shared/chat): closed sessions, Idempotency-Key, the agent and HeyGen

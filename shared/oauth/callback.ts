@@ -1,16 +1,26 @@
-// The callback's work once its state is consumed: exchange the code, learn
-// the account, and park the grant for the user who started the authorization
-// to complete (shared/oauth/complete.ts). Nothing here stores a connection:
-// whoever's browser arrives, only the starting user's session can finish.
+// The callback's work (GET /oauth/callback/{provider}): consume the state,
+// exchange the code, learn the account, and park the grant for the user who
+// started the authorization to complete (shared/oauth/complete.ts). Nothing
+// here stores a connection: whoever's browser arrives, only the starting
+// user's session can finish. The answer is where to send the browser (the
+// app's redirect_to with the outcome in its query) or, without one, JSON.
 import { asService } from "../db/client.ts";
-import type { ErrorCode } from "../http/errors.ts";
+import { AppError, type ErrorCode } from "../http/errors.ts";
+import { log } from "../http/log.ts";
 import { secretWork } from "../tokens/access.ts";
-import { hasConnection } from "../tokens/store.ts";
-import { type ProviderAccount, ProviderError, type TokenSet } from "./client.ts";
+import { connectionAccount, hasConnection, priorAccess } from "../tokens/store.ts";
+import { type ProviderAccount, ProviderError, type TokenSet } from "../providers/client.ts";
 import { disposeGrant, newCompletion } from "./grants.ts";
-import { type ProviderId, servicesCovered } from "./providers.ts";
-import { providerClient } from "./registry.ts";
-import { type ConsumedState, parkGrant } from "./store.ts";
+import {
+  type AccessMap,
+  type AccessReport,
+  accessReport,
+  type ProviderId,
+  specsOf,
+} from "../providers/definitions.ts";
+import { providerClient } from "../providers/registry.ts";
+import { hashState, STATE_PATTERN } from "./state.ts";
+import { type ConsumedState, consumeState, parkGrant } from "./store.ts";
 
 // Why a callback failed, as it appears in reason= and in the JSON details.
 export type CallbackReason =
@@ -24,7 +34,8 @@ export type CallbackReason =
   | "exchange_rejected"
   | "exchange_failed"
   | "account_unavailable"
-  | "account_closed";
+  | "account_closed"
+  | "wrong_account";
 
 export class CallbackFailure extends Error {
   constructor(readonly code: ErrorCode, readonly reason: CallbackReason, message: string) {
@@ -52,12 +63,82 @@ function fromProvider(err: unknown, step: "exchange" | "account"): CallbackFailu
     : fail("provider_error", "exchange_failed", "the provider failed to exchange the code");
 }
 
-export type Authorized = { completion: string; complete_by: string };
+export type Authorized = {
+  status: "authorized" | "partial";
+  completion: string;
+  complete_by: string;
+  service_access: AccessMap;
+  missing_access: AccessMap;
+};
 
 // Ten minutes to complete, as long as a state lives.
 const COMPLETE_WITHIN_MS = 10 * 60_000;
 
-export async function authorizeCallback(
+export type CallbackOutcome =
+  & { provider: ProviderId; redirectTo: string | null }
+  & ({ ok: true; authorized: Authorized } | { ok: false; failure: CallbackFailure });
+
+// Unknown or malformed states throw (there is nowhere safe to redirect);
+// every later failure is an outcome, redirected to the app when it gave
+// redirect_to.
+export async function handleCallback(
+  provider: ProviderId,
+  q: { state?: string; code?: string; error?: string },
+): Promise<CallbackOutcome> {
+  if (!q.state || !STATE_PATTERN.test(q.state)) {
+    throw new AppError("invalid_state", "the state is missing or malformed", {
+      reason: "unknown_state",
+    });
+  }
+  // Consumed in its own transaction: whatever happens next, it is spent.
+  const state = await asService((tx) => consumeState(tx, hashState(q.state!)));
+  if (!state) {
+    throw new AppError("invalid_state", "the state is unknown, already used or expired", {
+      reason: "unknown_state",
+    });
+  }
+  const redirectTo = state.redirect_to;
+  try {
+    const authorized = await authorizeCallback(provider, state, q);
+    log("info", "provider authorized; waiting for completion", {
+      provider,
+      user_id: state.user_id,
+    });
+    return { ok: true, provider, redirectTo, authorized };
+  } catch (err) {
+    if (!(err instanceof CallbackFailure)) throw err;
+    log("warn", "provider connection failed", {
+      provider,
+      user_id: state.user_id,
+      error_code: err.code, // "code" alone is masked by the logger (OAuth codes are secrets)
+      reason: err.reason,
+    });
+    return { ok: false, provider, redirectTo, failure: err };
+  }
+}
+
+// The app's redirect_to with the outcome in its query; null without one.
+export function redirectFor(outcome: CallbackOutcome): URL | null {
+  if (!outcome.redirectTo) return null;
+  const to = new URL(outcome.redirectTo);
+  if (outcome.ok) {
+    const a = outcome.authorized;
+    to.searchParams.set("status", a.status);
+    to.searchParams.set("provider", outcome.provider);
+    to.searchParams.set("completion", a.completion);
+    // Services in the request's own spelling: "gmail" full, "gmail:read" read-only.
+    to.searchParams.set("services", specsOf(a.service_access).join(","));
+    if (a.status === "partial") to.searchParams.set("missing", specsOf(a.missing_access).join(","));
+  } else {
+    to.searchParams.set("status", "error");
+    to.searchParams.set("code", outcome.failure.code);
+    to.searchParams.set("reason", outcome.failure.reason);
+    to.searchParams.set("provider", outcome.provider);
+  }
+  return to;
+}
+
+async function authorizeCallback(
   provider: ProviderId,
   state: ConsumedState,
   q: { code?: string; error?: string },
@@ -94,21 +175,39 @@ export async function authorizeCallback(
     if (!shared) await client.revoke(tokens.refreshToken ?? tokens.accessToken).catch(() => {});
     throw fromProvider(err, "account");
   }
-  return await park(
-    provider,
-    state,
-    tokens,
-    account,
-    servicesCovered(client.provider, tokens.scopes ?? state.scopes, state.services),
-  );
+  const granted = tokens.scopes ?? state.scopes;
+  const { prior, target } = await asService(async (tx) => ({
+    prior: await priorAccess(tx, state.user_id, provider, account.id),
+    target: state.connection_id
+      ? await connectionAccount(tx, state.connection_id, state.user_id)
+      : undefined,
+  }));
+  if (state.connection_id && target !== account.id) {
+    // Extending a connection with another account's grant would merge two
+    // accounts: the grant is disposed of, and the app told why.
+    await disposeGrant({
+      provider,
+      provider_user_id: account.id,
+      access_token: tokens.accessToken,
+      refresh_token: tokens.refreshToken,
+    }, "wrong_account");
+    throw fail(
+      "conflict",
+      "wrong_account",
+      "you signed in to another account than the connection being extended; connect it " +
+        "without connection_id, or sign in to the same account",
+    );
+  }
+  const report = accessReport(client.provider, granted, state.access, prior);
+  return await park(provider, state, { ...tokens, scopes: granted }, account, report);
 }
 
 async function park(
   provider: ProviderId,
   state: ConsumedState,
-  tokens: TokenSet,
+  tokens: TokenSet & { scopes: string[] },
   account: ProviderAccount,
-  services: ReturnType<typeof servicesCovered>,
+  report: AccessReport,
 ): Promise<Authorized> {
   const { code, hash } = newCompletion();
   const parked = await secretWork(() =>
@@ -117,10 +216,11 @@ async function park(
         completionHash: hash,
         userId: state.user_id,
         provider,
-        services: [...services].sort(),
+        services: report.services,
+        requested: state.access,
         accountId: account.id,
         email: account.email,
-        grantedScopes: tokens.scopes ?? state.scopes,
+        grantedScopes: tokens.scopes,
         expiresAt: tokens.expiresAt,
         accessToken: tokens.accessToken,
         refreshToken: tokens.refreshToken,
@@ -137,5 +237,11 @@ async function park(
     }, "account_closed");
     throw fail("conflict", "account_closed", "the account that started this is being deleted");
   }
-  return { completion: code, complete_by: new Date(Date.now() + COMPLETE_WITHIN_MS).toISOString() };
+  return {
+    status: report.partial ? "partial" : "authorized",
+    completion: code,
+    complete_by: new Date(Date.now() + COMPLETE_WITHIN_MS).toISOString(),
+    service_access: report.access,
+    missing_access: report.missing,
+  };
 }

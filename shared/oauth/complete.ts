@@ -8,7 +8,8 @@ import { asService } from "../db/client.ts";
 import { AppError, notFound } from "../http/errors.ts";
 import { log } from "../http/log.ts";
 import { secretWork } from "../tokens/access.ts";
-import { saveConnection, type TokenRow } from "../tokens/store.ts";
+import { accessReport, PROVIDERS } from "../providers/definitions.ts";
+import { priorAccess, saveConnection, type TokenRow } from "../tokens/store.ts";
 import { disposeGrant } from "./grants.ts";
 import { hashState } from "./state.ts";
 import { mayConnect, type TakenGrant, takeParkedGrant } from "./store.ts";
@@ -27,10 +28,20 @@ export async function completeConnection(user: UserPrincipal, code: string): Pro
       // Holds the profile's share lock until commit: a deletion that began
       // first is seen here, one that begins now waits and then revokes this.
       if (!await mayConnect(tx, user.userId)) return { ok: false, grant, why: "account_closed" };
+      // Derived again here, not trusted from the callback: the account's live
+      // connection may have changed in between.
+      const report = accessReport(
+        PROVIDERS[grant.provider],
+        grant.granted_scopes,
+        grant.access ?? {},
+        await priorAccess(tx, user.userId, grant.provider, grant.provider_user_id),
+      );
       const token = await saveConnection(tx, {
         userId: user.userId,
         provider: grant.provider,
-        services: grant.services,
+        services: report.services,
+        serviceAccess: report.access,
+        missingAccess: report.missing,
         accountId: grant.provider_user_id,
         email: grant.provider_email,
         grantedScopes: grant.granted_scopes,

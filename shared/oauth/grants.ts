@@ -5,8 +5,8 @@
 import { asService } from "../db/client.ts";
 import { log } from "../http/log.ts";
 import { accountConnected } from "../tokens/store.ts";
-import { ProviderError } from "./client.ts";
-import { providerClient } from "./registry.ts";
+import { ProviderError } from "../providers/client.ts";
+import { providerClient } from "../providers/registry.ts";
 import { hashState, newState } from "./state.ts";
 import { takeExpiredParkedGrants, type TakenGrant, takeParkedGrantsOf } from "./store.ts";
 

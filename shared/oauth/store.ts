@@ -1,14 +1,16 @@
 // SQL of the oauth domain: pending authorization states and parked grants.
 // Connections are the tokens domain's (shared/tokens/store.ts saveConnection).
 import type { Tx } from "../db/client.ts";
-import type { NewConnection } from "../tokens/store.ts";
-import type { ProviderId, Service } from "./providers.ts";
+import type { NewConnection, TokenRow } from "../tokens/store.ts";
+import type { AccessMap, ProviderId, Service } from "../providers/definitions.ts";
 
 export type NewState = {
   stateHash: string;
   userId: string;
   provider: ProviderId;
   services: Service[];
+  access: AccessMap;
+  connectionId: string | null;
   scopes: string[];
   codeVerifier: string;
   redirectTo: string | null;
@@ -19,9 +21,10 @@ export type NewState = {
 export async function createState(tx: Tx, s: NewState): Promise<{ expires_at: string }> {
   const [row] = await tx<{ expires_at: string }[]>`
     insert into public.oauth_states
-      (state_hash, user_id, provider, services, scopes, code_verifier, redirect_to)
-    values (${s.stateHash}, ${s.userId}, ${s.provider}, ${s.services}::text[], ${s.scopes}::text[],
-            ${s.codeVerifier}, ${s.redirectTo})
+      (state_hash, user_id, provider, services, access, connection_id, scopes, code_verifier,
+       redirect_to)
+    values (${s.stateHash}, ${s.userId}, ${s.provider}, ${s.services}::text[], ${tx.json(s.access)},
+            ${s.connectionId}, ${s.scopes}::text[], ${s.codeVerifier}, ${s.redirectTo})
     returning expires_at`;
   return row;
 }
@@ -30,6 +33,8 @@ export type ConsumedState = {
   user_id: string;
   provider: ProviderId;
   services: Service[];
+  access: AccessMap;
+  connection_id: string | null;
   scopes: string[];
   code_verifier: string;
   redirect_to: string | null;
@@ -42,8 +47,8 @@ export type ConsumedState = {
 export async function consumeState(tx: Tx, stateHash: string): Promise<ConsumedState | undefined> {
   const [row] = await tx<ConsumedState[]>`
     delete from public.oauth_states where state_hash = ${stateHash}
-    returning user_id, provider, services, scopes, code_verifier, redirect_to,
-              expires_at <= now() as expired`;
+    returning user_id, provider, services, access, connection_id, scopes, code_verifier,
+              redirect_to, expires_at <= now() as expired`;
   return row;
 }
 
@@ -55,8 +60,23 @@ export async function pendingStates(tx: Tx): Promise<number> {
   return row.n;
 }
 
-// A connection to be, and the hash of the code that completes it.
-export type GrantToPark = NewConnection & { completionHash: string };
+export type Extensible = Pick<TokenRow, "provider" | "status" | "service_access">;
+
+// As the user (RLS): the connection an authorization extends; another
+// user's is not found.
+export async function connectionToExtend(tx: Tx, id: string): Promise<Extensible | undefined> {
+  const [row] = await tx<Extensible[]>`
+    select provider, status, service_access from public.service_tokens
+     where id = ${id}`;
+  return row;
+}
+
+// A connection to be, what its authorization asked for, and the hash of the
+// code that completes it.
+export type GrantToPark = Omit<NewConnection, "serviceAccess" | "missingAccess"> & {
+  completionHash: string;
+  requested: AccessMap;
+};
 
 // Encrypted by the database under the token key; null when the user is gone
 // or being deleted (the caller revokes the grant then).
@@ -65,7 +85,7 @@ export async function parkGrant(tx: Tx, g: GrantToPark): Promise<string | null> 
     select private.park_grant(${g.completionHash}, ${g.userId}, ${g.provider},
                               ${g.services}::text[], ${g.accountId}, ${g.email},
                               ${g.grantedScopes}::text[], ${g.expiresAt}, ${g.accessToken},
-                              ${g.refreshToken}) as id`;
+                              ${g.refreshToken}, ${tx.json(g.requested)}) as id`;
   return row.id;
 }
 
@@ -81,6 +101,7 @@ export type TakenGrant = {
   expired: boolean;
   access_token: string;
   refresh_token: string | null;
+  access: AccessMap;
 };
 
 // Each of these removes what it returns: a parked grant is taken once.

@@ -8,9 +8,15 @@ import type { z } from "@hono/zod-openapi";
 import type { Principal, UserPrincipal } from "../auth/principal.ts";
 import { asService, queryAsService, queryAsUser } from "../db/client.ts";
 import { AppError, notFound } from "../http/errors.ts";
-import type { ProviderId, Service } from "../oauth/providers.ts";
+import type { ProviderId, Service } from "../providers/definitions.ts";
 import { tokensConfig } from "./config.ts";
-import { needsReauth, outcomeError, refreshLocked, type RefreshOutcome } from "./refresh.ts";
+import {
+  connectionExhausted,
+  needsReauth,
+  outcomeError,
+  refreshLocked,
+  type RefreshOutcome,
+} from "./refresh.ts";
 import {
   findForAccess,
   freshAccessToken,
@@ -46,6 +52,7 @@ function grantOf(used: TokenRow, accessToken: string, refreshed: boolean): Grant
     provider: used.provider,
     provider_email: used.provider_email,
     services: used.services,
+    service_access: used.service_access,
     scopes: used.granted_scopes,
   };
 }
@@ -118,6 +125,11 @@ export async function getAccessToken(
       let accessToken = stored?.access_token;
       let refreshed = false;
       let used = fresh;
+      if (!used && token.status === "exhausted") {
+        // The schedule gave up on it; a vend does not hammer the provider
+        // either (an agent may ask every minute). A manual refresh may.
+        return { ok: false, error: connectionExhausted(token) };
+      }
       if (!used) {
         // Due, or forced. Without a refresh token a still-valid token is served as is.
         if (token.has_refresh_token || token.seconds_left <= 0) {

@@ -3,8 +3,8 @@ import { z } from "zod";
 import { OUTBOUND_BUDGET_MS } from "../platform.ts";
 
 const schema = z.object({
-  // Refresh an access token when it expires within this many seconds (or
-  // within half its lifetime, whichever is shorter).
+  // A vend refreshes an access token first when it expires within this many
+  // seconds (or within half its lifetime, whichever is shorter).
   TOKEN_REFRESH_WINDOW_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
   // refresh-due: at most this many tokens per run, this many at once, and stop
   // claiming new ones after this long (pg_cron calls it every minute).
@@ -18,6 +18,12 @@ const schema = z.object({
   // After n consecutive failures the scheduled refresh waits base * 2^(n-1), capped.
   TOKEN_REFRESH_BACKOFF_BASE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(60),
   TOKEN_REFRESH_BACKOFF_MAX_SECONDS: z.coerce.number().int().min(1).max(86_400).default(3_600),
+  // A connection whose refreshes have failed (for a passing reason) for this
+  // long is exhausted: the schedule stops retrying it until the user
+  // reconnects or asks for a refresh. When the scheduler takes a connection
+  // (active window, keep-alive) is the database's policy table
+  // (private.token_refresh_policy): its trigger keeps refresh_due_at.
+  TOKEN_EXHAUSTED_AFTER_HOURS: z.coerce.number().int().min(1).max(24 * 90).default(72),
   // cleanup: refresh logs and revoked connections are kept this long.
   TOKEN_LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(30),
   REVOKED_TOKEN_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(30),

@@ -10,8 +10,8 @@
 import type { Tx } from "../db/client.ts";
 import { AppError } from "../http/errors.ts";
 import { log } from "../http/log.ts";
-import { ProviderError } from "../oauth/client.ts";
-import { providerClient } from "../oauth/registry.ts";
+import { ProviderError } from "../providers/client.ts";
+import { providerClient } from "../providers/registry.ts";
 import { backoffSeconds, tokensConfig } from "./config.ts";
 import {
   type LockedToken,
@@ -74,9 +74,10 @@ export async function refreshLocked(
     message: string,
     timeout = false,
   ): Promise<RefreshOutcome> => {
-    const wait = backoffSeconds(tokensConfig(), token.refresh_failures + 1);
+    const config = tokensConfig();
+    const wait = backoffSeconds(config, token.refresh_failures + 1);
     const [updated] = await Promise.all([
-      markRefreshFailed(tx, token.id, errorCode, wait),
+      markRefreshFailed(tx, token.id, errorCode, wait, config.TOKEN_EXHAUSTED_AFTER_HOURS),
       logRefresh(tx, {
         ...base,
         status: "failed",
@@ -93,6 +94,7 @@ export async function refreshLocked(
       refresh_type: type,
       error_code: errorCode,
       retry_in_s: wait,
+      status: updated.status,
     });
     return { status: "failed", token: updated, errorCode, timeout };
   };
@@ -143,6 +145,17 @@ export function outcomeError(outcome: Exclude<RefreshOutcome, { status: "success
   return new AppError("provider_error", "the provider could not refresh the token; retry later", {
     error_code: outcome.errorCode,
   });
+}
+
+export function connectionExhausted(
+  token: Pick<TokenRow, "id" | "last_error_code" | "failing_since">,
+): AppError {
+  return new AppError(
+    "connection_exhausted",
+    "refreshing this connection has failed for too long; the user must reconnect it or ask " +
+      `for a refresh (POST /tokens/${token.id}/refresh)`,
+    { error_code: token.last_error_code, failing_since: token.failing_since },
+  );
 }
 
 export function needsReauth(errorCode: string | null): AppError {

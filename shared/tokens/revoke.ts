@@ -7,8 +7,8 @@ import type { UserPrincipal } from "../auth/principal.ts";
 import { asService, queryAsUser } from "../db/client.ts";
 import { notFound } from "../http/errors.ts";
 import { log } from "../http/log.ts";
-import { ProviderError } from "../oauth/client.ts";
-import { providerClient } from "../oauth/registry.ts";
+import { ProviderError } from "../providers/client.ts";
+import { providerClient } from "../providers/registry.ts";
 import { secretWork } from "./access.ts";
 import { tokensConfig } from "./config.ts";
 import {

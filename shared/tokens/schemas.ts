@@ -6,12 +6,27 @@
 import { z } from "@hono/zod-openapi";
 import { pageQuery } from "../http/pagination.ts";
 import { ErrorEnvelope } from "../http/openapi.ts";
-import { PROVIDER_IDS, SERVICES } from "../oauth/providers.ts";
+import { ACCESS_LEVELS, PROVIDER_IDS, SERVICES } from "../providers/definitions.ts";
 
 export const Provider = z.enum(PROVIDER_IDS).openapi({ description: "Provider id" });
 export const ServiceName = z.enum(SERVICES);
-export const TokenStatus = z.enum(["active", "needs_reauth", "revoked"]).openapi({
-  description: "needs_reauth: the provider refused the refresh token; the user must reconnect.",
+export const AccessLevel = z.enum(ACCESS_LEVELS);
+// Per service, the level: {"gmail": "read", "calendar": "write"}.
+// "read": the read-only scopes; "write": read and write (the full scopes).
+export const ServiceAccess = z.partialRecord(ServiceName, AccessLevel);
+export const TokenStatus = z.enum([
+  "active",
+  "refresh_failing",
+  "needs_reauth",
+  "exhausted",
+  "revoked",
+]).openapi({
+  description: "active: healthy. refresh_failing: refreshes fail for a passing reason (provider " +
+    "outage) since failing_since; the access token is still served while valid and retried with " +
+    "backoff. needs_reauth: the provider refused the refresh token; the user must reconnect. " +
+    "exhausted: refreshes failed for longer than TOKEN_EXHAUSTED_AFTER_HOURS; no more scheduled " +
+    "retries until the user reconnects or asks for a refresh (POST /tokens/{id}/refresh). " +
+    "revoked: disconnected.",
 });
 
 export const ProviderRevocation = z.enum(["revoked", "not_supported", "failed", "skipped"]);
@@ -35,6 +50,15 @@ export const ServiceToken = z.object({
   provider_account_id: z.string(),
   provider_email: z.string().nullable(),
   granted_scopes: z.array(z.string()),
+  service_access: ServiceAccess.openapi({
+    description: "What the granted scopes cover, per service: read (read-only scopes) or " +
+      "write (read and write: the full scopes).",
+    example: { gmail: "read", calendar: "write" },
+  }),
+  missing_access: ServiceAccess.openapi({
+    description: "Asked for at the last authorization and not granted (the user unticked it " +
+      "at consent); empty when everything asked for was granted.",
+  }),
   status: TokenStatus,
   expires_at: timestamp().openapi({ description: "When the current access token expires." }),
   has_refresh_token: z.boolean(),
@@ -42,7 +66,17 @@ export const ServiceToken = z.object({
   last_used_at: timestamp().nullable(),
   last_refreshed_at: timestamp().nullable(),
   refresh_failures: z.number().int(),
-  next_refresh_at: timestamp().nullable(),
+  next_refresh_at: timestamp().nullable().openapi({
+    description: "After a failure: no retry before then (exponential backoff).",
+  }),
+  refresh_due_at: timestamp().nullable().openapi({
+    description: "When the scheduled refresh takes this connection next: shortly before expiry " +
+      "when used recently, at its keep-alive when dormant; null when it is not refreshed " +
+      "(needs_reauth, exhausted, revoked).",
+  }),
+  failing_since: timestamp().nullable().openapi({
+    description: "Start of the current run of failed refreshes (refresh_failing, exhausted).",
+  }),
   last_error_code: z.string().nullable(),
   connected_at: timestamp(),
   revoked_at: timestamp().nullable(),
@@ -67,7 +101,9 @@ export const TokenPage = z.object({
 
 const statusCounts = z.object({
   active: z.number().int(),
+  refresh_failing: z.number().int(),
   needs_reauth: z.number().int(),
+  exhausted: z.number().int(),
   revoked: z.number().int(),
 });
 
@@ -76,7 +112,8 @@ export const TokenStats = z.object({
   by_status: statusCounts,
   by_provider: z.record(z.string(), statusCounts.extend({ total: z.number().int() })),
   expiring_soon: z.number().int().openapi({
-    description: "Active connections whose access token expires within the refresh window.",
+    description: "Active or refresh_failing connections whose access token expires within the " +
+      "refresh window.",
   }),
   refresh: z.object({
     attempts_24h: z.number().int(),
@@ -113,6 +150,9 @@ export const AccessToken = z.object({
   provider: Provider,
   provider_email: z.string().nullable(),
   services: z.array(ServiceName),
+  service_access: ServiceAccess.openapi({
+    description: "Per service, whether the token may only read (read) or also change (write).",
+  }),
   scopes: z.array(z.string()),
 }).openapi("AccessToken");
 
@@ -150,7 +190,9 @@ export const CleanupResult = z.object({
 // Errors of routes that call a provider; shared/http/openapi.ts documents the rest.
 export const providerErrorResponses = {
   409: {
-    description: "The connection needs the user to reconnect (needs_reauth) or is revoked",
+    description: "The connection needs the user to reconnect (needs_reauth), its refreshes have " +
+      "failed for too long (connection_exhausted: reconnect or POST /tokens/{id}/refresh) or it " +
+      "is revoked",
     content: { "application/json": { schema: ErrorEnvelope } },
   },
   502: {

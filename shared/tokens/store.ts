@@ -6,7 +6,7 @@
 import type { z } from "@hono/zod-openapi";
 import { columnsOf } from "../db/columns.ts";
 import type { Tx } from "../db/client.ts";
-import type { ProviderId, Service } from "../oauth/providers.ts";
+import type { AccessMap, ProviderId, Service } from "../providers/definitions.ts";
 import {
   type CleanupResult,
   type ProviderRevocation,
@@ -28,8 +28,10 @@ export function rowOf({ due: _, seconds_left: _left, ...row }: LockedToken): Tok
   return row;
 }
 
-// Due: expiring within the window, or within half the token's lifetime when
-// that is shorter (so short-lived tokens are not refreshed on every call).
+// Due at vend time: expiring within the window, or within half the token's
+// lifetime when that is shorter (so short-lived tokens are not refreshed on
+// every call). The scheduler has its own rule, refresh_due_at (kept by the
+// database, see claimDueToken).
 const due = (tx: Tx, windowSeconds: number) =>
   tx`expires_at - least(make_interval(secs => ${windowSeconds}), (expires_at - issued_at) / 2) <= now()`;
 
@@ -40,9 +42,18 @@ const dueText = (windowSeconds: number) =>
 
 export type FreshGrant = TokenRow & { access_token: string };
 
+// The connections whose access token is served while it is valid: a
+// refresh_failing one still works (the agent can too), and an exhausted one
+// hands out what it has without calling the provider (also markUsedIfFresh).
+const SERVABLE = sql`('active', 'refresh_failing', 'exhausted')`;
+
+// Which connection a vend means, healthy ones first (as findForAccess).
+const ACCESS_ORDER = sql`status in ('active', 'refresh_failing') desc,
+                         last_used_at desc nulls last, connected_at desc`;
+
 // The common case of access-token in one statement (and one round trip, as
 // the service): the user's connection, chosen as findForAccess chooses,
-// locked, counted as used and read with its access token, only when active
+// locked, counted as used and read with its access token, only when servable
 // and not due. No row: not found, needs reauthorization or due, which the
 // caller sorts out on the slower path that can refresh.
 export function freshAccessToken(
@@ -59,13 +70,13 @@ export function freshAccessToken(
       select id from public.service_tokens
        where user_id = ${lit.uuid(userId)} and provider = ${lit.text(provider)}
          and status <> 'revoked' ${byId} ${byService}
-       order by status = 'active' desc, last_used_at desc nulls last, connected_at desc
+       order by ${ACCESS_ORDER}
        limit 1
          for update
     ), used as (
       update public.service_tokens t set use_count = t.use_count + 1, last_used_at = now()
         from found
-       where t.id = found.id and t.status = 'active' and not (${dueText(windowSeconds)})
+       where t.id = found.id and t.status in ${SERVABLE} and not (${dueText(windowSeconds)})
       returning ${idents(TOKEN_COLUMNS.map((c) => `t.${c}`))}
     )
     select used.*, s.access_token, ${vendedActivity(sql`used`, false, askedBy)} as logged
@@ -142,7 +153,8 @@ export async function findForAccess(
     select id, status from public.service_tokens
      where user_id = ${userId} and provider = ${provider} and status <> 'revoked'
        ${byId} ${byService}
-     order by status = 'active' desc, last_used_at desc nulls last, connected_at desc
+     order by status in ('active', 'refresh_failing') desc,
+              last_used_at desc nulls last, connected_at desc
      limit 1`;
   return row;
 }
@@ -156,10 +168,12 @@ export async function tokenStats(tx: Tx, windowSeconds: number): Promise<Stats> 
     with per_provider as (
       select provider,
              count(*) filter (where status = 'active')::int as active,
+             count(*) filter (where status = 'refresh_failing')::int as refresh_failing,
              count(*) filter (where status = 'needs_reauth')::int as needs_reauth,
+             count(*) filter (where status = 'exhausted')::int as exhausted,
              count(*) filter (where status = 'revoked')::int as revoked,
              count(*)::int as total,
-             count(*) filter (where status = 'active'
+             count(*) filter (where status in ('active', 'refresh_failing')
                                 and expires_at <= now() + make_interval(secs => ${windowSeconds}))::int
                as expiring_soon
         from public.service_tokens
@@ -167,10 +181,13 @@ export async function tokenStats(tx: Tx, windowSeconds: number): Promise<Stats> 
        group by provider)
     select coalesce(sum(total), 0)::int as total,
            jsonb_build_object('active', coalesce(sum(active), 0),
+                              'refresh_failing', coalesce(sum(refresh_failing), 0),
                               'needs_reauth', coalesce(sum(needs_reauth), 0),
+                              'exhausted', coalesce(sum(exhausted), 0),
                               'revoked', coalesce(sum(revoked), 0)) as by_status,
            coalesce(jsonb_object_agg(provider, jsonb_build_object(
-             'active', active, 'needs_reauth', needs_reauth, 'revoked', revoked, 'total', total)),
+             'active', active, 'refresh_failing', refresh_failing, 'needs_reauth', needs_reauth,
+             'exhausted', exhausted, 'revoked', revoked, 'total', total)),
              '{}') as by_provider,
            coalesce(sum(expiring_soon), 0)::int as expiring_soon
       from per_provider`;
@@ -209,23 +226,27 @@ export async function lockToken(
   return row;
 }
 
-// Claims one due token no other worker holds; the caller refreshes it in the
-// same transaction, so the lock lasts exactly as long as the refresh.
-export async function claimDueToken(
-  tx: Tx,
-  windowSeconds: number,
-): Promise<LockedToken | undefined> {
-  const [row] = await tx<LockedToken[]>`
-    select ${tx(TOKEN_COLUMNS)}, true as due,
+// The scheduler's claim: up to `limit` due connections no other worker holds,
+// in due order. refresh_due_at is kept by the database (the trigger
+// private.service_tokens_schedule: proactive for recently used connections,
+// keep-alive for dormant ones, backoff after failures, null when not to be
+// refreshed), so this walks the partial index service_tokens_refresh_due and
+// stops after `limit` rows, however many connections there are.
+export function dueClaim(limit: number): SqlText {
+  return sql`
+    select ${idents(TOKEN_COLUMNS)}, true as due,
            greatest(extract(epoch from expires_at - now()), 0)::int as seconds_left
       from public.service_tokens
-     where status = 'active'
-       and (next_refresh_at is null or next_refresh_at <= now())
-       and (has_refresh_token or expires_at <= now())
-       and ${due(tx, windowSeconds)}
-     order by expires_at
-     limit 1
+     where refresh_due_at <= now()
+     order by refresh_due_at
+     limit ${lit.int(limit)}
        for update skip locked`;
+}
+
+// Claims one due token; the caller refreshes it in the same transaction, so
+// the lock lasts exactly as long as the refresh.
+export async function claimDueToken(tx: Tx): Promise<LockedToken | undefined> {
+  const [row] = await tx.unsafe<LockedToken[]>(textOf(dueClaim(1)));
   return row;
 }
 
@@ -236,6 +257,8 @@ export type NewConnection = {
   accountId: string;
   email: string | null;
   grantedScopes: string[];
+  serviceAccess: AccessMap;
+  missingAccess: AccessMap;
   expiresAt: Date;
   accessToken: string;
   refreshToken: string | null;
@@ -243,19 +266,25 @@ export type NewConnection = {
 
 // Creates or renews the connection for (user, provider, provider account) and
 // stores its tokens, in the caller's transaction. A renewal keeps the services
-// granted before (Google's include_granted_scopes) and revives a revoked or
-// needs_reauth row.
+// granted before (Google's include_granted_scopes) while that grant may still
+// be alive (active, or failing for a passing reason), and revives a revoked,
+// needs_reauth or exhausted row. service_access and missing_access are the
+// caller's, merged with priorAccess (shared/oauth/complete.ts).
 export async function saveConnection(tx: Tx, c: NewConnection): Promise<TokenRow> {
   const [row] = await tx<TokenRow[]>`
     insert into public.service_tokens as t
       (user_id, provider, services, provider_account_id, provider_email, granted_scopes,
-       expires_at, issued_at)
+       service_access, missing_access, expires_at, issued_at)
     values (${c.userId}, ${c.provider}, ${c.services}::text[], ${c.accountId}, ${c.email},
-            ${c.grantedScopes}::text[], ${c.expiresAt.toISOString()}, now())
+            ${c.grantedScopes}::text[], ${tx.json(c.serviceAccess)},
+            ${tx.json(c.missingAccess)}, ${c.expiresAt.toISOString()}, now())
     on conflict (user_id, provider, provider_account_id) do update set
       services = array(select distinct s from unnest(
-                   case when t.status = 'active' then t.services else '{}' end
+                   case when t.status in ('active', 'refresh_failing', 'exhausted')
+                        then t.services else '{}' end
                    || excluded.services) s order by s),
+      service_access = excluded.service_access,
+      missing_access = excluded.missing_access,
       provider_email = coalesce(excluded.provider_email, t.provider_email),
       granted_scopes = excluded.granted_scopes,
       expires_at = excluded.expires_at,
@@ -263,6 +292,7 @@ export async function saveConnection(tx: Tx, c: NewConnection): Promise<TokenRow
       status = 'active',
       refresh_failures = 0,
       next_refresh_at = null,
+      failing_since = null,
       last_error_code = null,
       revoked_at = null,
       revoked_reason = null,
@@ -314,8 +344,10 @@ export async function markRefreshed(
       issued_at = now(),
       last_refreshed_at = now(),
       granted_scopes = coalesce(${scopes}::text[], granted_scopes),
+      status = 'active',
       refresh_failures = 0,
       next_refresh_at = null,
+      failing_since = null,
       last_error_code = null
      where id = ${id}
     returning ${tx(TOKEN_COLUMNS)}`;
@@ -327,29 +359,38 @@ export async function markNeedsReauth(tx: Tx, id: string, errorCode: string): Pr
     update public.service_tokens set
       status = 'needs_reauth',
       last_error_code = ${errorCode},
-      next_refresh_at = null
+      next_refresh_at = null,
+      failing_since = null
      where id = ${id}
     returning ${tx(TOKEN_COLUMNS)}`;
   return row;
 }
 
+// A transient failure: refresh_failing from the first one (failing_since
+// marks when), exhausted once failing for `exhaustedAfterHours` (the schedule
+// then leaves it alone); an exhausted connection stays exhausted.
 export async function markRefreshFailed(
   tx: Tx,
   id: string,
   errorCode: string,
   backoffSeconds: number,
+  exhaustedAfterHours: number,
 ): Promise<TokenRow> {
   const [row] = await tx<TokenRow[]>`
     update public.service_tokens set
       refresh_failures = refresh_failures + 1,
       next_refresh_at = now() + make_interval(secs => ${backoffSeconds}),
-      last_error_code = ${errorCode}
+      last_error_code = ${errorCode},
+      failing_since = coalesce(failing_since, now()),
+      status = case when status = 'exhausted'
+                      or failing_since <= now() - make_interval(hours => ${exhaustedAfterHours})
+                    then 'exhausted' else 'refresh_failing' end
      where id = ${id}
     returning ${tx(TOKEN_COLUMNS)}`;
   return row;
 }
 
-// Counts a use only when the token is active and not due: pipelined with the
+// Counts a use only when the token is servable and not due: pipelined with the
 // lock, so the common case (a fresh token) needs no second round trip.
 export async function markUsedIfFresh(
   tx: Tx,
@@ -359,7 +400,7 @@ export async function markUsedIfFresh(
 ): Promise<TokenRow | undefined> {
   const [row] = await tx<TokenRow[]>`
     update public.service_tokens set use_count = use_count + 1, last_used_at = now()
-     where id = ${id} and user_id = ${userId} and status = 'active'
+     where id = ${id} and user_id = ${userId} and status in ('active', 'refresh_failing', 'exhausted')
        and not (${due(tx, windowSeconds)})
     returning ${tx(TOKEN_COLUMNS)}`;
   return row;
@@ -458,4 +499,31 @@ export async function cleanup(
 export async function encryptionKeyVersion(tx: Tx): Promise<number> {
   const [row] = await tx<{ version: number }[]>`select private.token_key_version() as version`;
   return row.version;
+}
+
+// What a live connection of this provider account covers now (empty when
+// there is none, or it is revoked or needs reauthorization): a renewal keeps it.
+export async function priorAccess(
+  tx: Tx,
+  userId: string,
+  provider: ProviderId,
+  accountId: string,
+): Promise<AccessMap> {
+  const [row] = await tx<{ service_access: AccessMap }[]>`
+    select service_access from public.service_tokens
+     where user_id = ${userId} and provider = ${provider} and provider_account_id = ${accountId}
+       and status in ('active', 'refresh_failing', 'exhausted')`;
+  return row?.service_access ?? {};
+}
+
+// The provider account of one of the user's connections (an authorization
+// extending it must come back with the same account).
+export async function connectionAccount(
+  tx: Tx,
+  id: string,
+  userId: string,
+): Promise<string | undefined> {
+  const [row] = await tx<{ provider_account_id: string }[]>`
+    select provider_account_id from public.service_tokens where id = ${id} and user_id = ${userId}`;
+  return row?.provider_account_id;
 }

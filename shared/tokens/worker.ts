@@ -1,10 +1,13 @@
 // The scheduled refresh (POST /tokens/refresh-due, called by pg_cron every
 // minute). A few slots work at once; each slot repeatedly opens a transaction,
 // claims one due token with FOR UPDATE SKIP LOCKED, refreshes it and commits.
+// Due is the stored refresh_due_at (the policy lives in the database: recently
+// used connections proactively, dormant ones on their keep-alive), so a run
+// costs one index probe per refresh, not a scan of every connection.
 // Concurrent runs therefore never refresh the same token twice: a claimed
 // token is locked, and once committed it is no longer due. A failed refresh
-// sets next_refresh_at (exponential backoff), so it is not retried in the same
-// run either.
+// sets next_refresh_at (exponential backoff), which moves refresh_due_at, so
+// it is not retried in the same run either; an exhausted one is not due at all.
 import type { z } from "@hono/zod-openapi";
 import { asService } from "../db/client.ts";
 import { AppError } from "../http/errors.ts";
@@ -23,7 +26,6 @@ export async function refreshDue(
   const config = tokensConfig();
   const limit = o.limit ?? config.TOKEN_REFRESH_BATCH_LIMIT;
   const concurrency = Math.min(o.concurrency ?? config.TOKEN_REFRESH_CONCURRENCY, limit);
-  const window = config.TOKEN_REFRESH_WINDOW_SECONDS;
   const started = performance.now();
   const deadline = started + config.TOKEN_REFRESH_TIME_BUDGET_MS;
   const summary: Summary = {
@@ -43,7 +45,7 @@ export async function refreshDue(
       let outcome: RefreshOutcome | undefined;
       try {
         outcome = await asService(async (tx) => {
-          const token = await claimDueToken(tx, window);
+          const token = await claimDueToken(tx);
           return token && await refreshLocked(tx, token, "scheduled");
         });
       } catch (err) {

@@ -62,7 +62,7 @@ const ids = conns.map((c) => c.id);
 // --- 1. refresh-due ---------------------------------------------------------------------
 await sql`update public.service_tokens
              set expires_at = now() + interval '2 minutes', issued_at = now() - interval '1 hour',
-                 next_refresh_at = null
+                 last_used_at = now(), next_refresh_at = null
            where id = any(${ids}::uuid[])`;
 const started = performance.now();
 const runs = await Promise.all(

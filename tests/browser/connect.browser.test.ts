@@ -30,10 +30,12 @@ async function signIn(s: Session, origin: string, user: TestUser) {
   await s.page.getByText("Signed in.").waitFor();
 }
 
-// On the provider's page, as a person: type the mailbox, click Allow.
-async function consentInPage(page: Page, email: string) {
+// On the provider's page, as a person: type the mailbox, untick what they
+// will not share, click Allow.
+async function consentInPage(page: Page, email: string, untick: string[] = []) {
   await page.waitForURL((u) => u.href.startsWith(`${PROVIDER_URL}/authorize?`));
   await page.getByLabel("Sign in as").fill(email);
+  for (const scope of untick) await page.getByLabel(scope).uncheck();
   await page.getByRole("button", { name: "Allow" }).click();
 }
 
@@ -133,6 +135,38 @@ test("Chromium: the connect flow from an app page, and the account-linking attac
       assert.equal(seen.authorizations, 1, "the victim did consent");
       assert.equal(seen.active_refresh_tokens, 0, "the grant was revoked at the provider");
       assert.equal(seen.revocations.length, 1);
+    });
+  } finally {
+    await app.close();
+  }
+});
+
+test("Chromium: a person unticks a scope at consent; the app learns what is missing", async () => {
+  const app = await startApp();
+  try {
+    await withBrowser(async (browser) => {
+      const user = await createUser("browser-partial");
+      const mailbox = uniqueEmail("browser-partial");
+      const person = await openSession(browser);
+      await explained(person, async () => {
+        await signIn(person, app.origin, user);
+        await person.page.getByRole("button", { name: "Connect mail and read your calendar" })
+          .click();
+        await consentInPage(person.page, mailbox, ["dev.calendar.readonly"]);
+        const landed = new URL(person.page.url());
+        const shown = await outcome(person.page, app.origin);
+        assert.equal(landed.searchParams.get("status"), "partial");
+        assert.equal(landed.searchParams.get("missing"), "calendar:read");
+        assert.equal(shown.state, "partial", shown.text ?? "");
+        assert.match(
+          shown.text!,
+          new RegExp(`^partial: dev ${mailbox} [0-9a-f-]{36} missing calendar$`),
+        );
+      });
+      await person.context.close();
+      const [token] = parsed(TokenPage, await call("GET", "/tokens", { token: user.token })).data;
+      assert.deepEqual(token.service_access, { gmail: "write" });
+      assert.deepEqual(token.missing_access, { calendar: "read" });
     });
   } finally {
     await app.close();

@@ -4,7 +4,13 @@
 // maintenance settings. Pure functions: no stack needed.
 import assert from "node:assert/strict";
 import { parseOAuthConfig } from "../../shared/oauth/config.ts";
-import { PROVIDERS, servicesCovered } from "../../shared/oauth/providers.ts";
+import {
+  accessReport,
+  coverage,
+  PROVIDERS,
+  scopesFor,
+  specsOf,
+} from "../../shared/providers/definitions.ts";
 import { allowedRedirect } from "../../shared/oauth/redirect.ts";
 import { backoffSeconds, parseTokensConfig } from "../../shared/tokens/config.ts";
 
@@ -167,17 +173,55 @@ Deno.test("a native app's private-use scheme (RFC 8252) may be allow-listed and 
 
 Deno.test("granted scopes are compared the way each provider spells them", () => {
   assert.deepEqual(
-    servicesCovered(PROVIDERS.microsoft, ["Mail.ReadWrite", "mail.send", "User.Read"]),
-    ["outlook"],
+    coverage(PROVIDERS.microsoft, ["Mail.ReadWrite", "mail.send", "User.Read"]),
+    { outlook: "write" },
   );
   assert.deepEqual(
-    servicesCovered(PROVIDERS.google, [
+    coverage(PROVIDERS.google, [
       "https://www.googleapis.com/auth/calendar",
       "https://www.googleapis.com/auth/userinfo.email",
     ]),
-    ["calendar"],
+    { calendar: "write" },
   );
-  assert.deepEqual(servicesCovered(PROVIDERS.dev, ["dev.mail"], ["calendar"]), []);
+  assert.deepEqual(coverage(PROVIDERS.dev, ["DEV.MAIL"]), { gmail: "write" });
+});
+
+Deno.test("coverage per service and level: a full scope includes its read-only one", () => {
+  const G = "https://www.googleapis.com/auth/";
+  assert.deepEqual(coverage(PROVIDERS.google, [`${G}gmail.modify`, `${G}calendar.readonly`]), {
+    gmail: "write",
+    calendar: "read",
+  });
+  // Graph answers without its resource prefix, in any case.
+  assert.deepEqual(coverage(PROVIDERS.microsoft, ["mail.readwrite", "Calendars.Read"]), {
+    outlook: "read",
+    calendar: "read",
+  });
+  assert.deepEqual(coverage(PROVIDERS.dev, ["openid"]), {});
+  assert.deepEqual(scopesFor(PROVIDERS.dev, { gmail: "read", calendar: "write" }), [
+    "dev.mail.readonly",
+    "dev.calendar",
+  ]);
+});
+
+Deno.test("an access report: what is missing, what a live connection already covers", () => {
+  const partial = accessReport(PROVIDERS.dev, ["dev.mail"], { gmail: "write", calendar: "read" });
+  assert.deepEqual(partial, {
+    access: { gmail: "write" },
+    missing: { calendar: "read" },
+    services: ["gmail"],
+    partial: true,
+  });
+  // Asked for write, granted read: write is missing, read is reported.
+  const lower = accessReport(PROVIDERS.dev, ["dev.mail.readonly"], { gmail: "write" });
+  assert.deepEqual([lower.access, lower.missing], [{ gmail: "read" }, { gmail: "write" }]);
+  // A renewal keeps what the account's live connection covers.
+  const kept = accessReport(PROVIDERS.dev, ["dev.calendar"], { calendar: "write" }, {
+    gmail: "read",
+  });
+  assert.deepEqual(kept.access, { gmail: "read", calendar: "write" });
+  assert.equal(kept.partial, false);
+  assert.deepEqual(specsOf({ calendar: "write", gmail: "read" }), ["gmail:read", "calendar"]);
 });
 
 Deno.test("token maintenance settings: defaults, bounds and the backoff curve", () => {

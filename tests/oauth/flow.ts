@@ -28,11 +28,12 @@ export async function authorize(user: TestUser, body: Record<string, unknown>) {
   return await call("POST", "/oauth/authorize", { token: user.token, body });
 }
 
-// The provider's login/consent page, submitted like a person would. Returns
-// where the provider sends the browser (our callback, with code or error).
+// The provider's login/consent page, submitted like a person would: every
+// scope box stays ticked except those in `untick`. Returns where the provider
+// sends the browser (our callback, with code or error).
 export async function consent(
   authorizationUrl: string,
-  o: { email: string; decision?: "allow" | "deny" },
+  o: { email: string; decision?: "allow" | "deny"; untick?: string[] },
 ): Promise<URL> {
   const page = await fetch(authorizationUrl);
   const html = await page.text();
@@ -40,10 +41,19 @@ export async function consent(
   assert.match(page.headers.get("content-type") ?? "", /text\/html/);
   const request = html.match(/name="request" value="([^"]+)"/)?.[1];
   assert.ok(request, "the consent page has a form");
+  const boxes = [...html.matchAll(/name="scope" value="([^"]+)" checked/g)].map((m) => m[1]);
+  for (const scope of o.untick ?? []) assert.ok(boxes.includes(scope), `a box for ${scope}`);
+  const form = new URLSearchParams({
+    request,
+    email: o.email,
+    decision: o.decision ?? "allow",
+    consent: "granular",
+  });
+  for (const scope of boxes) if (!o.untick?.includes(scope)) form.append("scope", scope);
   const res = await fetch(`${PROVIDER_URL}/authorize/decision`, {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ request, email: o.email, decision: o.decision ?? "allow" }),
+    body: form,
     redirect: "manual",
   });
   await res.body?.cancel();
@@ -124,12 +134,29 @@ export async function accessToken(user: TestUser, provider: string, body?: unkno
 // Makes a token due for refresh: `secondsLeft` to live out of an hour. By
 // default also parks it out of the scheduler's reach (backoff in the future),
 // so that only the request under test refreshes it; pass scheduler: true to
-// leave it for refresh-due.
+// leave it for refresh-due, which takes it as a recently used connection
+// (proactive refresh; a dormant one waits for its keep-alive, see dormant()).
 export async function makeDue(id: string, secondsLeft = 60, o: { scheduler?: boolean } = {}) {
   await sql`update public.service_tokens
                set expires_at = now() + make_interval(secs => ${secondsLeft}),
                    issued_at = now() - interval '1 hour',
+                   last_used_at = ${o.scheduler ? sql`now()` : sql`last_used_at`},
                    next_refresh_at = ${o.scheduler ? null : sql`now() + interval '1 hour'`}
+             where id = ${id}`;
+}
+
+// Makes a connection dormant: last used `idleHours` ago, its access token
+// obtained `tokenAgeHours` ago and long expired. The scheduler takes it once
+// the token is as old as the provider's keep-alive (24 h for dev). The last
+// use must be more than a day before the token's expiry, as the schedule
+// leaves them (a use a day before would have made that token proactive).
+export async function dormant(id: string, o: { idleHours: number; tokenAgeHours: number }) {
+  await sql`update public.service_tokens
+               set last_used_at = now() - make_interval(hours => ${o.idleHours}),
+                   issued_at = now() - make_interval(hours => ${o.tokenAgeHours}),
+                   expires_at = now() - make_interval(hours => ${o.tokenAgeHours})
+                                + interval '1 hour',
+                   next_refresh_at = null
              where id = ${id}`;
 }
 

@@ -36,6 +36,9 @@ test("GET /providers lists the enabled providers, their services and scopes, wit
   assert.deepEqual(byId.google.services[0].scopes, [
     "https://www.googleapis.com/auth/gmail.modify",
   ]);
+  assert.deepEqual(byId.google.services[0].read_scopes, [
+    "https://www.googleapis.com/auth/gmail.readonly",
+  ]);
   assert.deepEqual(byId.microsoft.services.map((s: { service: string }) => s.service), [
     "outlook",
     "calendar",

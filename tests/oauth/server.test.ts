@@ -30,14 +30,25 @@ function authorizeUrl(params: Record<string, string>) {
   })}`;
 }
 
-// Authorization code for a fresh account, through the consent form.
-async function code(email = uniqueEmail("server")) {
+// Authorization code for a fresh account, through the consent form: as an
+// old client (no granular marker: everything asked is granted), or with the
+// boxes of `ticked` ticked.
+async function code(
+  email = uniqueEmail("server"),
+  o: { params?: Record<string, string>; ticked?: string[] } = {},
+) {
   const { verifier, challenge } = pkce();
-  const page = await (await fetch(authorizeUrl({ code_challenge: challenge }))).text();
+  const page = await (await fetch(authorizeUrl({ code_challenge: challenge, ...o.params })))
+    .text();
   const request = page.match(/name="request" value="([^"]+)"/)![1];
+  const form = new URLSearchParams({ request, email, decision: "allow" });
+  if (o.ticked) {
+    form.set("consent", "granular");
+    for (const scope of o.ticked) form.append("scope", scope);
+  }
   const res = await fetch(`${PROVIDER_URL}/authorize/decision`, {
     method: "POST",
-    body: new URLSearchParams({ request, email, decision: "allow" }),
+    body: form,
     redirect: "manual",
   });
   await res.body?.cancel();
@@ -225,4 +236,29 @@ test("short lifetimes and forced faults are per account", async () => {
     200,
     "one fault, then normal",
   );
+});
+
+test("granular consent: unticked scopes are not granted, and the token answer's scope says so", async () => {
+  const scope = "openid email offline_access dev.mail dev.calendar";
+  const page = await (await fetch(authorizeUrl({ code_challenge: pkce().challenge, scope })))
+    .text();
+  // Identity scopes have no box: they cannot be unticked.
+  assert.match(page, /type="checkbox" name="scope" value="dev.calendar" checked/);
+  assert.doesNotMatch(page, /name="scope" value="openid"/);
+  const c = await code(uniqueEmail("granular"), { params: { scope }, ticked: ["dev.mail"] });
+  const res = await exchange(c);
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.deepEqual(res.body.scope.split(" "), ["openid", "email", "offline_access", "dev.mail"]);
+});
+
+test("include_granted_scopes adds the account's live grants to the new one (Google's incremental auth)", async () => {
+  const email = uniqueEmail("incremental");
+  const first = await exchange(await code(email, { params: { scope: "openid dev.mail" } }));
+  assert.equal(first.body.scope, "openid dev.mail");
+  const params = { scope: "openid dev.calendar", include_granted_scopes: "true" };
+  const second = await exchange(await code(email, { params }));
+  assert.deepEqual(second.body.scope.split(" ").sort(), ["dev.calendar", "dev.mail", "openid"]);
+  // Without the parameter only what is asked is granted.
+  const third = await exchange(await code(email, { params: { scope: "openid dev.calendar" } }));
+  assert.equal(third.body.scope, "openid dev.calendar");
 });

@@ -100,12 +100,20 @@ test("access-token for a service the connection does not cover is 404", async ()
 });
 
 // The token columns each kind of refresh failure is meant to move. An outage
-// backs off: one more failure, a later next attempt, the error. A dead grant
-// (invalid_grant) ends the connection until the user reconnects; the backoff is
-// cleared, or left cleared. Anything else that moves is a defect, the
-// ciphertext above all.
-const OUTAGE_MOVES = ["last_error_code", "next_refresh_at", "refresh_failures", "updated_at"];
-const REAUTH_MOVES = ["last_error_code", "status", "updated_at"];
+// backs off: one more failure, a later next attempt, the error, and the first
+// one turns the connection refresh_failing since now (its due time moves only
+// when the backoff ends after it: see the refresh-due test). A dead grant (invalid_grant) ends the connection until the user
+// reconnects; the backoff and the due time are cleared, or left cleared.
+// Anything else that moves is a defect, the ciphertext above all.
+const OUTAGE_MOVES = [
+  "failing_since",
+  "last_error_code",
+  "next_refresh_at",
+  "refresh_failures",
+  "status",
+  "updated_at",
+];
+const REAUTH_MOVES = ["last_error_code", "refresh_due_at", "status", "updated_at"];
 
 test("invalid_grant on refresh marks needs_reauth and keeps everything stored, ciphertext included", async () => {
   const { user: u, dev } = await userWithConnections("invalid-grant");
@@ -189,9 +197,8 @@ for (const f of refreshFaults) {
       const changes = await assertOnlyChanges(before, await snapshotOf(u.id), {
         "public.service_tokens": { changed: { [t.id]: reauth ? REAUTH_MOVES : OUTAGE_MOVES } },
         "public.token_refresh_logs": { added: 1 },
-        ...(reauth
-          ? { "public.user_activities": { added: 1 }, "public.connection_events": { added: 1 } }
-          : {}),
+        "public.connection_events": { added: 1 },
+        ...(reauth ? { "public.user_activities": { added: 1 } } : {}),
       });
       const { after: row } = changes["public.service_tokens"].changed[0];
       assert.equal(row.last_error_code, f.logged);
@@ -202,7 +209,12 @@ for (const f of refreshFaults) {
         const [event] = changes["public.connection_events"].added;
         assert.equal(event.type, "connection.needs_reauth");
       } else {
-        assert.equal(row.status, "active", "an outage is not the user's problem");
+        // An outage is not the user's problem, but the app hears of it.
+        assert.equal(row.status, "refresh_failing");
+        assert.equal(
+          changes["public.connection_events"].added[0].type,
+          "connection.refresh_failing",
+        );
         assert.equal(row.refresh_failures, 1);
         const wait = (Date.parse(row.next_refresh_at as string) - Date.now()) / 1000;
         assert.ok(wait > 50 && wait <= 60, `backoff ${wait}s`);
@@ -259,9 +271,11 @@ test("a refresh that fails while the token still has time serves the current tok
   assert.equal(grant.access_token, current);
   const changes = await assertOnlyChanges(before, await snapshotOf(u.id), {
     "public.service_tokens": {
-      changed: { [t.id]: [...OUTAGE_MOVES, "last_used_at", "use_count"].sort() },
+      // The use makes it a recently used connection: proactively due.
+      changed: { [t.id]: [...OUTAGE_MOVES, "last_used_at", "refresh_due_at", "use_count"].sort() },
     },
     "public.token_refresh_logs": { added: 1 },
+    "public.connection_events": { added: 1 },
     // The vend itself is an activity (who asked, not refreshed).
     "public.user_activities": { added: 1 },
   });
@@ -274,7 +288,20 @@ test("a refresh that fails while the token still has time serves the current tok
     asked_by: "user",
   });
   assert.equal(row.refresh_failures, 1);
+  assert.equal(row.status, "refresh_failing", "refresh_failing still serves a valid token");
   assert.equal(changes["public.token_refresh_logs"].added[0].status, "failed");
+  // Still failing: a later vend serves it again, without a second event.
+  await provider.fault(email, "refresh_token", "500");
+  const later = await snapshotOf(u.id);
+  assert.equal(parsed(AccessToken, await accessToken(u, "dev")).access_token, current);
+  const moves = ["last_used_at", "next_refresh_at", "refresh_due_at", "refresh_failures"];
+  const again = await assertOnlyChanges(later, await snapshotOf(u.id), {
+    "public.service_tokens": { changed: { [t.id]: [...moves, "updated_at", "use_count"] } },
+    "public.token_refresh_logs": { added: 1 },
+    "public.user_activities": { added: 1 },
+  });
+  const { after } = again["public.service_tokens"].changed[0];
+  assert.deepEqual([after.status, after.refresh_failures], ["refresh_failing", 2]);
 });
 
 test("a refresh that fails once the token has expired is 502; only the backoff moves", async () => {
@@ -287,6 +314,7 @@ test("a refresh that fails once the token has expired is 502; only the backoff m
   const changes = await assertOnlyChanges(before, await snapshotOf(u.id), {
     "public.service_tokens": { changed: { [t.id]: OUTAGE_MOVES } },
     "public.token_refresh_logs": { added: 1 },
+    "public.connection_events": { added: 1 },
   });
   assert.equal(changes["public.service_tokens"].changed[0].after.refresh_failures, 1);
 });
@@ -321,17 +349,18 @@ test("refresh-due marks invalid_grant needs_reauth and backs off on outages; not
   await makeDue(flaky.token.id, 120, { scheduler: true });
   parsed(RefreshDueResult, await call("POST", "/tokens/refresh-due", { token: SERVICE_ROLE_KEY }));
   const afterRun = await snapshotOf(u.id);
-  const due = ["expires_at", "issued_at"]; // moved by makeDue, not by the refresh
+  // Moved by makeDue (a recent use makes them proactively due), not by the refresh.
+  const due = ["expires_at", "issued_at", "last_used_at", "refresh_due_at"];
   const changes = await assertOnlyChanges(before, afterRun, {
     "public.service_tokens": {
       changed: {
-        [dead.token.id]: [...due, ...REAUTH_MOVES].sort(),
+        [dead.token.id]: [...new Set([...due, ...REAUTH_MOVES])].sort(),
         [flaky.token.id]: [...due, ...OUTAGE_MOVES].sort(),
       },
     },
     "public.token_refresh_logs": { added: 2 },
     "public.user_activities": { added: 1 },
-    "public.connection_events": { added: 1 },
+    "public.connection_events": { added: 2 },
   });
   const rows = Object.fromEntries(
     changes["public.service_tokens"].changed.map((c) => [c.key, c.after]),
@@ -342,7 +371,12 @@ test("refresh-due marks invalid_grant needs_reauth and backs off on outages; not
     assert.equal(lifetime, (3600 + 120) * 1000);
   }
   assert.equal(rows[dead.token.id].status, "needs_reauth");
-  assert.equal(rows[flaky.token.id].status, "active");
+  assert.equal(rows[flaky.token.id].status, "refresh_failing");
+  assert.deepEqual(
+    changes["public.connection_events"].added.map((e) => [e.connection_id, e.type]).sort(),
+    [[dead.token.id, "connection.needs_reauth"], [flaky.token.id, "connection.refresh_failing"]]
+      .sort(),
+  );
   assert.equal(rows[flaky.token.id].refresh_failures, 1);
   assert.ok(new Date(rows[flaky.token.id].next_refresh_at as string) > new Date());
   assert.deepEqual(

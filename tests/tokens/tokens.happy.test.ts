@@ -79,12 +79,17 @@ test("GET /tokens/stats counts by provider and status, expiring soon, and refres
   await sql`insert into public.token_refresh_logs (token_id, user_id, provider, refresh_type, status)
             values (${b}, ${user.id}, 'google', 'scheduled', 'failed')`;
   await makeDue(b, 120);
+  // b's refreshes fail for now: still expiring soon, counted as refresh_failing.
+  await sql`update public.service_tokens
+               set status = 'refresh_failing', failing_since = now(), refresh_failures = 1
+             where id = ${b}`;
   const stats = parsed(TokenStats, await call("GET", "/tokens/stats", { token: user.token }));
   assert.equal(stats.total, 3);
-  assert.deepEqual(stats.by_status, { active: 2, needs_reauth: 0, revoked: 1 });
+  const none = { needs_reauth: 0, exhausted: 0 };
+  assert.deepEqual(stats.by_status, { active: 1, refresh_failing: 1, ...none, revoked: 1 });
   assert.deepEqual(stats.by_provider, {
-    dev: { active: 1, needs_reauth: 0, revoked: 0, total: 1 },
-    google: { active: 1, needs_reauth: 0, revoked: 1, total: 2 },
+    dev: { active: 1, refresh_failing: 0, ...none, revoked: 0, total: 1 },
+    google: { active: 0, refresh_failing: 1, ...none, revoked: 1, total: 2 },
   });
   assert.equal(stats.expiring_soon, 1);
   assert.equal(stats.refresh.attempts_24h, 2);
@@ -99,7 +104,7 @@ test("stats of a user without connections are zeros", async () => {
   const res = await call("GET", "/tokens/stats", { token: user.token });
   assert.deepEqual(parsed(TokenStats, res), {
     total: 0,
-    by_status: { active: 0, needs_reauth: 0, revoked: 0 },
+    by_status: { active: 0, refresh_failing: 0, needs_reauth: 0, exhausted: 0, revoked: 0 },
     by_provider: {},
     expiring_soon: 0,
     refresh: {

@@ -1,17 +1,13 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { asService } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
 import type { AppEnv } from "../../http/context.ts";
 import { AppError } from "../../http/errors.ts";
-import { log } from "../../http/log.ts";
 import { errorResponses, jsonResponse } from "../../http/openapi.ts";
 import { limitByAddress } from "../../http/public-limit.ts";
 import { requireEncryptionKey } from "../../tokens/vault.ts";
-import { authorizeCallback, CallbackFailure } from "../callback.ts";
+import { handleCallback, redirectFor } from "../callback.ts";
 import { CallbackParams, CallbackQuery, CallbackResult } from "../schemas.ts";
-import { hashState, STATE_PATTERN } from "../state.ts";
-import { consumeState } from "../store.ts";
 
 export const route = createRoute({
   method: "get",
@@ -21,7 +17,11 @@ export const route = createRoute({
     "another provider), exchanges the code with the PKCE verifier, reads the account and parks " +
     "the grant, encrypted, for ten minutes. It stores no connection: the app finishes with POST " +
     "/oauth/complete, signed in as the user who started the authorization. Redirects to " +
-    "redirect_to with status=authorized&provider&completion or status=error&code&reason; " +
+    "redirect_to with status=authorized&provider&completion&services, " +
+    "status=partial&provider&completion&services&missing (the user unticked some scopes at " +
+    "consent; services and missing are spelled as in the request: gmail for full access, " +
+    "gmail:read for read-only), or status=error&code&reason (reason=wrong_account, code " +
+    "conflict, when a connection_id authorization came back with another account); " +
     "answers JSON when the authorization had no redirect_to (or the state is unknown).",
   tags: ["oauth"],
   // Public (the browser arrives without a JWT): limited per client address.
@@ -29,9 +29,13 @@ export const route = createRoute({
   request: { params: CallbackParams, query: CallbackQuery },
   responses: {
     200: jsonResponse("Authorized; complete it (no redirect_to)", CallbackResult),
-    302: { description: "Back to redirect_to with status=authorized or status=error" },
+    302: { description: "Back to redirect_to with status=authorized, partial or error" },
     ...errorResponses(400, 429, 503),
     403: jsonResponse("The user denied access at the provider (access_denied)", CallbackResult),
+    409: {
+      description: "Extending a connection, the user signed in to another account " +
+        "(conflict, reason wrong_account); the grant is not kept",
+    },
     502: { description: "The provider failed or refused (provider_error)" },
     504: { description: "The provider did not answer in time (provider_timeout)" },
   },
@@ -45,51 +49,13 @@ function noStore(c: Context<AppEnv>) {
 export function register(app: App) {
   app.openapi(route, async (c) => {
     noStore(c);
-    const { provider } = c.req.valid("param");
-    const q = c.req.valid("query");
-    if (!q.state || !STATE_PATTERN.test(q.state)) {
-      throw new AppError("invalid_state", "the state is missing or malformed", {
-        reason: "unknown_state",
-      });
+    const outcome = await handleCallback(c.req.valid("param").provider, c.req.valid("query"));
+    const to = redirectFor(outcome);
+    if (to) return c.redirect(to.href, 302);
+    if (!outcome.ok) {
+      const { code, message, reason } = outcome.failure;
+      throw new AppError(code, message, { reason });
     }
-    // Consumed in its own transaction: whatever happens next, it is spent.
-    const state = await asService((tx) => consumeState(tx, hashState(q.state!)));
-    if (!state) {
-      throw new AppError("invalid_state", "the state is unknown, already used or expired", {
-        reason: "unknown_state",
-      });
-    }
-    try {
-      const authorized = await authorizeCallback(provider, state, q);
-      log("info", "provider authorized; waiting for completion", {
-        provider,
-        user_id: state.user_id,
-      });
-      if (state.redirect_to) {
-        const to = new URL(state.redirect_to);
-        to.searchParams.set("status", "authorized");
-        to.searchParams.set("provider", provider);
-        to.searchParams.set("completion", authorized.completion);
-        return c.redirect(to.href, 302);
-      }
-      return c.json({ status: "authorized" as const, provider, ...authorized }, 200);
-    } catch (err) {
-      if (!(err instanceof CallbackFailure)) throw err;
-      log("warn", "provider connection failed", {
-        provider,
-        user_id: state.user_id,
-        error_code: err.code, // "code" alone is masked by the logger (OAuth codes are secrets)
-        reason: err.reason,
-      });
-      if (state.redirect_to) {
-        const to = new URL(state.redirect_to);
-        to.searchParams.set("status", "error");
-        to.searchParams.set("code", err.code);
-        to.searchParams.set("reason", err.reason);
-        to.searchParams.set("provider", provider);
-        return c.redirect(to.href, 302);
-      }
-      throw new AppError(err.code, err.message, { reason: err.reason });
-    }
+    return c.json({ provider: outcome.provider, ...outcome.authorized }, 200);
   });
 }

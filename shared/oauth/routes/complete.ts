@@ -14,7 +14,9 @@ export const route = createRoute({
   description: "Stores the connection the callback parked. Only the user who called POST " +
     "/oauth/authorize can redeem its code; for anyone else, and for an unknown or used code, " +
     "the answer is the same 404, and a parked grant redeemed by someone else is revoked at the " +
-    "provider. Single use, within ten minutes of the callback.",
+    "provider. Single use, within ten minutes of the callback. The answer's status is partial " +
+    "when the user granted less than was asked for: token.missing_access says what, " +
+    "token.service_access what was granted (read or write per service).",
   tags: ["oauth"],
   security: access.security,
   middleware: [access.middleware, requireEncryptionKey] as const,
@@ -29,6 +31,10 @@ export function register(app: App) {
   app.openapi(route, async (c) => {
     const { completion } = c.req.valid("json");
     const token = await completeConnection(c.get("user"), completion);
-    return c.json({ status: "connected" as const, provider: token.provider, token }, 201);
+    // partial: connected, but the user declined some of what was asked for.
+    const status: "partial" | "connected" = Object.keys(token.missing_access).length
+      ? "partial"
+      : "connected";
+    return c.json({ status, provider: token.provider, token }, 201);
   });
 }

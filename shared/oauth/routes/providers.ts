@@ -3,7 +3,7 @@ import type { App } from "../../http/app.ts";
 import { errorResponses, jsonResponse } from "../../http/openapi.ts";
 import { limitByAddress } from "../../http/public-limit.ts";
 import { oauthConfig } from "../config.ts";
-import type { Service } from "../providers.ts";
+import type { Service, ServiceScopes } from "../../providers/definitions.ts";
 import { ProviderList } from "../schemas.ts";
 
 export const route = createRoute({
@@ -23,8 +23,12 @@ export function register(app: App) {
     const data = [...oauthConfig().providers.values()].map((p) => ({
       id: p.id,
       name: p.name,
-      services: (Object.entries(p.services) as [Service, string[]][])
-        .map(([service, scopes]) => ({ service, scopes })),
+      services: (Object.entries(p.services) as [Service, ServiceScopes][])
+        .map(([service, scopes]) => ({
+          service,
+          scopes: scopes.write,
+          read_scopes: scopes.read,
+        })),
       identity_scopes: p.identityScopes,
       supports_revocation: p.endpoints.revocation !== null,
     }));

@@ -29,8 +29,9 @@ export const route = createRoute({
   path: "/{provider}/access-token",
   summary: "A fresh access token for the agent",
   description: "Refreshes first when the token expires within the refresh window; concurrent " +
-    "callers wait for that one refresh. The only route that returns a token, to its owner, with " +
-    "Cache-Control: no-store.",
+    "callers wait for that one refresh. A refresh_failing connection's token is served while it " +
+    "is valid; an exhausted one's too, but it is never refreshed here (409 connection_exhausted). " +
+    "The only route that returns a token, to its owner, with Cache-Control: no-store.",
   tags: ["tokens"],
   ...access,
   middleware: [access.middleware, requireEncryptionKey] as const,

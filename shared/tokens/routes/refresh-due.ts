@@ -10,9 +10,11 @@ export const route = createRoute({
   method: "post",
   path: "/refresh-due",
   summary: "Refresh every token that is due (service_role; pg_cron calls it every minute)",
-  description: "Claims due tokens with FOR UPDATE SKIP LOCKED, refreshes a few at a time, backs " +
-    "off exponentially on failure and marks invalid_grant as needs_reauth. Safe to run " +
-    "concurrently: each token is refreshed once.",
+  description: "Claims due connections (refresh_due_at: shortly before expiry when used within " +
+    "the last day, at the provider's keep-alive when dormant) with FOR UPDATE SKIP LOCKED, " +
+    "refreshes a few at a time, backs off exponentially on failure (refresh_failing, then " +
+    "exhausted after TOKEN_EXHAUSTED_AFTER_HOURS) and marks invalid_grant as needs_reauth. Safe " +
+    "to run concurrently: each token is refreshed once.",
   tags: ["tokens"],
   security: serviceAuth,
   middleware: [requireService(), requireEncryptionKey] as const,

@@ -18,8 +18,10 @@ export const route = createRoute({
   method: "post",
   path: "/{id}/refresh",
   summary: "Refresh a connection's access token now",
-  description: "Logged as a manual refresh. The answer is the connection's metadata, never a " +
-    "token: the agent gets tokens from POST /tokens/{provider}/access-token.",
+  description: "Logged as a manual refresh. Also the way out of exhausted (the schedule no " +
+    "longer retries it): a success makes the connection active again. The answer is the " +
+    "connection's metadata, never a token: the agent gets tokens from POST " +
+    "/tokens/{provider}/access-token.",
   tags: ["tokens"],
   ...access,
   middleware: [access.middleware, requireEncryptionKey] as const,

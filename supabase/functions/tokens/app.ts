@@ -1,5 +1,5 @@
 import { createApp } from "../../../shared/http/app.ts";
-import { oauthConfig } from "../../../shared/oauth/config.ts";
+import { providersConfig } from "../../../shared/providers/config.ts";
 import { tokensConfig } from "../../../shared/tokens/config.ts";
 import * as accessToken from "../../../shared/tokens/routes/access-token.ts";
 import * as cleanup from "../../../shared/tokens/routes/cleanup.ts";
@@ -12,7 +12,7 @@ import * as revoke from "../../../shared/tokens/routes/revoke.ts";
 import * as stats from "../../../shared/tokens/routes/stats.ts";
 
 // Malformed configuration stops the function here, at start.
-oauthConfig();
+providersConfig();
 tokensConfig();
 
 const app = createApp(

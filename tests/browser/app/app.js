@@ -5,6 +5,7 @@
 const { supabaseUrl, supabaseKey } = globalThis.OPRINA_CONFIG;
 const result = document.getElementById("result");
 const button = document.getElementById("connect");
+const both = document.getElementById("connect-both");
 
 function show(state, text) {
   result.dataset.state = state;
@@ -31,10 +32,10 @@ async function failure(error) {
   return `${error?.name ?? "Error"}: ${error?.message ?? error}`;
 }
 
-async function connect(supabase) {
+async function connect(supabase, services) {
   show("working", "Starting…");
   const { data, error } = await supabase.functions.invoke("oauth/authorize", {
-    body: { provider: "dev", services: ["gmail"], redirect_to: `${location.origin}/connected` },
+    body: { provider: "dev", services, redirect_to: `${location.origin}/connected` },
   });
   if (error) return show("error", `authorize failed: ${await failure(error)}`);
   location.assign(data.authorization_url);
@@ -47,9 +48,12 @@ async function complete(supabase, q) {
     body: { completion: q.get("completion") },
   });
   if (error) return show("refused", `refused: ${await failure(error)}`);
+  // partial: connected, without what the person unticked at consent.
+  const missing = Object.keys(data.token.missing_access);
   show(
     data.status,
-    `${data.status}: ${data.provider} ${data.token.provider_email} ${data.token.id}`,
+    `${data.status}: ${data.provider} ${data.token.provider_email} ${data.token.id}` +
+      (missing.length ? ` missing ${missing.join(",")}` : ""),
   );
 }
 
@@ -57,9 +61,11 @@ const supabase = client();
 if (supabase) {
   document.getElementById("session").textContent = "Signed in.";
   button.disabled = false;
-  button.addEventListener("click", () => connect(supabase));
+  both.disabled = false;
+  button.addEventListener("click", () => connect(supabase, ["gmail"]));
+  both.addEventListener("click", () => connect(supabase, ["gmail", "calendar:read"]));
   const q = new URLSearchParams(location.search);
-  if (q.get("status") === "authorized") {
+  if (q.get("status") === "authorized" || q.get("status") === "partial") {
     complete(supabase, q);
   } else if (q.get("status") === "error") {
     show("error", `error: ${q.get("code")} ${q.get("reason") ?? ""}`);

@@ -1,15 +1,15 @@
 // One provider client per enabled provider, built from the parsed config.
 import { AppError } from "../http/errors.ts";
 import { createProviderClient, type ProviderClient } from "./client.ts";
-import { oauthConfig, redirectUri } from "./config.ts";
-import { PROVIDER_IDS, type ProviderId } from "./providers.ts";
+import { providersConfig, redirectUri } from "./config.ts";
+import { PROVIDER_IDS, type ProviderId } from "./definitions.ts";
 
 const clients = new Map<ProviderId, ProviderClient>();
 
 export function providerClient(id: ProviderId): ProviderClient | undefined {
   let client = clients.get(id);
   if (!client) {
-    const config = oauthConfig();
+    const config = providersConfig();
     const provider = config.providers.get(id);
     if (!provider) return undefined;
     client = createProviderClient(provider, redirectUri(config, id), config.httpTimeoutMs);
