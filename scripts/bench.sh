@@ -1198,8 +1198,17 @@ a lease of 5% of the window on its first request, so twenty spawns from one addr
 window whatever the limit, and the next one was answered 429 until the minute ended (the
 section used to fail here). The lease itself is still taken, as on a real first request.
 Packages are installed once (\`deno install\`, \`nodeModulesDir: manual\`), as a deployed
-function's are bundled: with \`auto\`, Deno checked and synced \`node_modules\` at every start,
-about 40 ms of each spawn.
+function's are bundled: with \`auto\`, Deno checked and synced \`node_modules\` at every start
+(measured interleaved by hand: p50 265 ms with \`auto\`, 194 ms without).
+
+Where a spawn's time goes (the sessions function's \`/health\`, timed inside the process by hand
+at a quiet moment): the runtime starts and loads the module graph in about 65-85 ms (a Deno
+hello-world answers its first request 42-51 ms after the spawn), the modules' top-level code runs
+for about 35-45 ms (zod building every schema, Hono and the OpenAPI registry taking the routes), and
+the first request takes about 35 ms: the pool's first connection (a new Postgres backend, then
+postgres.js's query for the array types, which it sends on every new connection), the per-address
+lease and the \`select 1\`. Loading the routes lazily would cut the middle part; it would change
+every function's structure and is not done.
 
 Where start-up goes (\`tests/bench/imports.ts\`): each dependency imported alone in a fresh
 process, timed inside it (so process start is not counted), caches warm:
