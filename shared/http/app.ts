@@ -6,11 +6,12 @@ import { verifyKeyFirst } from "../db/client.ts";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { cors } from "hono/cors";
 import { config } from "../config.ts";
 import type { AppEnv } from "./context.ts";
+import { cors } from "./cors.ts";
 import { docsPage } from "./docs-page.ts";
 import { AppError, errorBody, toAppError } from "./errors.ts";
+import { setFinalHeader } from "./final-header.ts";
 import { health } from "./health.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
 import { log } from "./log.ts";
@@ -40,10 +41,10 @@ export function createApp(fn: string, description: string): App {
     c.set("fn", fn);
     const started = performance.now();
     await next();
-    c.header("X-Request-Id", requestId);
     // On every answer, errors and streams included: no browser may guess
     // another content type than the one we send (an envelope as HTML).
-    c.header("X-Content-Type-Options", "nosniff");
+    setFinalHeader(c, "X-Request-Id", requestId);
+    setFinalHeader(c, "X-Content-Type-Options", "nosniff");
     log(c.res.status >= 500 ? "error" : "info", "request", {
       request_id: requestId,
       fn,
@@ -57,7 +58,7 @@ export function createApp(fn: string, description: string): App {
   app.use(
     "*",
     cors({
-      origin: config().CORS_ORIGINS,
+      origins: config().CORS_ORIGINS,
       allowHeaders: [
         "Authorization",
         "Content-Type",
@@ -77,7 +78,7 @@ export function createApp(fn: string, description: string): App {
         "RateLimit-Reset",
         "Idempotent-Replayed",
       ],
-      maxAge: 600,
+      maxAgeSeconds: 600,
     }),
   );
   app.use(

@@ -3,7 +3,10 @@
 // "latest" moving on) is refused by the browser instead of running script on
 // our origin. The hashes are of the npm package's own files, which jsDelivr
 // serves unchanged; scripts/swagger-ui-sri.sh prints them for a new version.
-import { swaggerUI } from "@hono/swagger-ui";
+//
+// @hono/swagger-ui is imported on the page's first request, not at start: no
+// cold start waits for a page a person opens now and then.
+import type { MiddlewareHandler } from "hono";
 
 export const SWAGGER_UI_VERSION = "5.35.0";
 
@@ -41,12 +44,15 @@ function assetTags(asset: { css: string[]; js: string[] }): string {
 // Relative to the page, so it works under any base path.
 const DOCUMENT = "openapi.json";
 
-export function docsPage(title: string) {
-  return swaggerUI({
-    title,
-    url: DOCUMENT, // our page below names it itself
-    version: SWAGGER_UI_VERSION,
-    manuallySwaggerUIHtml: (asset) => `
+export function docsPage(title: string): MiddlewareHandler {
+  let page: Promise<MiddlewareHandler> | undefined;
+  return async (c, next) => {
+    page ??= import("@hono/swagger-ui").then(({ swaggerUI }) =>
+      swaggerUI({
+        title,
+        url: DOCUMENT, // our page below names it itself
+        version: SWAGGER_UI_VERSION,
+        manuallySwaggerUIHtml: (asset) => `
       <div id="swagger-ui"></div>
       ${assetTags(asset)}
       <script>
@@ -54,5 +60,8 @@ export function docsPage(title: string) {
           window.ui = SwaggerUIBundle({ dom_id: "#swagger-ui", url: "${DOCUMENT}" });
         };
       </script>`,
-  });
+      })
+    );
+    return await (await page)(c, next);
+  };
 }

@@ -27,8 +27,11 @@ function describe(err: unknown): string {
 }
 
 export function serve(app: { fetch: (req: Request) => Response | Promise<Response> }): void {
-  keepServingOnStrayErrors();
+  // Listening first: a function that cannot listen (its address taken) must
+  // fail to start, not have the guard below log the error and linger, while
+  // whatever holds the address answers in its place.
   Deno.serve(serveAddress(), drainingUnreadBody(app.fetch));
+  keepServingOnStrayErrors();
 }
 
 // The edge runtime decides where a function listens. Run by hand (the

@@ -4,7 +4,7 @@
 import { AppError, notFound } from "../http/errors.ts";
 import type { EventType } from "../events/schemas.ts";
 import type { WebhooksConfig } from "./config.ts";
-import { asOwner, type Owner, ownerId } from "./owner.ts";
+import { asOwner, type Owner, ownerId, queryAsOwner } from "./owner.ts";
 import type { EndpointRow } from "./schemas.ts";
 import { newSecret } from "./signing.ts";
 import {
@@ -68,19 +68,21 @@ export async function changeEndpoint(
   id: string,
   input: { description?: string; event_types?: EventType[]; enabled?: boolean },
 ): Promise<EndpointRow> {
-  const row = await asOwner(owner, (tx) =>
-    updateEndpoint(tx, ownerId(owner), id, {
+  const [[row]] = await queryAsOwner(
+    owner,
+    updateEndpoint(ownerId(owner), id, {
       description: input.description,
       eventTypes: input.event_types,
       enabled: input.enabled,
-    }));
+    }),
+  );
   if (!row) throw notFound("webhook endpoint");
-  return row;
+  return row as EndpointRow;
 }
 
 export async function removeEndpoint(owner: Owner, id: string): Promise<void> {
-  const removed = await asOwner(owner, (tx) => deleteEndpoint(tx, ownerId(owner), id));
-  if (!removed) throw notFound("webhook endpoint");
+  const [removed] = await queryAsOwner(owner, deleteEndpoint(ownerId(owner), id));
+  if (removed.length === 0) throw notFound("webhook endpoint");
 }
 
 // A new secret; the old one keeps signing beside it for the grace period, so

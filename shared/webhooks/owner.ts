@@ -1,7 +1,8 @@
 // Whose endpoints a request manages: a signed-in user's (or their API key's),
 // or the service's own, which receive every user's events.
 import type { Principal } from "../auth/principal.ts";
-import { asService, asUser, type Tx } from "../db/client.ts";
+import { asService, asUser, queryAsService, queryAsUser, type Row, type Tx } from "../db/client.ts";
+import type { SqlText } from "../db/literal.ts";
 
 export type Owner =
   | { kind: "user"; principal: Extract<Principal, { kind: "user" }> }
@@ -20,4 +21,12 @@ export function ownerId(owner: Owner): string | null {
 // service_role. Either way the SQL also names the owner (store.ts).
 export function asOwner<T>(owner: Owner, work: (tx: Tx) => Promise<T>): Promise<T> {
   return owner.kind === "user" ? asUser(owner.principal, work) : asService(work);
+}
+
+// The owner's statements in one round trip (shared/db/client.ts): as the API's
+// user role under RLS, or as service_role. Returns each statement's rows.
+export function queryAsOwner(owner: Owner, ...statements: SqlText[]): Promise<Row[][]> {
+  return owner.kind === "user"
+    ? queryAsUser(owner.principal, ...statements)
+    : queryAsService(...statements);
 }

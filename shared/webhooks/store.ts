@@ -4,7 +4,14 @@
 // transactions touch only the service's endpoints. Secrets go in and out only
 // through the private.*webhook* functions, after the transaction has switched
 // to service_role.
+//
+// Reads and the simple writes (change, delete) are statements a route sends
+// with queryAsOwner (owner.ts): the role, the claims and the statements in one
+// message, one round trip, like shared/sessions/store.ts. Registering an
+// endpoint and rotating its secret switch to service_role mid-transaction, and
+// the delivery worker claims and settles: those stay transactions (Tx).
 import type { Tx } from "../db/client.ts";
+import { idents, join, lit, sql, type SqlText } from "../db/literal.ts";
 import type { EventType } from "../events/schemas.ts";
 import { type DeliveryRow, ENDPOINT_COLUMNS, type EndpointRow } from "./schemas.ts";
 
@@ -33,11 +40,17 @@ export async function insertEndpoint(
   return row;
 }
 
-export async function listEndpoints(tx: Tx, ownerId: string | null): Promise<EndpointRow[]> {
-  return await tx<EndpointRow[]>`
-    select ${tx(ENDPOINT_COLUMNS)} from public.webhook_endpoints
-     where user_id is not distinct from ${ownerId}::uuid
-     order by created_at, id`;
+// The owner's endpoints, oldest first (rows: EndpointRow).
+export function endpointsOf(ownerId: string | null): SqlText {
+  return sql`select ${idents(ENDPOINT_COLUMNS)} from public.webhook_endpoints
+              where user_id is not distinct from ${lit.uuid(ownerId)}
+              order by created_at, id`;
+}
+
+// One of the owner's endpoints (rows: EndpointRow, none when it is not theirs).
+export function endpointById(ownerId: string | null, id: string): SqlText {
+  return sql`select ${idents(ENDPOINT_COLUMNS)} from public.webhook_endpoints
+              where id = ${lit.uuid(id)} and user_id is not distinct from ${lit.uuid(ownerId)}`;
 }
 
 export async function getEndpoint(
@@ -53,32 +66,30 @@ export async function getEndpoint(
   return row;
 }
 
-export async function updateEndpoint(
-  tx: Tx,
+// At least one field is given (the route's schema requires it). Rows:
+// EndpointRow, none when the endpoint is not the owner's.
+export function updateEndpoint(
   ownerId: string | null,
   id: string,
   u: { description?: string; eventTypes?: EventType[]; enabled?: boolean },
-): Promise<EndpointRow | undefined> {
-  const sets = [];
-  if (u.description !== undefined) sets.push(tx`description = ${u.description}`);
-  if (u.eventTypes !== undefined) sets.push(tx`event_types = ${u.eventTypes}::text[]`);
+): SqlText {
+  const sets: SqlText[] = [];
+  if (u.description !== undefined) sets.push(sql`description = ${lit.text(u.description)}`);
+  if (u.eventTypes !== undefined) sets.push(sql`event_types = ${lit.textArray(u.eventTypes)}`);
   if (u.enabled !== undefined) {
-    sets.push(tx`enabled = ${u.enabled}, disabled_reason = ${u.enabled ? null : "user"}`);
+    sets.push(sql`enabled = ${lit.bool(u.enabled)},
+                  disabled_reason = ${lit.text(u.enabled ? null : "user")}`);
   }
-  const assignments = sets.reduce((all, s, i) => (i === 0 ? s : tx`${all}, ${s}`));
-  const [row] = await tx<EndpointRow[]>`
-    update public.webhook_endpoints set ${assignments}
-     where id = ${id} and user_id is not distinct from ${ownerId}::uuid
-    returning ${tx(ENDPOINT_COLUMNS)}`;
-  return row;
+  return sql`update public.webhook_endpoints set ${join(sets, ", ")}
+              where id = ${lit.uuid(id)} and user_id is not distinct from ${lit.uuid(ownerId)}
+             returning ${idents(ENDPOINT_COLUMNS)}`;
 }
 
-export async function deleteEndpoint(tx: Tx, ownerId: string | null, id: string): Promise<boolean> {
-  const rows = await tx`
-    delete from public.webhook_endpoints
-     where id = ${id} and user_id is not distinct from ${ownerId}::uuid
-    returning id`;
-  return rows.length > 0;
+// Rows: the deleted endpoint's id, none when it is not the owner's.
+export function deleteEndpoint(ownerId: string | null, id: string): SqlText {
+  return sql`delete from public.webhook_endpoints
+              where id = ${lit.uuid(id)} and user_id is not distinct from ${lit.uuid(ownerId)}
+             returning id`;
 }
 
 // Service role only (after serviceTurn for a user). Returns when the previous
@@ -110,28 +121,35 @@ export type DeliveryListOptions = {
   after?: { createdUs: string; id: string };
 };
 
-export async function listDeliveries(
-  tx: Tx,
+// A page of an endpoint's deliveries, newest first (rows: DeliveryRow and
+// created_us, the keyset's microseconds); send it with endpointById, which
+// tells "no such endpoint" from "no deliveries".
+export function deliveriesPage(
   ownerId: string | null,
   endpointId: string,
   o: DeliveryListOptions,
-) {
-  const status = o.status ? tx`and d.status = ${o.status}` : tx``;
+): SqlText {
+  const status = o.status ? sql`and d.status = ${lit.text(o.status)}` : sql``;
   const after = o.after
-    ? tx`and (d.created_at, d.id) < (timestamptz 'epoch' + ${o.after.createdUs}::int8 * interval '1 microsecond', ${o.after.id}::uuid)`
-    : tx``;
-  return await tx<(DeliveryRow & { created_us: string })[]>`
+    ? sql`and (d.created_at, d.id) < (timestamptz 'epoch' + ${
+      lit.int(BigInt(o.after.createdUs))
+    } * interval '1 microsecond', ${lit.uuid(o.after.id)})`
+    : sql``;
+  return sql`
     select d.id, d.event_id, e.type as event_type, d.endpoint_id, d.status, d.attempts,
            d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error,
            d.delivered_at, d.created_at,
            (extract(epoch from d.created_at) * 1000000)::int8::text as created_us
       from public.webhook_deliveries d
       join public.connection_events e on e.id = d.event_id
-     where d.endpoint_id = ${endpointId} and d.user_id is not distinct from ${ownerId}::uuid
+     where d.endpoint_id = ${lit.uuid(endpointId)}
+       and d.user_id is not distinct from ${lit.uuid(ownerId)}
        ${status} ${after}
      order by d.created_at desc, d.id desc
-     limit ${o.limit + 1}`;
+     limit ${lit.int(o.limit + 1)}`;
 }
+
+export type DeliveryPageRow = DeliveryRow & { created_us: string };
 
 export type ClaimedDelivery = {
   delivery_id: string;

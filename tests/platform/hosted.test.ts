@@ -45,6 +45,20 @@ test("the service key matcher accepts each configured key and nothing near it", 
   assert.ok(!serviceKeyMatcher([])("anything"));
 });
 
+test("the service key matcher's remembered misses never change a verdict", () => {
+  const matches = serviceKeyMatcher(["sb_secret_abc"]);
+  // Asked again (now from the remembered misses), and after enough other
+  // misses to evict the first ones: the same answers.
+  for (let round = 0; round < 2; round++) {
+    assert.ok(!matches("user.jwt.token"));
+    assert.ok(matches("sb_secret_abc"));
+    for (let i = 0; i < 300; i++) assert.ok(!matches(`other.jwt.${i}`));
+  }
+  assert.ok(matches("sb_secret_abc"));
+  assert.ok(!matches("x".repeat(10_000)));
+  assert.ok(!matches("x".repeat(10_000)));
+});
+
 test("the secret key and the legacy service_role JWT both reach service routes", async () => {
   assert.match(SECRET_KEY, /^sb_secret_/);
   for (const token of [SECRET_KEY, SERVICE_ROLE_KEY]) {

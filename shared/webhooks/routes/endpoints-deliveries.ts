@@ -3,9 +3,9 @@ import type { App } from "../../http/app.ts";
 import { notFound } from "../../http/errors.ts";
 import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { decodeCursor, page } from "../../http/pagination.ts";
-import { asOwner, ownerId, ownerOf } from "../owner.ts";
+import { ownerId, ownerOf, queryAsOwner } from "../owner.ts";
 import { DeliveryCursor, DeliveryPage, EndpointId, ListDeliveriesQuery } from "../schemas.ts";
-import { getEndpoint, listDeliveries } from "../store.ts";
+import { deliveriesPage, type DeliveryPageRow, endpointById } from "../store.ts";
 
 export const route = createRoute({
   method: "get",
@@ -28,19 +28,17 @@ export function register(app: App) {
     const q = c.req.valid("query");
     const after = q.cursor ? decodeCursor(q.cursor, DeliveryCursor) : undefined;
     const owner = ownerOf(c.get("principal"));
-    const rows = await asOwner(owner, async (tx) => {
-      const [endpoint, deliveries] = await Promise.all([
-        getEndpoint(tx, ownerId(owner), id),
-        listDeliveries(tx, ownerId(owner), id, {
-          status: q.status,
-          limit: q.limit,
-          after: after && { createdUs: after[0], id: after[1] },
-        }),
-      ]);
-      return endpoint && deliveries;
-    });
-    if (!rows) throw notFound("webhook endpoint");
-    const result = page(rows, q.limit, (r) => [r.created_us, r.id]);
+    const [[endpoint], rows] = await queryAsOwner(
+      owner,
+      endpointById(ownerId(owner), id),
+      deliveriesPage(ownerId(owner), id, {
+        status: q.status,
+        limit: q.limit,
+        after: after && { createdUs: after[0], id: after[1] },
+      }),
+    );
+    if (!endpoint) throw notFound("webhook endpoint");
+    const result = page(rows as DeliveryPageRow[], q.limit, (r) => [r.created_us, r.id]);
     return c.json({ ...result, data: result.data.map(({ created_us: _, ...d }) => d) }, 200);
   });
 }

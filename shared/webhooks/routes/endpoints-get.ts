@@ -2,9 +2,9 @@ import { createRoute } from "@hono/zod-openapi";
 import type { App } from "../../http/app.ts";
 import { notFound } from "../../http/errors.ts";
 import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
-import { asOwner, ownerId, ownerOf } from "../owner.ts";
-import { EndpointId, WebhookEndpoint } from "../schemas.ts";
-import { getEndpoint } from "../store.ts";
+import { ownerId, ownerOf, queryAsOwner } from "../owner.ts";
+import { EndpointId, type EndpointRow, WebhookEndpoint } from "../schemas.ts";
+import { endpointById } from "../store.ts";
 
 export const route = createRoute({
   method: "get",
@@ -23,8 +23,8 @@ export function register(app: App) {
   app.openapi(route, async (c) => {
     const { id } = c.req.valid("param");
     const owner = ownerOf(c.get("principal"));
-    const endpoint = await asOwner(owner, (tx) => getEndpoint(tx, ownerId(owner), id));
+    const [[endpoint]] = await queryAsOwner(owner, endpointById(ownerId(owner), id));
     if (!endpoint) throw notFound("webhook endpoint");
-    return c.json(endpoint, 200);
+    return c.json(endpoint as EndpointRow, 200);
   });
 }

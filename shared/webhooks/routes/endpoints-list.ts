@@ -1,9 +1,9 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { App } from "../../http/app.ts";
 import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
-import { asOwner, ownerId, ownerOf } from "../owner.ts";
-import { EndpointList } from "../schemas.ts";
-import { listEndpoints } from "../store.ts";
+import { ownerId, ownerOf, queryAsOwner } from "../owner.ts";
+import { EndpointList, type EndpointRow } from "../schemas.ts";
+import { endpointsOf } from "../store.ts";
 
 export const route = createRoute({
   method: "get",
@@ -22,6 +22,7 @@ export const route = createRoute({
 export function register(app: App) {
   app.openapi(route, async (c) => {
     const owner = ownerOf(c.get("principal"));
-    return c.json({ data: await asOwner(owner, (tx) => listEndpoints(tx, ownerId(owner))) }, 200);
+    const [rows] = await queryAsOwner(owner, endpointsOf(ownerId(owner)));
+    return c.json({ data: rows as EndpointRow[] }, 200);
   });
 }
