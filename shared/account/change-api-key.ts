@@ -4,7 +4,7 @@ import type { z } from "@hono/zod-openapi";
 import { generateApiKey } from "../auth/api-keys.ts";
 import type { UserPrincipal } from "../auth/principal.ts";
 import { queryAsUser, type Row } from "../db/client.ts";
-import { AppError, notFound } from "../http/errors.ts";
+import { AppError, notFound } from "../core/errors.ts";
 import { noSuchRole } from "./create-api-key.ts";
 import type { CreatedApiKey, UpdateApiKeyInput } from "./schemas.ts";
 import { type ApiKeyRow, rerollApiKey, updateApiKey } from "./store.ts";

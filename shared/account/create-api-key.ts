@@ -4,7 +4,7 @@ import type { z } from "@hono/zod-openapi";
 import { generateApiKey } from "../auth/api-keys.ts";
 import type { UserPrincipal } from "../auth/principal.ts";
 import { queryAsUser } from "../db/client.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../core/errors.ts";
 import type { AccountConfig } from "./config.ts";
 import type { CreateApiKeyInput, CreatedApiKey } from "./schemas.ts";
 import { API_KEY_CAP_REACHED, type ApiKeyRow, insertApiKey } from "./store.ts";

@@ -3,7 +3,7 @@
 import type { z } from "@hono/zod-openapi";
 import type { UserPrincipal } from "../auth/principal.ts";
 import { queryAsUser } from "../db/client.ts";
-import { notFound } from "../http/errors.ts";
+import { notFound } from "../core/errors.ts";
 import type { ApiKeyUsage, ApiKeyUsageDay } from "./schemas.ts";
 import { UsageOutcome } from "./schemas.ts";
 import { keyUsage } from "./store.ts";

@@ -1,6 +1,6 @@
 // Use cases of the role routes (routes/api-key-role-*.ts): what a database
 // refusal of a role write means to the caller.
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../core/errors.ts";
 
 // A unique name taken (23505), or keys still referencing a role (23503).
 export function roleConflict(err: unknown): unknown {

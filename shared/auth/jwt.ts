@@ -9,7 +9,7 @@ import {
   type JWTPayload,
   jwtVerify,
 } from "jose";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../core/errors.ts";
 
 export type Claims = JWTPayload & {
   role?: string;

@@ -13,7 +13,7 @@ import { encodeHexLowerCase } from "@oslojs/encoding";
 import { db } from "../db/client.ts";
 import type { KeyCheck } from "../db/client.ts";
 import { lit, sql, textOf } from "../db/literal.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../core/errors.ts";
 import {
   COSTLY_CLASSES,
   keepLease,
@@ -21,7 +21,7 @@ import {
   rateLimited,
   rateLimits,
   type RateState,
-} from "../http/rate-limit.ts";
+} from "./rate-limit.ts";
 import { hashApiKey } from "./api-keys.ts";
 import { countUse, type Outcome } from "./usage-counts.ts";
 import type { UserPrincipal } from "./principal.ts";

@@ -2,16 +2,19 @@
 // context. A user route names the scope an API key needs and its rate class.
 import { createMiddleware } from "hono/factory";
 import { config } from "../config.ts";
-import { AppError } from "../http/errors.ts";
-import type { AppEnv } from "../http/context.ts";
-import { COSTLY_CLASSES, deferOwnerHit, rateHeaders, takeHit } from "../http/rate-limit.ts";
-import type { PendingKeyPrincipal } from "../db/client.ts";
+import { AppError } from "../core/errors.ts";
+import type { AppEnv } from "./context.ts";
+import { COSTLY_CLASSES, deferOwnerHit, rateHeaders, takeHit } from "./rate-limit.ts";
+import type { KeyPending } from "../db/client.ts";
 import { looksLikeApiKey, resolveApiKey } from "./api-keys.ts";
 import { type KeyRequest, planKeyCheck, type VerifiedKey, verifyKeyNow } from "./key-check.ts";
 import { createVerifier } from "./jwt.ts";
 import { type Principal, principalFromClaims, type UserPrincipal } from "./principal.ts";
 import type { RateClass, Scope } from "./scopes.ts";
 import { serviceKeyMatcher } from "./service-keys.ts";
+
+// A key principal whose verification rides on the route's first message.
+type PendingKeyPrincipal = UserPrincipal & KeyPending;
 
 let verify: ReturnType<typeof createVerifier> | undefined;
 let isServiceKey: ((candidate: string) => boolean) | undefined;

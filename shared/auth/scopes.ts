@@ -22,7 +22,7 @@ export const SCOPES = [
 
 export type Scope = (typeof SCOPES)[number];
 
-// Route classes share a rate-limit bucket per caller (see shared/http/rate-limit);
+// Route classes share a rate-limit bucket per caller (see shared/auth/rate-limit);
 // the costly ones (chat, heygen) count per owner, across the JWT and every key;
 // "public" is the class of routes without a caller, counted per client address;
 // "provider" the unified API's routes, each of which calls Google or Microsoft.

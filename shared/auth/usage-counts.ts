@@ -7,7 +7,7 @@
 // kept for the next one.
 import { db } from "../db/client.ts";
 import { lit, sql, textOf } from "../db/literal.ts";
-import { log } from "../http/log.ts";
+import { log } from "../core/log.ts";
 
 export type Outcome =
   | "valid"

@@ -9,8 +9,8 @@
 // concurrent requests never overwrite each other's.
 import type { UserPrincipal } from "../auth/principal.ts";
 import { queryAsService, queryAsUser } from "../db/client.ts";
-import { AppError, notFound } from "../http/errors.ts";
-import { log } from "../http/log.ts";
+import { AppError, notFound } from "../core/errors.ts";
+import { log } from "../core/log.ts";
 import { OUTBOUND_BUDGET_MS } from "../platform.ts";
 import type { Message } from "../sessions/schemas.ts";
 import type { Toolbox } from "./tools/catalog.ts";

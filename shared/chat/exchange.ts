@@ -9,9 +9,9 @@
 // failure can lose it.
 import type { UserPrincipal } from "../auth/principal.ts";
 import { queryAsService, queryAsUser, queryAsUserAfter, type Row } from "../db/client.ts";
-import type { DeferredHit, RateState } from "../http/rate-limit.ts";
-import { AppError, notFound } from "../http/errors.ts";
-import { log } from "../http/log.ts";
+import type { DeferredHit, RateState } from "../auth/rate-limit.ts";
+import { AppError, notFound } from "../core/errors.ts";
+import { log } from "../core/log.ts";
 import type { Message, Session } from "../sessions/schemas.ts";
 import { AgentFailure, type AgentReply, callAgent } from "./agent.ts";
 import type { AgentConfig } from "./config.ts";

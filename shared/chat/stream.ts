@@ -13,9 +13,9 @@
 // failed (client_disconnected) with what had arrived.
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
-import type { AppEnv } from "../http/context.ts";
-import { toAppError } from "../http/errors.ts";
-import { log } from "../http/log.ts";
+import type { AppEnv } from "../auth/context.ts";
+import { toAppError } from "../core/errors.ts";
+import { log } from "../core/log.ts";
 import type { Message } from "../sessions/schemas.ts";
 import type { AgentConfig } from "./config.ts";
 import { failedReplyError, type Opened, type Replayed, runExchange } from "./exchange.ts";

@@ -9,7 +9,7 @@
 // with a pending action instead of running.
 import type { UserPrincipal } from "../auth/principal.ts";
 import { queryAsService } from "../db/client.ts";
-import { log } from "../http/log.ts";
+import { log } from "../core/log.ts";
 import { OUTBOUND_BUDGET_MS } from "../platform.ts";
 import type { Message } from "../sessions/schemas.ts";
 import {

@@ -3,9 +3,8 @@
 // `authenticated`, so row-level security decides what the request can see.
 import postgres from "postgres";
 import { config } from "../config.ts";
-import type { UserPrincipal } from "../auth/principal.ts";
-import { isDatabaseUnavailable } from "../http/errors.ts";
-import { log } from "../http/log.ts";
+import { isDatabaseUnavailable } from "../core/errors.ts";
+import { log } from "../core/log.ts";
 import { lit, sql, type SqlText, textOf } from "./literal.ts";
 
 // The connection a request's transaction runs on.
@@ -219,7 +218,7 @@ function setupStatement(role: string, claims: object): string {
 // to it (it is not granted to `authenticator`), so writes go through the API.
 export const API_USER_ROLE = "oprina_api_user";
 
-export async function asUser<T>(user: UserPrincipal, work: (tx: Tx) => Promise<T>): Promise<T> {
+export async function asUser<T>(user: DbUser, work: (tx: Tx) => Promise<T>): Promise<T> {
   await verifyKeyFirst(user);
   return inRole(API_USER_ROLE, user.claims, work);
 }
@@ -233,15 +232,17 @@ export type KeyCheck = {
   refusal: (err: unknown) => Error | undefined;
 };
 
-// A principal of an API key whose verification rides on the request's first
-// message: the middleware of a one-trip route sets keyCheck, the first
-// message takes it.
-export type PendingKeyPrincipal = UserPrincipal & {
-  keyCheck?: KeyCheck;
-  verifying?: Promise<void>;
-};
+// Whom a user's message runs for, as far as this layer needs to know: the
+// claims RLS reads (shared/auth/principal.ts's UserPrincipal is one). The
+// database layer sits below auth, so it names no principal type of its own.
+export type DbUser = { readonly claims: object };
 
-function takeCheck(user: UserPrincipal): KeyCheck | undefined {
+// An API key whose verification rides on the request's first message: the
+// middleware of a one-trip route sets keyCheck, the first message takes it.
+export type KeyPending = { keyCheck?: KeyCheck; verifying?: Promise<void> };
+type PendingKeyPrincipal = DbUser & KeyPending;
+
+function takeCheck(user: DbUser): KeyCheck | undefined {
   const pending = user as PendingKeyPrincipal;
   const check = pending.keyCheck;
   pending.keyCheck = undefined;
@@ -250,7 +251,7 @@ function takeCheck(user: UserPrincipal): KeyCheck | undefined {
 
 // A transaction on a reserved connection cannot carry the check in its
 // message: the key is verified alone first (one more round trip).
-export async function verifyKeyFirst(user: UserPrincipal): Promise<void> {
+export async function verifyKeyFirst(user: DbUser): Promise<void> {
   const pending = user as PendingKeyPrincipal;
   const check = takeCheck(user);
   if (check) {
@@ -278,7 +279,7 @@ export function asService<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
 // with the message, so the local settings end with it and the pooled
 // connection goes back clean: no BEGIN, no COMMIT, no reserved connection.
 // Returns each statement's rows, in order.
-export async function queryAsUser(user: UserPrincipal, ...statements: SqlText[]): Promise<Row[][]> {
+export async function queryAsUser(user: DbUser, ...statements: SqlText[]): Promise<Row[][]> {
   const check = takeCheck(user);
   if (check) return await keyTrip(user, check, statements);
   await (user as PendingKeyPrincipal).verifying;
@@ -290,7 +291,7 @@ export async function queryAsUser(user: UserPrincipal, ...statements: SqlText[])
 // raises the refusal, which rolls the message back), then the role and the
 // work, all one transaction. Returns each statement's rows.
 async function keyTrip(
-  user: UserPrincipal,
+  user: DbUser,
   check: KeyCheck,
   statements: SqlText[],
   role = API_USER_ROLE,
@@ -316,7 +317,7 @@ export function queryAsService(...statements: SqlText[]): Promise<Row[][]> {
 // Whether a user's API key is still to be verified by their first message:
 // its owner is known to the database (the claims the verification sets), not
 // yet to the route.
-export function keyPending(user: UserPrincipal): boolean {
+export function keyPending(user: DbUser): boolean {
   return (user as PendingKeyPrincipal).keyCheck !== undefined;
 }
 
@@ -326,7 +327,7 @@ export function keyPending(user: UserPrincipal): boolean {
 // statements name the subject by those claims (shared/tokens/store.ts
 // CLAIMED_USER), one round trip; otherwise as queryAsService.
 export async function queryAsServiceFor(
-  user: UserPrincipal,
+  user: DbUser,
   ...statements: SqlText[]
 ): Promise<Row[][]> {
   const check = takeCheck(user);
@@ -341,7 +342,7 @@ export async function queryAsServiceFor(
 // prelude's rows, then each statement's.
 export async function queryAsUserAfter(
   prelude: SqlText,
-  user: UserPrincipal,
+  user: DbUser,
   ...statements: SqlText[]
 ): Promise<[Row[], ...Row[][]]> {
   // The verification cannot precede a prelude that commits (the claims it

@@ -7,14 +7,14 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { config } from "../config.ts";
-import type { AppEnv } from "./context.ts";
+import type { AppEnv } from "../auth/context.ts";
 import { cors } from "./cors.ts";
 import { docsPage } from "./docs-page.ts";
-import { AppError, errorBody, toAppError } from "./errors.ts";
+import { AppError, errorBody, toAppError } from "../core/errors.ts";
 import { setFinalHeader } from "./final-header.ts";
 import { health } from "./health.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
-import { log } from "./log.ts";
+import { log } from "../core/log.ts";
 import { limitByAddress } from "./public-limit.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

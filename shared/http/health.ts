@@ -5,8 +5,8 @@
 import type { Context } from "hono";
 import { config } from "../config.ts";
 import { db } from "../db/client.ts";
-import type { AppEnv } from "./context.ts";
-import { log } from "./log.ts";
+import type { AppEnv } from "../auth/context.ts";
+import { log } from "../core/log.ts";
 
 export type DbHealth = { ok: boolean; ms: number; checked_at: string };
 

@@ -2,7 +2,7 @@
 // key. A cursor that does not decode is the client's error (400), not ours.
 import { z } from "@hono/zod-openapi";
 import { decodeBase64urlIgnorePadding, encodeBase64urlNoPadding } from "@oslojs/encoding";
-import { AppError } from "./errors.ts";
+import { AppError } from "../core/errors.ts";
 
 export const pageQuery = {
   limit: z.coerce.number().int().min(1).max(100).default(20)

@@ -6,8 +6,8 @@
 // database every time.
 import { createMiddleware } from "hono/factory";
 import { clientAddress } from "./client-address.ts";
-import type { AppEnv } from "./context.ts";
-import { rateHeaders, takeLeasedHit } from "./rate-limit.ts";
+import type { AppEnv } from "../auth/context.ts";
+import { rateHeaders, takeLeasedHit } from "../auth/rate-limit.ts";
 
 export const limitByAddress = createMiddleware<AppEnv>(async (c, next) => {
   const address = clientAddress(c.req.header("X-Forwarded-For"));

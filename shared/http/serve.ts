@@ -5,7 +5,7 @@
 // the pool reconnects. A body the app did not read is drained (drain.ts), so
 // an early answer reaches the client.
 import { drainingUnreadBody } from "./drain.ts";
-import { log } from "./log.ts";
+import { log } from "../core/log.ts";
 
 let guarded = false;
 

@@ -4,7 +4,7 @@
 import type { z } from "@hono/zod-openapi";
 import type { UserPrincipal } from "../auth/principal.ts";
 import { asService, asUser } from "../db/client.ts";
-import { AppError, notFound } from "../http/errors.ts";
+import { AppError, notFound } from "../core/errors.ts";
 import {
   type AccessMap,
   coverage,

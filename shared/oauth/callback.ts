@@ -5,8 +5,8 @@
 // user's session can finish. The answer is where to send the browser (the
 // app's redirect_to with the outcome in its query) or, without one, JSON.
 import { asService } from "../db/client.ts";
-import { AppError, type ErrorCode } from "../http/errors.ts";
-import { log } from "../http/log.ts";
+import { AppError, type ErrorCode } from "../core/errors.ts";
+import { log } from "../core/log.ts";
 import { secretWork } from "../tokens/access.ts";
 import { connectionAccount, hasConnection, priorAccess } from "../tokens/store.ts";
 import { type ProviderAccount, ProviderError, type TokenSet } from "../providers/client.ts";

@@ -5,8 +5,8 @@
 // ends up connecting nothing for anybody (RFC 6749 §10.12, RFC 9700 §4.7).
 import type { UserPrincipal } from "../auth/principal.ts";
 import { asService } from "../db/client.ts";
-import { AppError, notFound } from "../http/errors.ts";
-import { log } from "../http/log.ts";
+import { AppError, notFound } from "../core/errors.ts";
+import { log } from "../core/log.ts";
 import { secretWork } from "../tokens/access.ts";
 import { accessReport, PROVIDERS } from "../providers/definitions.ts";
 import { priorAccess, saveConnection, type TokenRow } from "../tokens/store.ts";

@@ -3,7 +3,7 @@
 // when the same provider account is already connected: Google revokes a whole
 // grant, and new tokens for a connected account belong to its grant too.
 import { asService } from "../db/client.ts";
-import { log } from "../http/log.ts";
+import { log } from "../core/log.ts";
 import { accountConnected } from "../tokens/store.ts";
 import { ProviderError } from "../providers/client.ts";
 import { providerClient } from "../providers/registry.ts";

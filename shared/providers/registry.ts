@@ -1,5 +1,5 @@
 // One provider client per enabled provider, built from the parsed config.
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../core/errors.ts";
 import { createProviderClient, type ProviderClient } from "./client.ts";
 import { providersConfig, redirectUri } from "./config.ts";
 import { PROVIDER_IDS, type ProviderId } from "./definitions.ts";

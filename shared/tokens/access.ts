@@ -15,7 +15,7 @@ import {
   verifyKeyFirst,
 } from "../db/client.ts";
 import { lit } from "../db/literal.ts";
-import { AppError, notFound } from "../http/errors.ts";
+import { AppError, notFound } from "../core/errors.ts";
 import type { ProviderId, Service } from "../providers/definitions.ts";
 import { tokensConfig } from "./config.ts";
 import {

@@ -8,8 +8,8 @@
 // Provider failures are returned, not thrown, so the caller can commit what
 // they changed (backoff, needs_reauth, the log row) before answering.
 import type { Tx } from "../db/client.ts";
-import { AppError } from "../http/errors.ts";
-import { log } from "../http/log.ts";
+import { AppError } from "../core/errors.ts";
+import { log } from "../core/log.ts";
 import { ProviderError } from "../providers/client.ts";
 import { providerClient } from "../providers/registry.ts";
 import { backoffSeconds, tokensConfig } from "./config.ts";

@@ -5,8 +5,8 @@
 import type { z } from "@hono/zod-openapi";
 import type { UserPrincipal } from "../auth/principal.ts";
 import { asService, queryAsUser } from "../db/client.ts";
-import { notFound } from "../http/errors.ts";
-import { log } from "../http/log.ts";
+import { notFound } from "../core/errors.ts";
+import { log } from "../core/log.ts";
 import { ProviderError } from "../providers/client.ts";
 import { providerClient } from "../providers/registry.ts";
 import { secretWork } from "./access.ts";

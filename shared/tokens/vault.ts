@@ -3,9 +3,9 @@
 // start (index.ts) and token routes refuse to run without it.
 import { createMiddleware } from "hono/factory";
 import { asService } from "../db/client.ts";
-import type { AppEnv } from "../http/context.ts";
-import { AppError } from "../http/errors.ts";
-import { log } from "../http/log.ts";
+import type { AppEnv } from "../auth/context.ts";
+import { AppError } from "../core/errors.ts";
+import { log } from "../core/log.ts";
 import { encryptionKeyVersion } from "./store.ts";
 
 // SQLSTATE raised by private.token_key* when Vault has no usable key.

@@ -10,8 +10,8 @@
 // it is not retried in the same run either; an exhausted one is not due at all.
 import type { z } from "@hono/zod-openapi";
 import { asService } from "../db/client.ts";
-import { AppError } from "../http/errors.ts";
-import { log } from "../http/log.ts";
+import { AppError } from "../core/errors.ts";
+import { log } from "../core/log.ts";
 import { tokensConfig } from "./config.ts";
 import { refreshLocked, type RefreshOutcome } from "./refresh.ts";
 import type { RefreshDueResult } from "./schemas.ts";

@@ -3,7 +3,7 @@
 // user's connection is not found).
 import type { UserPrincipal } from "../auth/principal.ts";
 import { queryAsUser } from "../db/client.ts";
-import { AppError, notFound } from "../http/errors.ts";
+import { AppError, notFound } from "../core/errors.ts";
 import { connectionExhausted, needsReauth } from "../tokens/refresh.ts";
 import { type TokenRow, tokensPage } from "../tokens/store.ts";
 import {

@@ -8,7 +8,7 @@
 import { z } from "@hono/zod-openapi";
 import { encodeHexLowerCase } from "@oslojs/encoding";
 import { sha256 } from "@oslojs/crypto/sha2";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../core/errors.ts";
 import { decodeCursor, encodeCursor } from "../http/pagination.ts";
 import type { Connection } from "./connections.ts";
 import type { Page } from "./providers/api.ts";

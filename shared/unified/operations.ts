@@ -5,7 +5,7 @@
 // grants carry. Errors are AppErrors of the envelope.
 import type { z } from "@hono/zod-openapi";
 import type { UserPrincipal } from "../auth/principal.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../core/errors.ts";
 import { OUTBOUND_BUDGET_MS } from "../platform.ts";
 import {
   type Connection,

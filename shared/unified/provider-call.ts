@@ -3,8 +3,8 @@
 // a timeout inside the platform's budget, and on a 401 exactly one forced
 // refresh and one retry. Every failure becomes an AppError of the envelope.
 import type { UserPrincipal } from "../auth/principal.ts";
-import { AppError, notFound } from "../http/errors.ts";
-import { log } from "../http/log.ts";
+import { AppError, notFound } from "../core/errors.ts";
+import { log } from "../core/log.ts";
 import { getAccessToken } from "../tokens/access.ts";
 import { unifiedConfig } from "./config.ts";
 import { type Connection, scopeError } from "./connections.ts";

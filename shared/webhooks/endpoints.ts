@@ -1,7 +1,7 @@
 // Managing webhook endpoints: register (the secret is made here and shown
 // once), change, delete, rotate the secret. The URL is checked before it is
 // stored (and again before every delivery: DNS answers change).
-import { AppError, notFound } from "../http/errors.ts";
+import { AppError, notFound } from "../core/errors.ts";
 import type { EventType } from "../events/schemas.ts";
 import type { WebhooksConfig } from "./config.ts";
 import { asOwner, type Owner, ownerId, queryAsOwner } from "./owner.ts";

@@ -2,7 +2,7 @@
 // (with the previous secret too during a rotation) and posted at once, so an
 // owner can check their receiver. Nothing is stored; the answer says what
 // happened.
-import { notFound } from "../http/errors.ts";
+import { notFound } from "../core/errors.ts";
 import type { WebhooksConfig } from "./config.ts";
 import { asOwner, type Owner, ownerId } from "./owner.ts";
 import { sendWebhook } from "./send.ts";

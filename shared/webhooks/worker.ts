@@ -8,8 +8,8 @@
 // ends. Bounded per run in count and in time, inside the platform's limit.
 import { asService } from "../db/client.ts";
 import { webhookBody } from "../events/schemas.ts";
-import { AppError } from "../http/errors.ts";
-import { log } from "../http/log.ts";
+import { AppError } from "../core/errors.ts";
+import { log } from "../core/log.ts";
 import { backoffSeconds, webhooksConfig } from "./config.ts";
 import { type SendOutcome, sendWebhook } from "./send.ts";
 import {

@@ -17,7 +17,7 @@ import { generateApiKey } from "../../shared/auth/api-keys.ts";
 import { verifier } from "../../shared/auth/middleware.ts";
 import { principalFromClaims, type UserPrincipal } from "../../shared/auth/principal.ts";
 import { planKeyCheck } from "../../shared/auth/key-check.ts";
-import { type PendingKeyPrincipal, queryAsUser } from "../../shared/db/client.ts";
+import { type KeyPending, queryAsUser } from "../../shared/db/client.ts";
 import { createApp } from "../../shared/http/app.ts";
 import { sessionById } from "../../shared/sessions/store.ts";
 import sessions from "../../supabase/functions/sessions/app.ts";
@@ -72,7 +72,7 @@ keyOnly.get("/:id", async (c) => {
       rateClass: "default",
       onHeaders: () => {},
     }, () => {}),
-  } as PendingKeyPrincipal;
+  } as typeof known & KeyPending;
   return c.json((await queryAsUser(user, sessionById(c.req.param("id"))))[0][0]);
 });
 

@@ -4,7 +4,7 @@
 // buckets are per user and per key; every request counts, errors included;
 // and a route without a transaction of its own is limited too.
 import assert from "node:assert/strict";
-import { leaseSize } from "../../shared/http/rate-limit.ts";
+import { leaseSize } from "../../shared/auth/rate-limit.ts";
 import { SessionPage } from "../../shared/sessions/schemas.ts";
 import { assertError, parsed } from "../helpers/assert.ts";
 import { API_URL, call, createApiKey, createUser, test } from "../helpers/stack.ts";

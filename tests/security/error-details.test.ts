@@ -4,7 +4,7 @@
 // field the server sends) go through the one mapping, and a request that
 // the database itself refuses is answered without them.
 import assert from "node:assert/strict";
-import { errorBody, toAppError } from "../../shared/http/errors.ts";
+import { errorBody, toAppError } from "../../shared/core/errors.ts";
 import { Session } from "../../shared/sessions/schemas.ts";
 import { assertError, parsed } from "../helpers/assert.ts";
 import { call, createUser, sql, test } from "../helpers/stack.ts";

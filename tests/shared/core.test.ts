@@ -3,10 +3,10 @@ import assert from "node:assert/strict";
 import { z } from "zod";
 import { parseConfig } from "../../shared/config.ts";
 import { parseAccountConfig } from "../../shared/account/config.ts";
-import { AppError, toAppError } from "../../shared/http/errors.ts";
+import { AppError, toAppError } from "../../shared/core/errors.ts";
 import { decodeCursor, encodeCursor, page } from "../../shared/http/pagination.ts";
 import { createVerifier } from "../../shared/auth/jwt.ts";
-import { leaseSize, parseRateLimits } from "../../shared/http/rate-limit.ts";
+import { leaseSize, parseRateLimits } from "../../shared/auth/rate-limit.ts";
 import { generateKeyPair, SignJWT } from "jose";
 
 const base = {

@@ -4,7 +4,7 @@
 // net._http_response, so a run that achieved nothing shows as a failure.
 import assert from "node:assert/strict";
 import type { z } from "zod";
-import { AppError } from "../../shared/http/errors.ts";
+import { AppError } from "../../shared/core/errors.ts";
 import type { RefreshDueResult } from "../../shared/tokens/schemas.ts";
 import { assertSomethingWorked } from "../../shared/tokens/worker.ts";
 

@@ -2,7 +2,7 @@
 // the tools helper): called in-process with a user id, parsing its own input,
 // throwing AppErrors; allowedOperations offers only what the grants allow.
 import assert from "node:assert/strict";
-import { AppError } from "../../shared/http/errors.ts";
+import { AppError } from "../../shared/core/errors.ts";
 import { allowedOperations, operations } from "../../shared/unified/operations.ts";
 import { OPERATION_NAMES } from "../../shared/unified/scopes.ts";
 import { createUser, test } from "../helpers/stack.ts";

@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { App } from "../../http/app.ts";
-import { log } from "../../http/log.ts";
+import { log } from "../../core/log.ts";
 import { errorResponses, userAccess } from "../../http/openapi.ts";
 import { deleteAccount } from "../delete-account.ts";
 

@@ -2,7 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { queryAsUser } from "../../db/client.ts";
 import type { Message } from "../../sessions/schemas.ts";
 import type { App } from "../../http/app.ts";
-import { notFound } from "../../http/errors.ts";
+import { notFound } from "../../core/errors.ts";
 import { jsonResponse, userAccess } from "../../http/openapi.ts";
 import { chatErrors, ChatMessage, MessageParams } from "../schemas.ts";
 import { messageById } from "../store.ts";

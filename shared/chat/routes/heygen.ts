@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { App } from "../../http/app.ts";
-import { AppError } from "../../http/errors.ts";
-import { log } from "../../http/log.ts";
+import { AppError } from "../../core/errors.ts";
+import { log } from "../../core/log.ts";
 import {
   errorResponsesWith,
   jsonResponse,

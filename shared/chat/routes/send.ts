@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../../http/app.ts";
-import { rateHeaders } from "../../http/rate-limit.ts";
+import { rateHeaders } from "../../auth/rate-limit.ts";
 import { jsonBody, jsonResponse, userAccess } from "../../http/openapi.ts";
 import type { ChatConfig } from "../config.ts";
 import type { Message } from "../../sessions/schemas.ts";

@@ -2,7 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { queryAsUser } from "../../db/client.ts";
 import type { Message } from "../../sessions/schemas.ts";
 import type { App } from "../../http/app.ts";
-import { AppError, notFound } from "../../http/errors.ts";
+import { AppError, notFound } from "../../core/errors.ts";
 import { jsonBody, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { chatErrors, ChatMessage, MessageParams, UpdateVoiceAvatar } from "../schemas.ts";
 import { updateVoiceAvatar } from "../store.ts";

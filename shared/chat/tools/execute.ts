@@ -3,8 +3,8 @@
 // a write that leaves the account is held for confirmation, and anything else
 // runs with the user's rights. Every failure becomes a tool result the model
 // reads (an error object), never a failed turn.
-import { AppError } from "../../http/errors.ts";
-import { log } from "../../http/log.ts";
+import { AppError } from "../../core/errors.ts";
+import { log } from "../../core/log.ts";
 import {
   isToolName,
   needsConfirmation,

@@ -1,8 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { App } from "../../http/app.ts";
-import type { AppEnv } from "../../http/context.ts";
-import { AppError } from "../../http/errors.ts";
+import type { AppEnv } from "../../auth/context.ts";
+import { AppError } from "../../core/errors.ts";
 import { errorResponses, jsonResponse } from "../../http/openapi.ts";
 import { limitByAddress } from "../../http/public-limit.ts";
 import { requireEncryptionKey } from "../../tokens/vault.ts";

@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { queryAsUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
-import { AppError, notFound } from "../../http/errors.ts";
+import { AppError, notFound } from "../../core/errors.ts";
 import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { Session, SessionId } from "../schemas.ts";
 import { archiveSession, type MovedSession, restoreSession } from "../store.ts";

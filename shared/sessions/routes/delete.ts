@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { queryAsUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
-import { notFound } from "../../http/errors.ts";
+import { notFound } from "../../core/errors.ts";
 import { errorResponses, userAccess } from "../../http/openapi.ts";
 import { SessionId } from "../schemas.ts";
 import { deleteSession } from "../store.ts";

@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { queryAsUser } from "../../db/client.ts";
 import type { App } from "../../http/app.ts";
-import { notFound } from "../../http/errors.ts";
+import { notFound } from "../../core/errors.ts";
 import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { Session, SessionId } from "../schemas.ts";
 import { sessionById } from "../store.ts";

@@ -1,7 +1,7 @@
 // Google Calendar v3 and Gmail v1 behind the unified shapes. Calendar lists
 // expanded single events ordered by start; Gmail lists message ids (newest
 // first) and each summary is read with format=metadata, side by side.
-import { AppError } from "../../http/errors.ts";
+import { AppError } from "../../core/errors.ts";
 import { unifiedConfig } from "../config.ts";
 import type { Connection } from "../connections.ts";
 import { callProvider } from "../provider-call.ts";

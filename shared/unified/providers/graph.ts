@@ -2,7 +2,7 @@
 // (Prefer: outlook.timezone), bodies as text (Prefer: outlook.body-content-type).
 // A next page is named by the $skip or $skiptoken of @odata.nextLink only: the
 // link itself is never followed, so a cursor cannot send a token elsewhere.
-import { AppError } from "../../http/errors.ts";
+import { AppError } from "../../core/errors.ts";
 import { unifiedConfig } from "../config.ts";
 import type { Connection } from "../connections.ts";
 import { callProvider } from "../provider-call.ts";

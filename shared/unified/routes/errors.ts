@@ -1,7 +1,7 @@
 // The error answers every unified route documents: the provider's refusals
 // and failures mapped onto the envelope (shared/unified/provider-call.ts).
 import type { Context } from "hono";
-import type { AppEnv } from "../../http/context.ts";
+import type { AppEnv } from "../../auth/context.ts";
 import { errorResponsesWith } from "../../http/openapi.ts";
 import type { Caller } from "../operations.ts";
 

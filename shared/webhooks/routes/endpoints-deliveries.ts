@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { App } from "../../http/app.ts";
-import { notFound } from "../../http/errors.ts";
+import { notFound } from "../../core/errors.ts";
 import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { decodeCursor, page } from "../../http/pagination.ts";
 import { ownerId, ownerOf, queryAsOwner } from "../owner.ts";

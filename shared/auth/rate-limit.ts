@@ -4,11 +4,11 @@
 // from the database in leases (see leaseSize) and handed out locally; the
 // costly classes instead count each request per owner (see takeOwnerHit).
 import { z } from "zod";
-import type { RateClass } from "../auth/scopes.ts";
-import type { UserPrincipal } from "../auth/principal.ts";
+import type { RateClass } from "./scopes.ts";
+import type { UserPrincipal } from "./principal.ts";
 import { db } from "../db/client.ts";
 import { lit, sql, type SqlText, textOf } from "../db/literal.ts";
-import { AppError } from "./errors.ts";
+import { AppError } from "../core/errors.ts";
 
 export type Limit = { limit: number; windowSeconds: number };
 export type RateState = { limit: number; remaining: number; reset: number };

@@ -1,4 +1,4 @@
-import type { Principal, UserPrincipal } from "../auth/principal.ts";
+import type { Principal, UserPrincipal } from "./principal.ts";
 import type { DeferredHit } from "./rate-limit.ts";
 
 // Hono context variables shared by every function.
