@@ -244,6 +244,47 @@ for (const sse of [false, true]) {
   });
 }
 
+test("two rounds of one turn (two calls, then one) come back as two tool_calls messages", async () => {
+  const { user } = await userWith("history-rounds", ["google", ["calendar"]]);
+  const s = await newSession(user);
+  const day = tomorrow();
+  const ask = `Tomorrow and after? ${toolDirective("list_events", day)} ${
+    toolDirective("list_events", day).replace("[[tool:", "[[tool+:")
+  } ${toolDirective("list_events", day)} [[tool-preamble]]`;
+  const first = await turn(user, s.id, ask, false);
+  assert.deepEqual(first.tools.map((t) => t.tool_round), [1, 1, 2]);
+  assert.deepEqual(first.tools.map((t) => t.tool_round_content), [
+    "Let me check (round 1). ",
+    null,
+    "Let me check (round 2). ",
+  ]);
+  const second = await turn(user, s.id, "And now? [[echo-history]]", false);
+  const history = echoed(second.reply.content).slice(1);
+  const [a, b, c] = first.tools;
+  const callOf = (t: Message) => ({
+    id: t.tool_call_id,
+    type: "function",
+    function: { name: "list_events", arguments: JSON.stringify(t.tool_arguments) },
+  });
+  const resultOf = (t: Message) => ({
+    role: "tool",
+    tool_call_id: t.tool_call_id,
+    content: t.content,
+  });
+  assert.deepEqual(history, [
+    { role: "user", content: ask },
+    { role: "assistant", content: "Let me check (round 1). ", tool_calls: [callOf(a), callOf(b)] },
+    resultOf(a),
+    resultOf(b),
+    { role: "assistant", content: "Let me check (round 2). ", tool_calls: [callOf(c)] },
+    resultOf(c),
+    {
+      role: "assistant",
+      content: first.reply.content.slice("Let me check (round 1). Let me check (round 2). ".length),
+    },
+  ]);
+});
+
 // A turn stored as the chat service stores it: the question, the completed
 // answer, and its tool messages, the calls of round r as `rounds[r - 1]`.
 async function storedTurn(user: TestUser, sessionId: string, rounds: string[][]) {
