@@ -37,6 +37,12 @@
 //                                 results (e.g. a mail's text) become further rounds
 //   [[tool-preamble]]             say a short sentence before each round's calls, as some
 //                                 models do (content beside tool_calls)
+//   [[echo-history]]              answer with "History: " and the JSON of every message
+//                                 before the last user message, exactly as received
+// Like OpenAI, it refuses (400) a conversation whose tool messages are out of
+// order: a role "tool" message that answers no call of the assistant
+// tool_calls message before it, or such a message not followed by a result
+// for each of its calls.
 // Tools are called only when the request offers tools and tool_choice is not "none" (a
 // name that is not offered is called anyway: a real model may do that too). After the
 // last round it answers in text that quotes every tool result of the turn.
@@ -75,7 +81,8 @@ type Seen = {
   stream: boolean;
   include_usage: boolean;
   temperature: number | null;
-  messages: { role: string; content: string }[];
+  // As received; tool_calls and tool_call_id only on the messages that carry them.
+  messages: { role: string; content: string; tool_calls?: unknown; tool_call_id?: unknown }[];
   directives: Record<string, string>;
   status: number;
   outcome: Outcome | "streaming";
@@ -104,7 +111,7 @@ function remember(r: Seen) {
 // --- OpenAI shapes --------------------------------------------------------------------
 
 type Usage = { prompt_tokens: number; completion_tokens: number; total_tokens: number };
-type ChatMessage = { role: string; content: unknown; tool_calls?: unknown };
+type ChatMessage = { role: string; content: unknown; tool_calls?: unknown; tool_call_id?: unknown };
 type ToolCallOut = { id: string; name: string; arguments: string };
 
 function openaiError(status: number, message: string, type: string, code: string | null) {
@@ -244,7 +251,37 @@ function toolSummary(messages: ChatMessage[]): string {
   return ` From the tools: ${quoted.join(" | ")}`;
 }
 
+// OpenAI's rule for tool messages (its words): each answers a call of the
+// assistant tool_calls message before it, and that message's calls are all
+// answered before any other message.
+function toolOrderError(messages: ChatMessage[]): string | null {
+  let open: string[] = [];
+  for (const [i, m] of messages.entries()) {
+    if (m?.role === "tool") {
+      const at = open.indexOf(String(m.tool_call_id));
+      if (at < 0) {
+        return `Invalid parameter: messages[${i}]: messages with role 'tool' must be a response ` +
+          "to a preceeding message with 'tool_calls'.";
+      }
+      open.splice(at, 1);
+      continue;
+    }
+    if (open.length) break;
+    const calls = m?.role === "assistant" && Array.isArray(m.tool_calls) ? m.tool_calls : [];
+    open = calls.map((c) => String((c as { id?: unknown })?.id));
+  }
+  if (!open.length) return null;
+  return "An assistant message with 'tool_calls' must be followed by tool messages responding " +
+    `to each 'tool_call_id'. The following tool_call_ids did not have response messages: ${
+      open.join(", ")
+    }`;
+}
+
 function composeReply(messages: ChatMessage[], lastUser: string, words: number | undefined) {
+  if ("echo-history" in parseDirectives(lastUser)) {
+    const last = messages.map((m) => m?.role).lastIndexOf("user");
+    return `History: ${JSON.stringify(messages.slice(0, last))}`;
+  }
   const said = stripTools(lastUser).replace(DIRECTIVE, "").replace(/\s+/g, " ").trim()
     .slice(0, 200);
   const earlier = messages.filter((m) => m.role === "user" || m.role === "assistant").length - 1;
@@ -326,7 +363,12 @@ async function chatCompletions(req: Request): Promise<Response> {
     stream,
     include_usage: includeUsage,
     temperature: typeof body.temperature === "number" ? body.temperature : null,
-    messages: messages.map((m) => ({ role: String(m.role), content: textOf(m.content) })),
+    messages: messages.map((m) => ({
+      role: String(m.role),
+      content: textOf(m.content),
+      ...(m.tool_calls === undefined ? {} : { tool_calls: m.tool_calls }),
+      ...(m.tool_call_id === undefined ? {} : { tool_call_id: m.tool_call_id }),
+    })),
     directives: d,
     status: 200,
     outcome: "streaming",
@@ -346,6 +388,13 @@ async function chatCompletions(req: Request): Promise<Response> {
     record.outcome = "error_status";
     log("warn", "refused a request with a wrong or missing API key", { tag: d.tag });
     return openaiError(401, ...ERRORS[401]);
+  }
+  const disorder = toolOrderError(messages);
+  if (disorder) {
+    record.status = 400;
+    record.outcome = "error_status";
+    log("warn", "refused a conversation with tool messages out of order", { tag: d.tag });
+    return openaiError(400, disorder, "invalid_request_error", null);
   }
   const summary = {
     tag: d.tag,

@@ -170,7 +170,14 @@ async function openOnce(
     session,
     userMessage,
     reply,
-    prompt: buildPrompt(agent, history, input.content),
+    // Earlier turns' tool rounds go with the history only when this turn
+    // offers tools too (history.ts).
+    prompt: buildPrompt(
+      agent,
+      history,
+      input.content,
+      offered.length && agent.tools ? agent.tools.resultMaxChars : undefined,
+    ),
     temperature: typeof temperature === "number" && temperature >= 0 && temperature <= 2
       ? temperature
       : undefined,

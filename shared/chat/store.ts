@@ -5,6 +5,7 @@
 import { ident, idents, join, lit, sql, type SqlText } from "../db/literal.ts";
 import type { Message } from "../sessions/schemas.ts";
 import { MESSAGES, SESSIONS } from "../sessions/store.ts";
+import { HISTORY_COLUMNS } from "./history.ts";
 import { IDEMPOTENCY_SCOPE } from "./idempotency.ts";
 import type { SendMessageInput, UpdateVoiceAvatarInput } from "./schemas.ts";
 
@@ -59,17 +60,44 @@ export function updateVoiceAvatar(
 
 // --- one round trip each: what a send reads, then what it writes -------------------
 
+// The newest `limit` messages the agent may be given, newest first
+// (history.ts): user and system text, the completed answers, and the tool
+// messages of completed turns. The window is the newest rows by
+// message_index; a tool message is kept only when its turn's answer is in the
+// window too. An answer is stored before its tool messages (a higher
+// message_index), so a turn whose answer is in the window has all its tool
+// messages there: every round arrives whole. Each turn's tool messages are
+// ordered right after (older than) its answer, newest first.
+function history(sessionId: string, limit: number): SqlText {
+  const columns = idents(HISTORY_COLUMNS.map((c) => `r.${c}`));
+  return sql`
+    with recent as (
+      select m.message_index, ${idents(HISTORY_COLUMNS.map((c) => `m.${c}`))}
+        from public.messages m
+       where m.session_id = ${lit.uuid(sessionId)}
+         and ((m.role in ('user', 'system') and m.content <> '')
+              or (m.role = 'assistant' and m.status = 'completed')
+              or (m.role = 'tool' and exists (
+                    select 1 from public.messages p
+                     where p.id = m.parent_message_id and p.role = 'assistant'
+                       and p.status = 'completed')))
+       order by m.message_index desc
+       limit ${lit.int(limit)}
+    )
+    select ${columns} from recent r
+      left join recent answer on r.role = 'tool' and answer.id = r.parent_message_id
+     where r.role <> 'tool' or answer.id is not null
+     order by coalesce(answer.message_index, r.message_index) desc, r.role = 'tool',
+              r.message_index desc`;
+}
+
 // The session, the Idempotency-Key's record (when a key is given) and the
 // history, as the user: one message. Results in that order.
 export function sendReads(sessionId: string, limit: number, key?: string): SqlText[] {
   const reads = [
     sql`select ${idents(SESSIONS.columns)} from public.chat_sessions
          where id = ${lit.uuid(sessionId)}`,
-    sql`select role, content from public.messages
-         where session_id = ${lit.uuid(sessionId)} and content <> ''
-           and (role in ('user', 'system') or (role = 'assistant' and status = 'completed'))
-         order by message_index desc
-         limit ${lit.int(limit)}`,
+    history(sessionId, limit),
   ];
   if (key !== undefined) {
     reads.push(sql`select request_hash, user_message_id, assistant_message_id

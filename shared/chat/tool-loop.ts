@@ -136,7 +136,10 @@ export async function runToolLoop(ctx: LoopContext): Promise<LoopResult> {
         })),
       });
       const budgetLeft = Math.max(1, limits.timeBudgetMs - (performance.now() - started));
-      const stored = await runRound(ctx, reply.toolCalls, budgetLeft);
+      const stored = await runRound(ctx, reply.toolCalls, budgetLeft, {
+        round: state.rounds,
+        said: reply.content || null,
+      });
       state.toolMessages.push(...stored.messages);
       state.actions.push(...stored.actions);
       for (const m of stored.messages) {
@@ -159,6 +162,7 @@ async function runRound(
   ctx: LoopContext,
   calls: ToolCall[],
   budgetMs: number,
+  round: { round: number; said: string | null },
 ): Promise<{ messages: Message[]; actions: PendingAction[]; callIds: Map<string, string> }> {
   const signal = AbortSignal.any([
     AbortSignal.timeout(budgetMs),
@@ -182,9 +186,16 @@ async function runRound(
   }
   const rows: ToolMessageRow[] = [];
   const held: ActionRow[] = [];
-  for (const e of executed) {
+  for (const [i, e] of executed.entries()) {
     const id = crypto.randomUUID();
-    const base = { id, callId: e.call.id, name: e.call.name, args: e.args };
+    const base = {
+      id,
+      callId: e.call.id,
+      name: e.call.name,
+      args: e.args,
+      round: round.round,
+      roundContent: i === 0 ? round.said : null,
+    };
     const o = e.outcome;
     if (o.kind === "held") {
       const action: ActionRow = {

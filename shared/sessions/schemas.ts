@@ -106,6 +106,15 @@ export const Message = z.object({
   tool_arguments: jsonObject.nullable().openapi({
     description: "role tool: the arguments the agent gave.",
   }),
+  tool_round: z.number().int().nullable().openapi({
+    description: "role tool: the round of its turn the call was made in (1 first); the calls " +
+      "of a round were asked for together. Null for tool messages stored before rounds were " +
+      "numbered.",
+  }),
+  tool_round_content: z.string().nullable().openapi({
+    description: "role tool: what the agent said beside the round's calls, on the round's " +
+      "first tool message; null otherwise.",
+  }),
   created_at: timestamp(),
   updated_at: timestamp(),
 }).openapi("Message");

@@ -15,7 +15,7 @@ import { EventStreamParser } from "../../shared/chat/event-stream.ts";
 import { buildPrompt, type HistoryRow } from "../../shared/chat/history.ts";
 import { canonicalJson, requestHash } from "../../shared/chat/idempotency.ts";
 import { test } from "../helpers/stack.ts";
-import { agentSeen, newTag } from "./support.ts";
+import { agentSeen, historyRow, newTag } from "./support.ts";
 
 const agent: AgentConfig = parseChatConfig(Deno.env.toObject()).agent!;
 
@@ -45,10 +45,10 @@ test("event-stream: a last event without its blank line comes out at the end", (
 // --- prompt window ------------------------------------------------------------------
 
 const rows = (n: number, size = 10): HistoryRow[] =>
-  Array.from({ length: n }, (_, i) => ({
-    role: i % 2 ? "user" : "assistant",
-    content: `${n - i}`.padEnd(size, "."),
-  })); // newest first: n, n-1, ...
+  Array.from(
+    { length: n },
+    (_, i) => historyRow(i % 2 ? "user" : "assistant", `${n - i}`.padEnd(size, ".")),
+  ); // newest first: n, n-1, ...
 
 test("prompt: system first, history oldest first, the new message last", () => {
   const p = buildPrompt(
@@ -56,7 +56,7 @@ test("prompt: system first, history oldest first, the new message last", () => {
     rows(3),
     "now",
   );
-  assert.deepEqual(p.messages.map((m) => [m.role, m.content.replace(/\.+$/, "")]), [
+  assert.deepEqual(p.messages.map((m) => [m.role, m.content!.replace(/\.+$/, "")]), [
     ["system", "be brief"],
     ["assistant", "1"],
     ["user", "2"],
@@ -68,7 +68,7 @@ test("prompt: system first, history oldest first, the new message last", () => {
 
 test("prompt: at most historyMessages, newest kept", () => {
   const p = buildPrompt({ systemPrompt: "", historyMessages: 2, historyChars: 1000 }, rows(5), "x");
-  assert.deepEqual(p.messages.map((m) => m.content.replace(/\.+$/, "")), ["4", "5", "x"]);
+  assert.deepEqual(p.messages.map((m) => m.content!.replace(/\.+$/, "")), ["4", "5", "x"]);
 });
 
 test("prompt: at most historyChars of history; the new message is always sent whole", () => {
@@ -79,7 +79,7 @@ test("prompt: at most historyChars of history; the new message is always sent wh
   );
   assert.equal(p.historyMessages, 3);
   assert.equal(p.historyChars, 30);
-  assert.equal(p.messages.at(-1)!.content.length, 500);
+  assert.equal(p.messages.at(-1)!.content!.length, 500);
   const none = buildPrompt(
     { systemPrompt: "s", historyMessages: 50, historyChars: 5 },
     rows(5),

@@ -3,6 +3,7 @@
 // waiting for a condition (never for a duration).
 import assert from "node:assert/strict";
 import { z } from "zod";
+import type { HistoryRow } from "../../shared/chat/history.ts";
 import { ChatMessage, Exchange } from "../../shared/chat/schemas.ts";
 import { PendingAction } from "../../shared/chat/tools/schemas.ts";
 import { Session } from "../../shared/sessions/schemas.ts";
@@ -119,7 +120,7 @@ export type AgentSeen = {
   stream: boolean;
   include_usage: boolean;
   temperature: number | null;
-  messages: { role: string; content: string }[];
+  messages: { role: string; content: string; tool_calls?: unknown; tool_call_id?: string }[];
   outcome: string;
   chunks_sent: number;
   content: string;
@@ -127,7 +128,11 @@ export type AgentSeen = {
   tools: string[] | null;
   tool_choice: unknown;
   tool_calls: { id: string; name: string; arguments: string }[];
-  rounds: { tools: string[] | null; tool_choice: unknown; tool_calls: { name: string }[] }[];
+  rounds: {
+    tools: string[] | null;
+    tool_choice: unknown;
+    tool_calls: { id: string; name: string; arguments: string }[];
+  }[];
 };
 
 export async function agentSeen(tag: string): Promise<AgentSeen | undefined> {
@@ -251,3 +256,20 @@ export async function assertOnlyFailedExchangeAdded(
   assert.equal(has.messages, (had.messages as number) + 2);
   assert.equal(has.tokens, had.tokens, "a failed exchange adds no tokens");
 }
+
+// A text message as the history read returns it (shared/chat/history.ts).
+export const historyRow = (
+  role: "user" | "assistant",
+  content: string,
+  id: string = crypto.randomUUID(),
+): HistoryRow => ({
+  id,
+  role,
+  content,
+  parent_message_id: null,
+  tool_call_id: null,
+  tool_name: null,
+  tool_arguments: null,
+  tool_round: null,
+  tool_round_content: null,
+});

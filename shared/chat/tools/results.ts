@@ -20,6 +20,8 @@ export const TOOL_INSTRUCTIONS = [
   "confirmation, which the system asks for; never claim such an action is done before it is.",
 ].join("\n");
 
+const OPENING = `${UNTRUSTED_OPEN}\n`, CLOSING = `\n${UNTRUSTED_CLOSE}`;
+
 // A delimiter inside the content must not close the wrapping early.
 const defuse = (text: string) => text.replaceAll("<<<", "<\u200b<<").replaceAll(">>>", ">>\u200b>");
 
@@ -34,8 +36,22 @@ function capped(text: string, max: number): string {
 export function resultForModel(op: ToolOperation, output: unknown, maxChars: number): string {
   const json = JSON.stringify(output ?? null);
   if (op.access !== "read") return capped(json, maxChars);
-  const room = maxChars - UNTRUSTED_OPEN.length - UNTRUSTED_CLOSE.length - 2;
-  return `${UNTRUSTED_OPEN}\n${capped(defuse(json), Math.max(room, 100))}\n${UNTRUSTED_CLOSE}`;
+  return wrapped(defuse(json), maxChars);
+}
+
+// Defused text between the markers, the whole within maxChars.
+function wrapped(text: string, maxChars: number): string {
+  const room = maxChars - OPENING.length - CLOSING.length;
+  return `${OPENING}${capped(text, Math.max(room, 100))}${CLOSING}`;
+}
+
+// A stored result given to the model again (an earlier turn's, in the
+// history): within today's cap too, and a wrapped result stays wrapped (its
+// text was defused when it was stored).
+export function storedResultForModel(stored: string, maxChars: number): string {
+  if (stored.length <= maxChars) return stored;
+  if (!stored.startsWith(OPENING) || !stored.endsWith(CLOSING)) return capped(stored, maxChars);
+  return wrapped(stored.slice(OPENING.length, stored.length - CLOSING.length), maxChars);
 }
 
 export type ToolError = { code: string; message: string; details?: unknown };

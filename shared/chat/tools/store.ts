@@ -25,6 +25,11 @@ export type ToolMessageRow = {
   errorCode: string | null;
   errorMessage: string | null;
   ms: number | null;
+  // Which round of the turn, and what the agent said beside the round's calls
+  // (given on the round's first row only): what the history rebuilds the
+  // round's assistant message from (history.ts).
+  round: number;
+  roundContent: string | null;
 };
 
 export type ActionRow = {
@@ -47,12 +52,12 @@ export function toolRoundWrites(
          ${lit.text(r.content)}, ${lit.text(r.status)}, ${lit.uuid(w.replyId)},
          ${lit.text(storableCallId(r.callId))}, ${lit.text(r.name)}, ${lit.jsonb(r.args)},
          ${lit.text(r.errorCode)}, ${lit.text(r.errorMessage?.slice(0, 2000) ?? null)},
-         ${lit.int(r.ms)})`
+         ${lit.int(r.ms)}, ${lit.int(r.round)}, ${lit.text(r.roundContent)})`
   );
   const statements = [
     sql`insert into public.messages (id, session_id, user_id, role, content, status,
           parent_message_id, tool_call_id, tool_name, tool_arguments, error_code, error_message,
-          processing_time_ms)
+          processing_time_ms, tool_round, tool_round_content)
         values ${join(values, ", ")}
         returning ${idents(MESSAGES.columns)}`,
   ];
