@@ -9,6 +9,7 @@ import { newSession, send } from "../chat/support.ts";
 import { connect } from "../oauth/flow.ts";
 import { startGateway } from "../helpers/gateway.ts";
 import { API_URL, createApiKey, createUser, test } from "../helpers/stack.ts";
+import { connectTo, range } from "../unified/support.ts";
 
 const port = Number(new URL(API_URL).port) + 22;
 const base = `http://127.0.0.1:${port}/functions/v1`;
@@ -104,6 +105,36 @@ test("a fresh access-token with a JWT: one round trip, no key verification", asy
   const work = turns.filter((t) => !/rate_limit_take/.test(t.sql.join(" ")));
   assert.equal(work.length, 1, JSON.stringify(turns));
   assert.doesNotMatch(work[0].sql.join(" "), /verify_api_key/);
+});
+
+// A unified route's trips: the connections read, then the token vend (the
+// provider call is not the database's). The key rides on the first; the JWT's
+// lease refills are trips of their own, left out.
+test("unified routes: an API key adds no round trip, its verification rides on the connections read", async () => {
+  const user = await createUser("round-trips-unified");
+  await connectTo(user, "google");
+  const key = await createApiKey(user, ["calendar:read", "mail:read", "mail:write"]);
+  const routes: [string, string, unknown?][] = [
+    ["GET", `/unified/calendar/events?${range(0, 2)}`],
+    ["GET", "/unified/mail/messages?limit=2"],
+    ["POST", "/unified/mail/drafts", {
+      to: ["pat@example.com"],
+      subject: "Trips",
+      body_text: "Hi",
+    }],
+  ];
+  for (const [method, path, body] of routes) {
+    const jwt = (await turnsOf(method, path, { Authorization: `Bearer ${user.token}` }, body))
+      .filter((t) => !/rate_limit_take/.test(t.sql.join(" ")));
+    const keyed = await turnsOf(method, path, { "X-API-Key": key.key }, body);
+    assert.equal(jwt.length, 2, `${method} ${path} with the JWT: ${JSON.stringify(jwt)}`);
+    assert.equal(keyed.length, jwt.length, `${method} ${path}: ${JSON.stringify(keyed)}`);
+    assert.ok(jwt.every((t) => !/verify_api_key/.test(t.sql.join(" "))));
+    const [read, vend] = keyed.map((t) => t.sql.join(" "));
+    // The relay keeps a message's first 100 characters: the verification's.
+    assert.match(read, /verify_api_key/, `${method} ${path}`);
+    assert.doesNotMatch(vend, /verify_api_key/, `${method} ${path}: verified once`);
+  }
 });
 
 test("stop the gateway and the relay", async () => {
