@@ -4,7 +4,7 @@
 import { AppError, notFound } from "../core/errors.ts";
 import type { EventType } from "../events/schemas.ts";
 import type { WebhooksConfig } from "./config.ts";
-import { asOwner, type Owner, ownerId, queryAsOwner } from "./owner.ts";
+import { asOwner, type Owner, ownerId, ownerSql, queryAsOwner } from "./owner.ts";
 import type { EndpointRow } from "./schemas.ts";
 import { newSecret } from "./signing.ts";
 import {
@@ -70,7 +70,7 @@ export async function changeEndpoint(
 ): Promise<EndpointRow> {
   const [[row]] = await queryAsOwner(
     owner,
-    updateEndpoint(ownerId(owner), id, {
+    updateEndpoint(ownerSql(owner), id, {
       description: input.description,
       eventTypes: input.event_types,
       enabled: input.enabled,
@@ -81,7 +81,7 @@ export async function changeEndpoint(
 }
 
 export async function removeEndpoint(owner: Owner, id: string): Promise<void> {
-  const [removed] = await queryAsOwner(owner, deleteEndpoint(ownerId(owner), id));
+  const [removed] = await queryAsOwner(owner, deleteEndpoint(ownerSql(owner), id));
   if (removed.length === 0) throw notFound("webhook endpoint");
 }
 

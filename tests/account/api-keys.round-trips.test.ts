@@ -10,6 +10,7 @@ import { connect } from "../oauth/flow.ts";
 import { startGateway } from "../helpers/gateway.ts";
 import { API_URL, createApiKey, createUser, test } from "../helpers/stack.ts";
 import { connectTo, range } from "../unified/support.ts";
+import { registerEndpoint } from "../webhooks/support.ts";
 
 const port = Number(new URL(API_URL).port) + 22;
 const base = `http://127.0.0.1:${port}/functions/v1`;
@@ -42,14 +43,17 @@ const turnsAfter = async (n: number) =>
     .filter((t) => /\b[QP]\b/.test(t.messages));
 
 // The turns one request took, after two warm-up requests (connections open).
+// (A path function gives each request a path of its own, made before the
+// count starts: a delete's endpoint.)
 async function turnsOf(
   method: string,
-  path: string,
+  path: string | (() => Promise<string>),
   headers: Record<string, string>,
   body?: unknown,
 ) {
-  const go = async () => {
-    const res = await fetch(`${base}${path}`, {
+  const next = () => typeof path === "string" ? Promise.resolve(path) : path();
+  const go = async (target: string) => {
+    const res = await fetch(`${base}${target}`, {
       method,
       headers: {
         ...headers,
@@ -58,12 +62,13 @@ async function turnsOf(
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    assert.ok(res.status < 300, `${method} ${path}: ${res.status} ${text}`);
+    assert.ok(res.status < 300, `${method} ${target}: ${res.status} ${text}`);
   };
-  await go();
-  await go();
+  await go(await next());
+  await go(await next());
+  const last = await next();
   const before = await turnCount();
-  await go();
+  await go(last);
   return await turnsAfter(before);
 }
 
@@ -134,6 +139,26 @@ test("unified routes: an API key adds no round trip, its verification rides on t
     // The relay keeps a message's first 100 characters: the verification's.
     assert.match(read, /verify_api_key/, `${method} ${path}`);
     assert.doesNotMatch(vend, /verify_api_key/, `${method} ${path}: verified once`);
+  }
+});
+
+test("webhook owner routes: one round trip with an API key, its verification in the message", async () => {
+  const user = await createUser("round-trips-webhooks");
+  const { endpoint } = await registerEndpoint(user, "round-trips");
+  const key = await createApiKey(user, ["webhooks:read", "webhooks:write"]);
+  const fresh = async () =>
+    `/webhooks/endpoints/${(await registerEndpoint(user, "round-trips-delete")).endpoint.id}`;
+  const routes: [string, string | (() => Promise<string>), unknown?][] = [
+    ["GET", "/webhooks/endpoints"],
+    ["GET", `/webhooks/endpoints/${endpoint.id}`],
+    ["GET", `/webhooks/endpoints/${endpoint.id}/deliveries`],
+    ["PATCH", `/webhooks/endpoints/${endpoint.id}`, { description: "trips" }],
+    ["DELETE", fresh],
+  ];
+  for (const [method, path, body] of routes) {
+    const turns = await turnsOf(method, path, { "X-API-Key": key.key }, body);
+    assert.equal(turns.length, 1, `${method} ${path}: ${JSON.stringify(turns)}`);
+    assert.match(turns[0].sql.join(" "), /verify_api_key/, `${method} ${path}`);
   }
 });
 
