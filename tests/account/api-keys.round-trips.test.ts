@@ -162,6 +162,20 @@ test("webhook owner routes: one round trip with an API key, its verification in 
   }
 });
 
+test("POST /oauth/authorize: an API key adds no round trip, its verification in the first message", async () => {
+  const user = await createUser("round-trips-oauth");
+  const key = await createApiKey(user, ["tokens:write"]);
+  const body = { provider: "dev", services: ["gmail"] };
+  const path = "/oauth/authorize";
+  const jwt = (await turnsOf("POST", path, { Authorization: `Bearer ${user.token}` }, body))
+    .filter((t) => !/rate_limit_take/.test(t.sql.join(" ")));
+  const keyed = await turnsOf("POST", path, { "X-API-Key": key.key }, body);
+  assert.equal(keyed.length, jwt.length, JSON.stringify({ jwt, keyed }));
+  assert.ok(jwt.every((t) => !/verify_api_key/.test(t.sql.join(" "))), JSON.stringify(jwt));
+  assert.match(keyed[0].sql.join(" "), /verify_api_key/);
+  assert.ok(keyed.slice(1).every((t) => !/verify_api_key/.test(t.sql.join(" "))));
+});
+
 test("stop the gateway and the relay", async () => {
   gateway.kill();
   const status = await gateway.status;
