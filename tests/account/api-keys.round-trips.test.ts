@@ -6,7 +6,7 @@
 // but the requests under test talks to Postgres. Counts, never timings.
 import assert from "node:assert/strict";
 import { newSession, send } from "../chat/support.ts";
-import { connect } from "../oauth/flow.ts";
+import { connect, park } from "../oauth/flow.ts";
 import { startGateway } from "../helpers/gateway.ts";
 import { API_URL, createApiKey, createUser, test } from "../helpers/stack.ts";
 import { connectTo, range } from "../unified/support.ts";
@@ -43,26 +43,30 @@ const turnsAfter = async (n: number) =>
     .filter((t) => /\b[QP]\b/.test(t.messages));
 
 // The turns one request took, after two warm-up requests (connections open).
-// (A path function gives each request a path of its own, made before the
-// count starts: a delete's endpoint.)
+// (A function gives each request a path, or a path and body, of its own,
+// made before the count starts: a delete's endpoint, a completion's code.)
+type Target = { path: string; body?: unknown };
 async function turnsOf(
   method: string,
-  path: string | (() => Promise<string>),
+  path: string | (() => Promise<string | Target>),
   headers: Record<string, string>,
   body?: unknown,
 ) {
-  const next = () => typeof path === "string" ? Promise.resolve(path) : path();
-  const go = async (target: string) => {
-    const res = await fetch(`${base}${target}`, {
+  const next = async (): Promise<Target> => {
+    const made = typeof path === "string" ? path : await path();
+    return typeof made === "string" ? { path: made, body } : made;
+  };
+  const go = async (target: Target) => {
+    const res = await fetch(`${base}${target.path}`, {
       method,
       headers: {
         ...headers,
-        ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
+        ...(target.body !== undefined ? { "Content-Type": "application/json" } : {}),
       },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: target.body === undefined ? undefined : JSON.stringify(target.body),
     });
     const text = await res.text();
-    assert.ok(res.status < 300, `${method} ${target}: ${res.status} ${text}`);
+    assert.ok(res.status < 300, `${method} ${target.path}: ${res.status} ${text}`);
   };
   await go(await next());
   await go(await next());
@@ -173,6 +177,24 @@ test("POST /oauth/authorize: an API key adds no round trip, its verification in 
   assert.equal(keyed.length, jwt.length, JSON.stringify({ jwt, keyed }));
   assert.ok(jwt.every((t) => !/verify_api_key/.test(t.sql.join(" "))), JSON.stringify(jwt));
   assert.match(keyed[0].sql.join(" "), /verify_api_key/);
+  assert.ok(keyed.slice(1).every((t) => !/verify_api_key/.test(t.sql.join(" "))));
+});
+
+test("POST /oauth/complete: an API key adds no round trip, its verification in the first write", async () => {
+  const user = await createUser("round-trips-complete");
+  const key = await createApiKey(user, ["tokens:write"]);
+  const code = async () => ({
+    path: "/oauth/complete",
+    body: { completion: (await park(user)).completion },
+  });
+  const jwt = (await turnsOf("POST", code, { Authorization: `Bearer ${user.token}` }))
+    .filter((t) => !/rate_limit_take/.test(t.sql.join(" ")));
+  const keyed = await turnsOf("POST", code, { "X-API-Key": key.key });
+  assert.equal(keyed.length, jwt.length, JSON.stringify({ jwt, keyed }));
+  assert.ok(jwt.every((t) => !/verify_api_key/.test(t.sql.join(" "))), JSON.stringify(jwt));
+  const first = keyed[0].sql;
+  assert.equal(first[0], "begin", JSON.stringify(keyed));
+  assert.match(first[1], /verify_api_key/, JSON.stringify(keyed));
   assert.ok(keyed.slice(1).every((t) => !/verify_api_key/.test(t.sql.join(" "))));
 });
 
