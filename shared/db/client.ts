@@ -104,7 +104,7 @@ function retire(old: Pool): void {
 // login role, in the same write.
 async function inRole<T>(
   role: string,
-  claims: object,
+  claims: object | null,
   work: (tx: Tx) => Promise<T>,
   key?: { user: DbUser; check: KeyCheck },
 ): Promise<T> {
@@ -214,8 +214,12 @@ class Link {
 }
 
 // One statement of literals: the claims come from a verified token and the
-// role is ours.
-function setupStatement(role: string, claims: object): string {
+// role is ours. Claims null: a key's verification earlier in the same
+// transaction has set them (asUserWithKey).
+function setupStatement(role: string, claims: object | null): string {
+  if (claims === null) {
+    return textOf(sql`select set_config('role', ${lit.text(role)}, true) as role`);
+  }
   return textOf(sql`select set_config('role', ${lit.text(role)}, true) as role,
     set_config('request.jwt.claims', ${lit.text(JSON.stringify(claims))}, true) as claims`);
 }
@@ -229,6 +233,18 @@ export const API_USER_ROLE = "oprina_api_user";
 export async function asUser<T>(user: DbUser, work: (tx: Tx) => Promise<T>): Promise<T> {
   await verifyKeyFirst(user);
   return inRole(API_USER_ROLE, user.claims, work);
+}
+
+// As asUser, for work written to take a key still to be verified (the
+// webhook transactions): its verification rides in the transaction's first
+// write and sets the owner's claims, which RLS then reads. The work names the
+// owner in its first statement only by those claims (auth.uid()), and reads
+// the caller only after that statement and `await verifyKeyFirst(user)`.
+export async function asUserWithKey<T>(user: DbUser, work: (tx: Tx) => Promise<T>): Promise<T> {
+  const check = takeCheck(user);
+  if (check) return await inRole(API_USER_ROLE, null, work, { user, check });
+  await (user as PendingKeyPrincipal).verifying;
+  return await inRole(API_USER_ROLE, user.claims, work);
 }
 
 // An API key's verification that has not run yet (shared/auth/key-check.ts):

@@ -4,7 +4,15 @@
 import { AppError, notFound } from "../core/errors.ts";
 import type { EventType } from "../events/schemas.ts";
 import type { WebhooksConfig } from "./config.ts";
-import { asOwner, type Owner, ownerId, ownerSql, queryAsOwner } from "./owner.ts";
+import {
+  asOwner,
+  type Owner,
+  ownerId,
+  ownerKnown,
+  ownerRef,
+  ownerSql,
+  queryAsOwner,
+} from "./owner.ts";
 import type { EndpointRow } from "./schemas.ts";
 import { newSecret } from "./signing.ts";
 import {
@@ -46,6 +54,7 @@ export async function registerEndpoint(
         description: input.description,
         eventTypes: input.event_types,
       });
+      await ownerKnown(owner);
       if (owner.kind === "user") await serviceTurn(tx);
       await setSecret(tx, ownerId(owner), endpoint.id, secret, 0);
       return endpoint;
@@ -93,10 +102,12 @@ export async function rotateSecret(
   graceSeconds: number,
 ): Promise<{ secret: string; previous_secret_expires_at: string | null }> {
   const secret = newSecret();
+  const ref = ownerRef(owner); // before asOwner takes the key's check
   try {
     const expires = await asOwner(owner, async (tx) => {
       // Under RLS for a user: someone else's endpoint is not found.
-      if (!await getEndpoint(tx, ownerId(owner), id, { lock: true })) return undefined;
+      if (!await getEndpoint(tx, ref, id, { lock: true })) return undefined;
+      await ownerKnown(owner);
       if (owner.kind === "user") await serviceTurn(tx);
       return { at: await setSecret(tx, ownerId(owner), id, secret, graceSeconds) };
     });

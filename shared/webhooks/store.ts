@@ -57,16 +57,24 @@ export function endpointById(owner: SqlText, id: string): SqlText {
               where id = ${lit.uuid(id)} and user_id is not distinct from ${owner}`;
 }
 
+// In a transaction, the owner is a user's id, null for the service, or the
+// claims an API key's verification set earlier in it (its owner is not known
+// to the route before: owner.ts ownerRef).
+export type OwnerRef = string | null | { claims: true };
+
 export async function getEndpoint(
   tx: Tx,
-  ownerId: string | null,
+  owner: OwnerRef,
   id: string,
   o: { lock?: boolean } = {},
 ): Promise<EndpointRow | undefined> {
   const lock = o.lock ? tx`for update` : tx``;
+  const who = owner !== null && typeof owner === "object"
+    ? tx`(select auth.uid())`
+    : tx`${owner}::uuid`;
   const [row] = await tx<EndpointRow[]>`
     select ${tx(ENDPOINT_COLUMNS)} from public.webhook_endpoints
-     where id = ${id} and user_id is not distinct from ${ownerId}::uuid ${lock}`;
+     where id = ${id} and user_id is not distinct from ${who} ${lock}`;
   return row;
 }
 

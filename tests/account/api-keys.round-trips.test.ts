@@ -10,7 +10,7 @@ import { connect, park } from "../oauth/flow.ts";
 import { startGateway } from "../helpers/gateway.ts";
 import { API_URL, createApiKey, createUser, test } from "../helpers/stack.ts";
 import { connectTo, range } from "../unified/support.ts";
-import { registerEndpoint } from "../webhooks/support.ts";
+import { newInbox, registerEndpoint } from "../webhooks/support.ts";
 
 const port = Number(new URL(API_URL).port) + 22;
 const base = `http://127.0.0.1:${port}/functions/v1`;
@@ -163,6 +163,31 @@ test("webhook owner routes: one round trip with an API key, its verification in 
     const turns = await turnsOf(method, path, { "X-API-Key": key.key }, body);
     assert.equal(turns.length, 1, `${method} ${path}: ${JSON.stringify(turns)}`);
     assert.match(turns[0].sql.join(" "), /verify_api_key/, `${method} ${path}`);
+  }
+});
+
+test("webhook transactions (register, rotate, test): an API key adds no round trip", async () => {
+  const user = await createUser("round-trips-webhook-tx");
+  const { endpoint } = await registerEndpoint(user, "round-trips-tx");
+  const key = await createApiKey(user, ["webhooks:write"]);
+  // Six registrations and the first endpoint: within the cap of ten.
+  const fresh = () =>
+    Promise.resolve({ path: "/webhooks/endpoints", body: { url: newInbox("round-trips-tx").url } });
+  const routes: [string, string | typeof fresh, unknown?][] = [
+    ["POST", fresh],
+    ["POST", `/webhooks/endpoints/${endpoint.id}/rotate-secret`, { grace_seconds: 0 }],
+    ["POST", `/webhooks/endpoints/${endpoint.id}/test`],
+  ];
+  for (const [method, path, body] of routes) {
+    const jwt = (await turnsOf(method, path, { Authorization: `Bearer ${user.token}` }, body))
+      .filter((t) => !/rate_limit_take/.test(t.sql.join(" ")));
+    const keyed = await turnsOf(method, path, { "X-API-Key": key.key }, body);
+    const label = typeof path === "string" ? path : "POST /webhooks/endpoints";
+    assert.equal(keyed.length, jwt.length, `${label}: ${JSON.stringify({ jwt, keyed })}`);
+    assert.ok(jwt.every((t) => !/verify_api_key/.test(t.sql.join(" "))), label);
+    assert.equal(keyed[0].sql[0], "begin", `${label}: ${JSON.stringify(keyed)}`);
+    assert.match(keyed[0].sql[1], /verify_api_key/, label);
+    assert.ok(keyed.slice(1).every((t) => !/verify_api_key/.test(t.sql.join(" "))), label);
   }
 });
 

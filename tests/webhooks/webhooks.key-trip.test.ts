@@ -1,15 +1,24 @@
-// The webhook owner routes that are one message (list, get, deliveries,
-// update, delete) verify an API key inside it: the statements name the owner
-// by the claims the verification sets (shared/webhooks/owner.ts ownerSql). So
-// for each: a key with the scope works and spends its named limit, the limit
-// spent is 429, a key without the scope 403, a revoked one 401, and a refused
-// key changes nothing. Another user's key finds none of the owner's
+// The webhook owner routes verify an API key inside their first message: the
+// ones that are one message (list, get, deliveries, update, delete) and the
+// transactions (register, rotate the secret, send a test) in their first
+// write; the statements name the owner by the claims the verification sets
+// (shared/webhooks/owner.ts). So for each: a key with the scope works and
+// spends its named limit, the limit spent is 429, a key without the scope
+// 403, a revoked one 401, and a refused key changes nothing (no endpoint, no
+// secret, nothing sent). Another user's key finds none of the owner's
 // endpoints. The round-trip count is in tests/account/api-keys.round-trips.test.ts.
 import assert from "node:assert/strict";
 import { assertError, parsed } from "../helpers/assert.ts";
 import { call, createApiKey, createUser, sql, test, type TestUser } from "../helpers/stack.ts";
-import { DeliveryPage, EndpointList, WebhookEndpoint } from "../../shared/webhooks/schemas.ts";
-import { registerEndpoint } from "./support.ts";
+import {
+  CreatedEndpoint,
+  DeliveryPage,
+  EndpointList,
+  RotatedSecret,
+  SendResult,
+  WebhookEndpoint,
+} from "../../shared/webhooks/schemas.ts";
+import { newInbox, receiver, registerEndpoint } from "./support.ts";
 import type { z } from "zod";
 
 const withKey = (key: string, method: string, path: string, body?: unknown) =>
@@ -76,11 +85,62 @@ const ROUTES: Route[] = [
       return { path: `/webhooks/endpoints/${endpoint.id}`, endpointId: endpoint.id };
     },
   },
+  {
+    method: "POST",
+    path: "/webhooks/endpoints",
+    scope: "webhooks:write",
+    status: 201,
+    schema: CreatedEndpoint,
+    request: (_, endpointId) =>
+      Promise.resolve({
+        path: "/webhooks/endpoints",
+        body: { url: newInbox("key-trip-create").url },
+        endpointId,
+      }),
+  },
+  {
+    method: "POST",
+    path: "/webhooks/endpoints/{id}/rotate-secret",
+    scope: "webhooks:write",
+    status: 200,
+    schema: RotatedSecret,
+    request: (_, id) =>
+      Promise.resolve({
+        path: `/webhooks/endpoints/${id}/rotate-secret`,
+        body: { grace_seconds: 0 },
+        endpointId: id,
+      }),
+  },
+  {
+    method: "POST",
+    path: "/webhooks/endpoints/{id}/test",
+    scope: "webhooks:write",
+    status: 200,
+    schema: SendResult,
+    request: (_, id) => Promise.resolve({ path: `/webhooks/endpoints/${id}/test`, endpointId: id }),
+  },
 ];
 
-// The endpoint as stored, to show a refused request changed nothing.
-const stored = async (id: string) =>
-  Array.from(await sql`select description, enabled from public.webhook_endpoints where id = ${id}`);
+// The owner's endpoints and secrets as stored, and what their receiver got,
+// to show a refused request changed and sent nothing.
+async function stored(id: string) {
+  const [{ user_id }] = await sql`select user_id from public.webhook_endpoints where id = ${id}`;
+  const inbox = new URL(
+    (await sql`select url from public.webhook_endpoints where id = ${id}`)[0].url,
+  ).pathname.split("/").pop()!;
+  return {
+    endpoints: Array.from(
+      await sql`select id, description, enabled from public.webhook_endpoints
+                 where user_id = ${user_id} order by id`,
+    ),
+    secrets: Array.from(
+      await sql`select s.* from private.webhook_secrets s
+                  join public.webhook_endpoints e on e.id = s.endpoint_id
+                 where e.user_id = ${user_id} order by s.endpoint_id`,
+    ),
+    received: (await receiver.received(inbox)).length,
+  };
+}
 
 async function served(route: Route, key: string, r: Request) {
   const res = await withKey(key, route.method, r.path, r.body);

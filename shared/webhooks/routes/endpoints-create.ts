@@ -13,7 +13,11 @@ import { registerEndpoint } from "../endpoints.ts";
 import { ownerOf } from "../owner.ts";
 import { CreatedEndpoint, CreateEndpoint } from "../schemas.ts";
 
-const access = userAccess("webhooks:write", "auth", { refuseAnonymous: true, allowService: true });
+const access = userAccess("webhooks:write", "auth", {
+  refuseAnonymous: true,
+  allowService: true,
+  oneTrip: true,
+});
 
 export const route = createRoute({
   method: "post",
