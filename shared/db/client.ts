@@ -100,8 +100,8 @@ function retire(old: Pool): void {
 // extra round trip each) and stops pipelining behind it, so the request's
 // setup carries no parameters: BEGIN, the setup and the work's first statement
 // leave in one write.
-// A key to verify (asServiceFor) goes between BEGIN and the setup, as the
-// login role, in the same write.
+// A key to verify (asServiceFor, asUserWithKey) goes between BEGIN and the
+// setup, as the login role, in the same write.
 async function inRole<T>(
   role: string,
   claims: object | null,

@@ -1,8 +1,10 @@
 // The webhook owner routes verify an API key inside their first message: the
 // ones that are one message (list, get, deliveries, update, delete) and the
-// transactions (register, rotate the secret, send a test) in their first
-// write; the statements name the owner by the claims the verification sets
-// (shared/webhooks/owner.ts). So for each: a key with the scope works and
+// transactions (rotate the secret, send a test) in their first write; the
+// statements name the owner by the claims the verification sets
+// (shared/webhooks/owner.ts). Registering verifies it alone first (its URL
+// check must not answer before the key); it is here for the same checks. For
+// each: a key with the scope works and
 // spends its named limit, the limit spent is 429, a key without the scope
 // 403, a revoked one 401, and a refused key changes nothing (no endpoint, no
 // secret, nothing sent). Another user's key finds none of the owner's

@@ -13,11 +13,9 @@ import { registerEndpoint } from "../endpoints.ts";
 import { ownerOf } from "../owner.ts";
 import { CreatedEndpoint, CreateEndpoint } from "../schemas.ts";
 
-const access = userAccess("webhooks:write", "auth", {
-  refuseAnonymous: true,
-  allowService: true,
-  oneTrip: true,
-});
+// Not oneTrip: the URL check (it resolves the host) comes before any database
+// access, and must not answer 400 before a bad key's 401.
+const access = userAccess("webhooks:write", "auth", { refuseAnonymous: true, allowService: true });
 
 export const route = createRoute({
   method: "post",
