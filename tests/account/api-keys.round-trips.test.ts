@@ -10,7 +10,7 @@ import { connect, park } from "../oauth/flow.ts";
 import { startGateway } from "../helpers/gateway.ts";
 import { API_URL, createApiKey, createUser, test } from "../helpers/stack.ts";
 import { connectTo, range } from "../unified/support.ts";
-import { registerEndpoint } from "../webhooks/support.ts";
+import { newInbox, registerEndpoint } from "../webhooks/support.ts";
 
 const port = Number(new URL(API_URL).port) + 22;
 const base = `http://127.0.0.1:${port}/functions/v1`;
@@ -166,15 +166,19 @@ test("webhook owner routes: one round trip with an API key, its verification in 
   }
 });
 
-test("webhook transactions (rotate, test): an API key adds no round trip", async () => {
+test("webhook transactions (register, rotate, test): an API key adds no round trip", async () => {
   const user = await createUser("round-trips-webhook-tx");
   const { endpoint } = await registerEndpoint(user, "round-trips-tx");
   const key = await createApiKey(user, ["webhooks:write"]);
-  const routes: [string, string, unknown?][] = [
-    ["POST", `/webhooks/endpoints/${endpoint.id}/rotate-secret`, { grace_seconds: 0 }],
+  // Six registrations and the first endpoint: within the cap of ten.
+  const url = () => newInbox("round-trips-tx").url;
+  const routes: [string, string, (() => unknown)?][] = [
+    ["POST", "/webhooks/endpoints", () => ({ url: url() })],
+    ["POST", `/webhooks/endpoints/${endpoint.id}/rotate-secret`, () => ({ grace_seconds: 0 })],
     ["POST", `/webhooks/endpoints/${endpoint.id}/test`],
   ];
-  for (const [method, label, body] of routes) {
+  for (const [method, label, bodyOf] of routes) {
+    const body = bodyOf?.();
     const jwt = (await turnsOf(method, label, { Authorization: `Bearer ${user.token}` }, body))
       .filter((t) => !/rate_limit_take/.test(t.sql.join(" ")));
     const keyed = await turnsOf(method, label, { "X-API-Key": key.key }, body);

@@ -1,10 +1,8 @@
 // The webhook owner routes verify an API key inside their first message: the
 // ones that are one message (list, get, deliveries, update, delete) and the
-// transactions (rotate the secret, send a test) in their first write; the
-// statements name the owner by the claims the verification sets
-// (shared/webhooks/owner.ts). Registering verifies it alone first (its URL
-// check must not answer before the key); it is here for the same checks. For
-// each: a key with the scope works and
+// transactions (register, rotate the secret, send a test) in their first
+// write; the statements name the owner by the claims the verification sets
+// (shared/webhooks/owner.ts). For each: a key with the scope works and
 // spends its named limit, the limit spent is 429, a key without the scope
 // 403, a revoked one 401, and a refused key changes nothing (no endpoint, no
 // secret, nothing sent). Another user's key finds none of the owner's
@@ -203,4 +201,17 @@ test("another user's key finds none of the owner's endpoints, and changes none",
   assert.deepEqual(await stored(endpoint.id), before);
   const listed = parsed(EndpointList, await withKey(key.key, "GET", "/webhooks/endpoints"));
   assert.deepEqual(listed.data.map((e) => e.id), [theirs.id], "only the key owner's endpoints");
+});
+
+test("a bad cursor with a refused key is the key's refusal, not the cursor's 400", async () => {
+  const user = await createUser("wh-key-trip-cursor");
+  const { endpoint } = await registerEndpoint(user, "key-trip-cursor");
+  const path = `/webhooks/endpoints/${endpoint.id}/deliveries?cursor=not-a-cursor`;
+  const key = await createApiKey(user, ["webhooks:read"]);
+  assertError(await withKey(key.key, "GET", path), 400, "validation_failed");
+  const narrow = await createApiKey(user, ["webhooks:write"]);
+  assertError(await withKey(narrow.key, "GET", path), 403, "insufficient_scope");
+  const gone = await call("DELETE", `/account/api-keys/${key.id}`, { token: user.token });
+  assert.equal(gone.status, 204);
+  assertError(await withKey(key.key, "GET", path), 401, "unauthorized");
 });
