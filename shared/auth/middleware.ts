@@ -160,8 +160,9 @@ export type UserRouteOptions = {
   // handler then finds a service principal and no user.
   // (A string says in the OpenAPI document what the service may do here.)
   allowService?: true | string;
-  // The route's first database access is one message (queryAsUser or
-  // queryAsUserAfter) and nothing before it reads the caller: an API key is
+  // The route's first database access is one message (queryAsUser,
+  // queryAsServiceFor) or a transaction begun by asServiceFor or
+  // asUserWithKey, and nothing before it reads the caller: an API key is
   // verified inside that message (shared/auth/key-check.ts), not before it.
   oneTrip?: boolean;
 };

@@ -100,20 +100,25 @@ function retire(old: Pool): void {
 // extra round trip each) and stops pipelining behind it, so the request's
 // setup carries no parameters: BEGIN, the setup and the work's first statement
 // leave in one write.
+// A key to verify (asServiceFor, asUserWithKey) goes between BEGIN and the
+// setup, as the login role, in the same write.
 async function inRole<T>(
   role: string,
-  claims: object,
+  claims: object | null,
   work: (tx: Tx) => Promise<T>,
+  key?: { user: DbUser; check: KeyCheck },
 ): Promise<T> {
   const reserved = await reserve();
   const link = new Link(reserved);
   let pending: Promise<unknown> | undefined;
+  let verifying: Promise<void> | undefined;
   try {
     const begin = reserved.unsafe("begin", [], link.watch).execute();
+    verifying = key && verifyInTransaction(reserved, key.user, key.check);
     const setup = reserved.unsafe(setupStatement(role, claims)).execute();
     const running = work(link.tx);
     pending = running;
-    const [, , result] = await link.race(Promise.all([begin, setup, running]));
+    const [, , , result] = await link.race(Promise.all([begin, verifying, setup, running]));
     await link.race(reserved`commit`.execute());
     return result;
   } catch (err) {
@@ -122,10 +127,13 @@ async function inRole<T>(
     // role and claims. A lost connection ends both waits; one the server is
     // dropping (it said so) has nothing left to roll back.
     await link.race(Promise.resolve(pending)).catch(() => {});
+    // A refused key aborted the transaction: the statements after it failed
+    // too, and may have been heard first; the refusal is the answer.
+    const refused = verifying && await link.race(verifying).then(() => undefined, (e) => e);
     if (!link.lost && !isDatabaseUnavailable(err)) {
       await link.race(reserved`rollback`.execute()).catch(() => {});
     }
-    throw err;
+    throw refused ?? err;
   } finally {
     link.end();
   }
@@ -206,8 +214,12 @@ class Link {
 }
 
 // One statement of literals: the claims come from a verified token and the
-// role is ours.
-function setupStatement(role: string, claims: object): string {
+// role is ours. Claims null: a key's verification earlier in the same
+// transaction has set them (asUserWithKey).
+function setupStatement(role: string, claims: object | null): string {
+  if (claims === null) {
+    return textOf(sql`select set_config('role', ${lit.text(role)}, true) as role`);
+  }
   return textOf(sql`select set_config('role', ${lit.text(role)}, true) as role,
     set_config('request.jwt.claims', ${lit.text(JSON.stringify(claims))}, true) as claims`);
 }
@@ -221,6 +233,18 @@ export const API_USER_ROLE = "oprina_api_user";
 export async function asUser<T>(user: DbUser, work: (tx: Tx) => Promise<T>): Promise<T> {
   await verifyKeyFirst(user);
   return inRole(API_USER_ROLE, user.claims, work);
+}
+
+// As asUser, for work written to take a key still to be verified (the
+// webhook transactions): its verification rides in the transaction's first
+// write and sets the owner's claims, which RLS then reads. The work names the
+// owner in its first statement only by those claims (auth.uid()), and reads
+// the caller only after that statement and `await verifyKeyFirst(user)`.
+export async function asUserWithKey<T>(user: DbUser, work: (tx: Tx) => Promise<T>): Promise<T> {
+  const check = takeCheck(user);
+  if (check) return await inRole(API_USER_ROLE, null, work, { user, check });
+  await (user as PendingKeyPrincipal).verifying;
+  return await inRole(API_USER_ROLE, user.claims, work);
 }
 
 // An API key's verification that has not run yet (shared/auth/key-check.ts):
@@ -271,6 +295,32 @@ export async function verifyKeyFirst(user: DbUser): Promise<void> {
 // as service_role, and never carries a user's claims.
 export function asService<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
   return inRole("service_role", { role: "service_role" }, work);
+}
+
+// Service work a user asked for, as a transaction (the OAuth completion,
+// which takes a parked grant only the service may read): with a key still to
+// be verified, its verification rides in the transaction's first write, and
+// the service's claims then replace the owner's it set (the work names the
+// user itself). The work reads the caller only after its first statement and
+// `await verifyKeyFirst(user)`, which by then waits for that answer only; a
+// refusal aborts the transaction, so the work's statements change nothing.
+export function asServiceFor<T>(user: DbUser, work: (tx: Tx) => Promise<T>): Promise<T> {
+  const check = takeCheck(user);
+  return inRole("service_role", { role: "service_role" }, work, check && { user, check });
+}
+
+// The verification as a statement of a transaction: the caller's principal
+// waits on it (verifyKeyFirst), settled or refused.
+function verifyInTransaction(reserved: Tx, user: DbUser, check: KeyCheck): Promise<void> {
+  const verifying = reserved.unsafe(textOf(check.prelude)).execute().then(
+    ([row]) => check.settle(row),
+    (err) => {
+      throw check.refusal(err) ?? err;
+    },
+  );
+  verifying.catch(() => {}); // awaited by inRole; nobody else need wait for it
+  (user as PendingKeyPrincipal).verifying = verifying;
+  return verifying;
 }
 
 // A request in one round trip (see literal.ts): the role, the claims and the

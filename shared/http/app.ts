@@ -2,7 +2,7 @@
 // line per request, CORS, body limit, the error envelope for every failure
 // (including 404 and 405), health, OpenAPI document and docs page (the last
 // three public, so limited per client address).
-import { verifyKeyFirst } from "../db/client.ts";
+import { keyPending, verifyKeyFirst } from "../db/client.ts";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -91,7 +91,7 @@ export function createApp(fn: string, description: string): App {
     }),
   );
 
-  app.onError((err, c) => respondError(c, err));
+  app.onError(async (err, c) => respondError(c, await keyBeforeInput(c, err)));
   app.notFound((c) => respondError(c, routeMiss(app, c)));
 
   // The routes every function has are public: limited per client address.
@@ -151,6 +151,20 @@ async function rejectInvalid(
     message: i.message,
   }));
   throw new AppError("validation_failed", "the request is invalid", { issues });
+}
+
+// A route's own input check that fails before its first message (a cursor,
+// a webhook URL) has not verified a pending API key yet: it is verified alone
+// now, and its refusal is the answer, as for a schema failure (rejectInvalid).
+async function keyBeforeInput(c: Context<AppEnv>, err: unknown): Promise<unknown> {
+  const user = c.get("user");
+  if (!user || !keyPending(user) || toAppError(err).code !== "validation_failed") return err;
+  try {
+    await verifyKeyFirst(user);
+  } catch (refusal) {
+    return refusal;
+  }
+  return err;
 }
 
 // A miss is a 405 when the path exists under another method.

@@ -3,7 +3,7 @@
 // PKCE verifier, and build the provider's authorization URL.
 import type { z } from "@hono/zod-openapi";
 import type { UserPrincipal } from "../auth/principal.ts";
-import { asService, asUser } from "../db/client.ts";
+import { asService, queryAsUser } from "../db/client.ts";
 import { AppError, notFound } from "../core/errors.ts";
 import {
   type AccessMap,
@@ -32,14 +32,16 @@ export async function startAuthorization(
   user: UserPrincipal,
   body: z.infer<typeof AuthorizeRequest>,
 ): Promise<z.infer<typeof AuthorizeResponse>> {
-  // The user's own transaction first: it counts the request against the
-  // auth rate limit, and RLS shows only the caller's pending states and
-  // connections (another user's connection_id is not found).
-  const [pending, extending] = await asUser(user, async (tx) =>
-    [
-      await pendingStates(tx),
-      body.connection_id ? await connectionToExtend(tx, body.connection_id) : undefined,
-    ] as const);
+  // The user's own message first, one round trip (an API key is verified in
+  // it): RLS shows only the caller's pending states and connections (another
+  // user's connection_id is not found). Nothing before it reads the caller.
+  const [[counted], found] = await queryAsUser(
+    user,
+    pendingStates(),
+    ...(body.connection_id ? [connectionToExtend(body.connection_id)] : []),
+  ) as unknown as [[{ n: number }], Extensible[]?];
+  const pending = counted.n;
+  const extending = found?.[0];
   if (pending >= MAX_PENDING) {
     throw new AppError(
       "rate_limited",

@@ -4,7 +4,7 @@
 // the grant is revoked: a victim lured into authorizing an attacker's flow
 // ends up connecting nothing for anybody (RFC 6749 §10.12, RFC 9700 §4.7).
 import type { UserPrincipal } from "../auth/principal.ts";
-import { asService } from "../db/client.ts";
+import { asServiceFor, verifyKeyFirst } from "../db/client.ts";
 import { AppError, notFound } from "../core/errors.ts";
 import { log } from "../core/log.ts";
 import { secretWork } from "../tokens/access.ts";
@@ -20,8 +20,11 @@ type Outcome =
 
 export async function completeConnection(user: UserPrincipal, code: string): Promise<TokenRow> {
   const outcome = await secretWork(() =>
-    asService<Outcome | undefined>(async (tx) => {
+    asServiceFor<Outcome | undefined>(user, async (tx) => {
       const grant = await takeParkedGrant(tx, hashState(code));
+      // An API key is verified in this transaction's first write: whose it
+      // is is known from here on (a refused key has failed the take above).
+      await verifyKeyFirst(user);
       if (!grant) return undefined;
       if (grant.user_id !== user.userId) return { ok: false, grant, why: "other_user" };
       if (grant.expired) return { ok: false, grant, why: "expired" };

@@ -1,6 +1,7 @@
 // SQL of the oauth domain: pending authorization states and parked grants.
 // Connections are the tokens domain's (shared/tokens/store.ts saveConnection).
 import type { Tx } from "../db/client.ts";
+import { lit, sql, type SqlText } from "../db/literal.ts";
 import type { NewConnection, TokenRow } from "../tokens/store.ts";
 import type { AccessMap, ProviderId, Service } from "../providers/definitions.ts";
 
@@ -52,23 +53,20 @@ export async function consumeState(tx: Tx, stateHash: string): Promise<ConsumedS
   return row;
 }
 
-// As the user (RLS): authorizations still in flight, to cap them.
-export async function pendingStates(tx: Tx): Promise<number> {
-  const [row] = await tx<{ n: number }[]>`
-    select count(*)::int as n from public.oauth_states
-     where user_id = (select auth.uid()) and expires_at > now()`;
-  return row.n;
+// As the user (RLS): authorizations still in flight, to cap them (rows: n).
+// Statements sent with queryAsUser, so an API key is verified in their message.
+export function pendingStates(): SqlText {
+  return sql`select count(*)::int as n from public.oauth_states
+              where user_id = (select auth.uid()) and expires_at > now()`;
 }
 
 export type Extensible = Pick<TokenRow, "provider" | "status" | "service_access">;
 
-// As the user (RLS): the connection an authorization extends; another
-// user's is not found.
-export async function connectionToExtend(tx: Tx, id: string): Promise<Extensible | undefined> {
-  const [row] = await tx<Extensible[]>`
-    select provider, status, service_access from public.service_tokens
-     where id = ${id}`;
-  return row;
+// As the user (RLS): the connection an authorization extends (rows:
+// Extensible); another user's is not found.
+export function connectionToExtend(id: string): SqlText {
+  return sql`select provider, status, service_access from public.service_tokens
+              where id = ${lit.uuid(id)}`;
 }
 
 // A connection to be, what its authorization asked for, and the hash of the

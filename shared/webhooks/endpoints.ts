@@ -4,7 +4,15 @@
 import { AppError, notFound } from "../core/errors.ts";
 import type { EventType } from "../events/schemas.ts";
 import type { WebhooksConfig } from "./config.ts";
-import { asOwner, type Owner, ownerId, queryAsOwner } from "./owner.ts";
+import {
+  asOwner,
+  type Owner,
+  ownerId,
+  ownerKnown,
+  ownerRef,
+  ownerSql,
+  queryAsOwner,
+} from "./owner.ts";
 import type { EndpointRow } from "./schemas.ts";
 import { newSecret } from "./signing.ts";
 import {
@@ -46,6 +54,7 @@ export async function registerEndpoint(
         description: input.description,
         eventTypes: input.event_types,
       });
+      await ownerKnown(owner);
       if (owner.kind === "user") await serviceTurn(tx);
       await setSecret(tx, ownerId(owner), endpoint.id, secret, 0);
       return endpoint;
@@ -70,7 +79,7 @@ export async function changeEndpoint(
 ): Promise<EndpointRow> {
   const [[row]] = await queryAsOwner(
     owner,
-    updateEndpoint(ownerId(owner), id, {
+    updateEndpoint(ownerSql(owner), id, {
       description: input.description,
       eventTypes: input.event_types,
       enabled: input.enabled,
@@ -81,7 +90,7 @@ export async function changeEndpoint(
 }
 
 export async function removeEndpoint(owner: Owner, id: string): Promise<void> {
-  const [removed] = await queryAsOwner(owner, deleteEndpoint(ownerId(owner), id));
+  const [removed] = await queryAsOwner(owner, deleteEndpoint(ownerSql(owner), id));
   if (removed.length === 0) throw notFound("webhook endpoint");
 }
 
@@ -93,10 +102,12 @@ export async function rotateSecret(
   graceSeconds: number,
 ): Promise<{ secret: string; previous_secret_expires_at: string | null }> {
   const secret = newSecret();
+  const ref = ownerRef(owner); // before asOwner takes the key's check
   try {
     const expires = await asOwner(owner, async (tx) => {
       // Under RLS for a user: someone else's endpoint is not found.
-      if (!await getEndpoint(tx, ownerId(owner), id, { lock: true })) return undefined;
+      if (!await getEndpoint(tx, ref, id, { lock: true })) return undefined;
+      await ownerKnown(owner);
       if (owner.kind === "user") await serviceTurn(tx);
       return { at: await setSecret(tx, ownerId(owner), id, secret, graceSeconds) };
     });

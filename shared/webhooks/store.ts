@@ -40,36 +40,48 @@ export async function insertEndpoint(
   return row;
 }
 
+// The statements below name their owner as SQL (owner.ts ownerSql): a uuid
+// literal, null for the service, or the claims of an API key verified earlier
+// in the same message.
+
 // The owner's endpoints, oldest first (rows: EndpointRow).
-export function endpointsOf(ownerId: string | null): SqlText {
+export function endpointsOf(owner: SqlText): SqlText {
   return sql`select ${idents(ENDPOINT_COLUMNS)} from public.webhook_endpoints
-              where user_id is not distinct from ${lit.uuid(ownerId)}
+              where user_id is not distinct from ${owner}
               order by created_at, id`;
 }
 
 // One of the owner's endpoints (rows: EndpointRow, none when it is not theirs).
-export function endpointById(ownerId: string | null, id: string): SqlText {
+export function endpointById(owner: SqlText, id: string): SqlText {
   return sql`select ${idents(ENDPOINT_COLUMNS)} from public.webhook_endpoints
-              where id = ${lit.uuid(id)} and user_id is not distinct from ${lit.uuid(ownerId)}`;
+              where id = ${lit.uuid(id)} and user_id is not distinct from ${owner}`;
 }
+
+// In a transaction, the owner is a user's id, null for the service, or the
+// claims an API key's verification set earlier in it (its owner is not known
+// to the route before: owner.ts ownerRef).
+export type OwnerRef = string | null | { claims: true };
 
 export async function getEndpoint(
   tx: Tx,
-  ownerId: string | null,
+  owner: OwnerRef,
   id: string,
   o: { lock?: boolean } = {},
 ): Promise<EndpointRow | undefined> {
   const lock = o.lock ? tx`for update` : tx``;
+  const who = owner !== null && typeof owner === "object"
+    ? tx`(select auth.uid())`
+    : tx`${owner}::uuid`;
   const [row] = await tx<EndpointRow[]>`
     select ${tx(ENDPOINT_COLUMNS)} from public.webhook_endpoints
-     where id = ${id} and user_id is not distinct from ${ownerId}::uuid ${lock}`;
+     where id = ${id} and user_id is not distinct from ${who} ${lock}`;
   return row;
 }
 
 // At least one field is given (the route's schema requires it). Rows:
 // EndpointRow, none when the endpoint is not the owner's.
 export function updateEndpoint(
-  ownerId: string | null,
+  owner: SqlText,
   id: string,
   u: { description?: string; eventTypes?: EventType[]; enabled?: boolean },
 ): SqlText {
@@ -81,14 +93,14 @@ export function updateEndpoint(
                   disabled_reason = ${lit.text(u.enabled ? null : "user")}`);
   }
   return sql`update public.webhook_endpoints set ${join(sets, ", ")}
-              where id = ${lit.uuid(id)} and user_id is not distinct from ${lit.uuid(ownerId)}
+              where id = ${lit.uuid(id)} and user_id is not distinct from ${owner}
              returning ${idents(ENDPOINT_COLUMNS)}`;
 }
 
 // Rows: the deleted endpoint's id, none when it is not the owner's.
-export function deleteEndpoint(ownerId: string | null, id: string): SqlText {
+export function deleteEndpoint(owner: SqlText, id: string): SqlText {
   return sql`delete from public.webhook_endpoints
-              where id = ${lit.uuid(id)} and user_id is not distinct from ${lit.uuid(ownerId)}
+              where id = ${lit.uuid(id)} and user_id is not distinct from ${owner}
              returning id`;
 }
 
@@ -125,7 +137,7 @@ export type DeliveryListOptions = {
 // created_us, the keyset's microseconds); send it with endpointById, which
 // tells "no such endpoint" from "no deliveries".
 export function deliveriesPage(
-  ownerId: string | null,
+  owner: SqlText,
   endpointId: string,
   o: DeliveryListOptions,
 ): SqlText {
@@ -143,7 +155,7 @@ export function deliveriesPage(
       from public.webhook_deliveries d
       join public.connection_events e on e.id = d.event_id
      where d.endpoint_id = ${lit.uuid(endpointId)}
-       and d.user_id is not distinct from ${lit.uuid(ownerId)}
+       and d.user_id is not distinct from ${owner}
        ${status} ${after}
      order by d.created_at desc, d.id desc
      limit ${lit.int(o.limit + 1)}`;

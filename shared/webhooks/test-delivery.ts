@@ -4,13 +4,14 @@
 // happened.
 import { notFound } from "../core/errors.ts";
 import type { WebhooksConfig } from "./config.ts";
-import { asOwner, type Owner, ownerId } from "./owner.ts";
+import { asOwner, type Owner, ownerId, ownerRef } from "./owner.ts";
 import { sendWebhook } from "./send.ts";
 import { getEndpoint, serviceTurn, signingSecrets } from "./store.ts";
 
 export async function testDelivery(owner: Owner, id: string, config: WebhooksConfig) {
+  const ref = ownerRef(owner); // before asOwner takes the key's check
   const found = await asOwner(owner, async (tx) => {
-    const endpoint = await getEndpoint(tx, ownerId(owner), id);
+    const endpoint = await getEndpoint(tx, ref, id);
     if (!endpoint) return undefined;
     if (owner.kind === "user") await serviceTurn(tx);
     return { endpoint, secrets: await signingSecrets(tx, id) };

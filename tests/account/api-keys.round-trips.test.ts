@@ -6,9 +6,11 @@
 // but the requests under test talks to Postgres. Counts, never timings.
 import assert from "node:assert/strict";
 import { newSession, send } from "../chat/support.ts";
-import { connect } from "../oauth/flow.ts";
+import { connect, park } from "../oauth/flow.ts";
 import { startGateway } from "../helpers/gateway.ts";
 import { API_URL, createApiKey, createUser, test } from "../helpers/stack.ts";
+import { connectTo, range } from "../unified/support.ts";
+import { newInbox, registerEndpoint } from "../webhooks/support.ts";
 
 const port = Number(new URL(API_URL).port) + 22;
 const base = `http://127.0.0.1:${port}/functions/v1`;
@@ -41,28 +43,36 @@ const turnsAfter = async (n: number) =>
     .filter((t) => /\b[QP]\b/.test(t.messages));
 
 // The turns one request took, after two warm-up requests (connections open).
+// (A function gives each request a path, or a path and body, of its own,
+// made before the count starts: a delete's endpoint, a completion's code.)
+type Target = { path: string; body?: unknown };
 async function turnsOf(
   method: string,
-  path: string,
+  path: string | (() => Promise<string | Target>),
   headers: Record<string, string>,
   body?: unknown,
 ) {
-  const go = async () => {
-    const res = await fetch(`${base}${path}`, {
+  const next = async (): Promise<Target> => {
+    const made = typeof path === "string" ? path : await path();
+    return typeof made === "string" ? { path: made, body } : made;
+  };
+  const go = async (target: Target) => {
+    const res = await fetch(`${base}${target.path}`, {
       method,
       headers: {
         ...headers,
-        ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
+        ...(target.body !== undefined ? { "Content-Type": "application/json" } : {}),
       },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: target.body === undefined ? undefined : JSON.stringify(target.body),
     });
     const text = await res.text();
-    assert.ok(res.status < 300, `${method} ${path}: ${res.status} ${text}`);
+    assert.ok(res.status < 300, `${method} ${target.path}: ${res.status} ${text}`);
   };
-  await go();
-  await go();
+  await go(await next());
+  await go(await next());
+  const last = await next();
   const before = await turnCount();
-  await go();
+  await go(last);
   return await turnsAfter(before);
 }
 
@@ -104,6 +114,112 @@ test("a fresh access-token with a JWT: one round trip, no key verification", asy
   const work = turns.filter((t) => !/rate_limit_take/.test(t.sql.join(" ")));
   assert.equal(work.length, 1, JSON.stringify(turns));
   assert.doesNotMatch(work[0].sql.join(" "), /verify_api_key/);
+});
+
+// A unified route's trips: the connections read, then the token vend (the
+// provider call is not the database's). The key rides on the first; the JWT's
+// lease refills are trips of their own, left out.
+test("unified routes: an API key adds no round trip, its verification rides on the connections read", async () => {
+  const user = await createUser("round-trips-unified");
+  await connectTo(user, "google");
+  const key = await createApiKey(user, ["calendar:read", "mail:read", "mail:write"]);
+  const routes: [string, string, unknown?][] = [
+    ["GET", `/unified/calendar/events?${range(0, 2)}`],
+    ["GET", "/unified/mail/messages?limit=2"],
+    ["POST", "/unified/mail/drafts", {
+      to: ["pat@example.com"],
+      subject: "Trips",
+      body_text: "Hi",
+    }],
+  ];
+  for (const [method, path, body] of routes) {
+    const jwt = (await turnsOf(method, path, { Authorization: `Bearer ${user.token}` }, body))
+      .filter((t) => !/rate_limit_take/.test(t.sql.join(" ")));
+    const keyed = await turnsOf(method, path, { "X-API-Key": key.key }, body);
+    assert.equal(jwt.length, 2, `${method} ${path} with the JWT: ${JSON.stringify(jwt)}`);
+    assert.equal(keyed.length, jwt.length, `${method} ${path}: ${JSON.stringify(keyed)}`);
+    assert.ok(jwt.every((t) => !/verify_api_key/.test(t.sql.join(" "))));
+    const [read, vend] = keyed.map((t) => t.sql.join(" "));
+    // The relay keeps a message's first 100 characters: the verification's.
+    assert.match(read, /verify_api_key/, `${method} ${path}`);
+    assert.doesNotMatch(vend, /verify_api_key/, `${method} ${path}: verified once`);
+  }
+});
+
+test("webhook owner routes: one round trip with an API key, its verification in the message", async () => {
+  const user = await createUser("round-trips-webhooks");
+  const { endpoint } = await registerEndpoint(user, "round-trips");
+  const key = await createApiKey(user, ["webhooks:read", "webhooks:write"]);
+  const fresh = async () =>
+    `/webhooks/endpoints/${(await registerEndpoint(user, "round-trips-delete")).endpoint.id}`;
+  const routes: [string, string | (() => Promise<string>), unknown?][] = [
+    ["GET", "/webhooks/endpoints"],
+    ["GET", `/webhooks/endpoints/${endpoint.id}`],
+    ["GET", `/webhooks/endpoints/${endpoint.id}/deliveries`],
+    ["PATCH", `/webhooks/endpoints/${endpoint.id}`, { description: "trips" }],
+    ["DELETE", fresh],
+  ];
+  for (const [method, path, body] of routes) {
+    const turns = await turnsOf(method, path, { "X-API-Key": key.key }, body);
+    assert.equal(turns.length, 1, `${method} ${path}: ${JSON.stringify(turns)}`);
+    assert.match(turns[0].sql.join(" "), /verify_api_key/, `${method} ${path}`);
+  }
+});
+
+test("webhook transactions (register, rotate, test): an API key adds no round trip", async () => {
+  const user = await createUser("round-trips-webhook-tx");
+  const { endpoint } = await registerEndpoint(user, "round-trips-tx");
+  const key = await createApiKey(user, ["webhooks:write"]);
+  // Six registrations and the first endpoint: within the cap of ten.
+  const url = () => newInbox("round-trips-tx").url;
+  const routes: [string, string, (() => unknown)?][] = [
+    ["POST", "/webhooks/endpoints", () => ({ url: url() })],
+    ["POST", `/webhooks/endpoints/${endpoint.id}/rotate-secret`, () => ({ grace_seconds: 0 })],
+    ["POST", `/webhooks/endpoints/${endpoint.id}/test`],
+  ];
+  for (const [method, label, bodyOf] of routes) {
+    const body = bodyOf?.();
+    const jwt = (await turnsOf(method, label, { Authorization: `Bearer ${user.token}` }, body))
+      .filter((t) => !/rate_limit_take/.test(t.sql.join(" ")));
+    const keyed = await turnsOf(method, label, { "X-API-Key": key.key }, body);
+    assert.equal(keyed.length, jwt.length, `${label}: ${JSON.stringify({ jwt, keyed })}`);
+    assert.ok(jwt.every((t) => !/verify_api_key/.test(t.sql.join(" "))), label);
+    assert.equal(keyed[0].sql[0], "begin", `${label}: ${JSON.stringify(keyed)}`);
+    assert.match(keyed[0].sql[1], /verify_api_key/, label);
+    assert.ok(keyed.slice(1).every((t) => !/verify_api_key/.test(t.sql.join(" "))), label);
+  }
+});
+
+test("POST /oauth/authorize: an API key adds no round trip, its verification in the first message", async () => {
+  const user = await createUser("round-trips-oauth");
+  const key = await createApiKey(user, ["tokens:write"]);
+  const body = { provider: "dev", services: ["gmail"] };
+  const path = "/oauth/authorize";
+  const jwt = (await turnsOf("POST", path, { Authorization: `Bearer ${user.token}` }, body))
+    .filter((t) => !/rate_limit_take/.test(t.sql.join(" ")));
+  const keyed = await turnsOf("POST", path, { "X-API-Key": key.key }, body);
+  assert.equal(keyed.length, jwt.length, JSON.stringify({ jwt, keyed }));
+  assert.ok(jwt.every((t) => !/verify_api_key/.test(t.sql.join(" "))), JSON.stringify(jwt));
+  assert.match(keyed[0].sql.join(" "), /verify_api_key/);
+  assert.ok(keyed.slice(1).every((t) => !/verify_api_key/.test(t.sql.join(" "))));
+});
+
+test("POST /oauth/complete: an API key adds no round trip, its verification in the first write", async () => {
+  const user = await createUser("round-trips-complete");
+  const key = await createApiKey(user, ["tokens:write"]);
+  const code = async () => ({
+    path: "/oauth/complete",
+    body: { completion: (await park(user)).completion },
+  });
+  const jwt = (await turnsOf("POST", code, { Authorization: `Bearer ${user.token}` }))
+    .filter((t) => !/rate_limit_take/.test(t.sql.join(" ")));
+  const keyed = await turnsOf("POST", code, { "X-API-Key": key.key });
+  assert.equal(keyed.length, jwt.length, JSON.stringify({ jwt, keyed }));
+  assert.ok(jwt.every((t) => !/verify_api_key/.test(t.sql.join(" "))), JSON.stringify(jwt));
+  const first = keyed[0].sql;
+  assert.equal(first[0], "begin", JSON.stringify(keyed));
+  assert.match(first[1], /verify_api_key/, JSON.stringify(keyed));
+  assert.ok(keyed.slice(1).every((t) => !/verify_api_key/.test(t.sql.join(" "))));
 });
 
 test("stop the gateway and the relay", async () => {

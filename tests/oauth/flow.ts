@@ -89,11 +89,11 @@ export async function complete(user: TestUser, completion: string) {
   return await call("POST", "/oauth/complete", { token: user.token, body: { completion } });
 }
 
-// The whole flow; the connection must succeed.
-export async function connect(
+// The flow up to a parked grant: its completion code, not redeemed yet.
+export async function park(
   user: TestUser,
   o: { provider?: string; services?: string[]; email?: string } = {},
-): Promise<Connected> {
+) {
   const email = o.email ?? uniqueEmail();
   const started = await authorize(user, {
     provider: o.provider ?? "dev",
@@ -104,7 +104,16 @@ export async function connect(
   const res = await callback(back);
   assert.equal(res.status, 200, JSON.stringify(res.body));
   assert.equal(res.body.status, "authorized");
-  const done = await complete(user, res.body.completion);
+  return { completion: res.body.completion as string, email, callback: back };
+}
+
+// The whole flow; the connection must succeed.
+export async function connect(
+  user: TestUser,
+  o: { provider?: string; services?: string[]; email?: string } = {},
+): Promise<Connected> {
+  const { completion, email, callback: back } = await park(user, o);
+  const done = await complete(user, completion);
   assert.equal(done.status, 201, JSON.stringify(done.body));
   assert.equal(done.body.status, "connected");
   return { token: done.body.token, email, callback: back };

@@ -2,6 +2,9 @@
 // made through the real OAuth flow (tests/oauth/flow.ts) against the local
 // OAuth server, and the controls of its provider API stand-ins
 // (scripts/local/provider-apis/mod.ts).
+import { Draft, EventPage, MailPage } from "../../shared/unified/schemas.ts";
+import { parsed } from "../helpers/assert.ts";
+import type { Operation } from "../helpers/openapi.ts";
 import { type Call, call, createUser, type TestUser } from "../helpers/stack.ts";
 import { connect, control, uniqueEmail } from "../oauth/flow.ts";
 
@@ -90,4 +93,47 @@ export async function unified(
   body?: unknown,
 ): Promise<Call> {
   return await call(method, `/unified${path}`, { token: user.token, body });
+}
+
+export type RouteRequest = {
+  path: string;
+  body?: Record<string, unknown>;
+  takesConnection: boolean;
+};
+
+// For each unified route, a request it accepts from `owner` (who has a Google
+// connection): its ids are the owner's. Sending a draft first writes one.
+export async function validRequests(owner: TestUser) {
+  const eventId = parsed(EventPage, await unified(owner, "GET", `/calendar/events?${range(0, 1)}`))
+    .data[0].id;
+  const mailId = parsed(MailPage, await unified(owner, "GET", "/mail/messages?limit=1")).data[0].id;
+  const event = {
+    title: "Matrix",
+    start: iso(today() + 60 * DAY),
+    end: iso(today() + 60 * DAY + 3_600_000),
+  };
+  const draft = { to: ["pat@example.com"], subject: "Matrix", body_text: "Hi" };
+  return async (op: Operation, user: TestUser = owner): Promise<RouteRequest> => {
+    switch (`${op.method} ${op.path}`) {
+      case "GET /unified/calendar/events":
+        return { path: `/calendar/events?${range(0, 2)}`, takesConnection: true };
+      case "GET /unified/calendar/events/{id}":
+        return { path: `/calendar/events/${enc(eventId)}`, takesConnection: false };
+      case "POST /unified/calendar/events":
+        return { path: "/calendar/events", body: event, takesConnection: true };
+      case "GET /unified/calendar/free-busy":
+        return { path: `/calendar/free-busy?${range(0, 1)}`, takesConnection: true };
+      case "GET /unified/mail/messages":
+        return { path: "/mail/messages?limit=2", takesConnection: true };
+      case "GET /unified/mail/messages/{id}":
+        return { path: `/mail/messages/${enc(mailId)}`, takesConnection: false };
+      case "POST /unified/mail/drafts":
+        return { path: "/mail/drafts", body: draft, takesConnection: true };
+      case "POST /unified/mail/drafts/{id}/send": {
+        const made = parsed(Draft, await unified(user, "POST", "/mail/drafts", draft), 201);
+        return { path: `/mail/drafts/${enc(made.id)}/send`, takesConnection: false };
+      }
+    }
+    throw new Error(`no valid request for ${op.method} ${op.path}: add one`);
+  };
 }

@@ -4,19 +4,12 @@
 // 403 and with it 2xx. No answer carries a provider token.
 import assert from "node:assert/strict";
 import { SCOPES } from "../../shared/auth/scopes.ts";
-import { Draft, EventPage, MailPage } from "../../shared/unified/schemas.ts";
+import { EventPage } from "../../shared/unified/schemas.ts";
 import { assertError, parsed } from "../helpers/assert.ts";
 import { type Operation, operations } from "../helpers/openapi.ts";
-import {
-  type Call,
-  call,
-  createApiKey,
-  createUser,
-  test,
-  type TestUser,
-} from "../helpers/stack.ts";
+import { type Call, call, createApiKey, createUser, test } from "../helpers/stack.ts";
 import { badTokens, es256Token } from "../helpers/tokens.ts";
-import { calls, connectTo, DAY, enc, iso, range, today, unified } from "./support.ts";
+import { calls, connectTo, range, type RouteRequest, unified, validRequests } from "./support.ts";
 
 const ops = await operations("unified");
 const owner = await createUser("unified-owner");
@@ -24,46 +17,13 @@ const ownerConn = await connectTo(owner, "google");
 const intruder = await createUser("unified-intruder");
 const intruderConn = await connectTo(intruder, "microsoft");
 
-const eventId = parsed(EventPage, await unified(owner, "GET", `/calendar/events?${range(0, 1)}`))
-  .data[0].id;
-const mailId = parsed(MailPage, await unified(owner, "GET", "/mail/messages?limit=1")).data[0].id;
+const valid = await validRequests(owner);
 
-const EVENT = {
-  title: "Matrix",
-  start: iso(today() + 60 * DAY),
-  end: iso(today() + 60 * DAY + 3_600_000),
-};
-const DRAFT = { to: ["pat@example.com"], subject: "Matrix", body_text: "Hi" };
-
-type Request = { path: string; body?: Record<string, unknown>; takesConnection: boolean };
-
-// A request the route accepts from the owner: its ids are the owner's.
-async function valid(op: Operation, user: TestUser = owner): Promise<Request> {
-  switch (`${op.method} ${op.path}`) {
-    case "GET /unified/calendar/events":
-      return { path: `/calendar/events?${range(0, 2)}`, takesConnection: true };
-    case "GET /unified/calendar/events/{id}":
-      return { path: `/calendar/events/${enc(eventId)}`, takesConnection: false };
-    case "POST /unified/calendar/events":
-      return { path: "/calendar/events", body: EVENT, takesConnection: true };
-    case "GET /unified/calendar/free-busy":
-      return { path: `/calendar/free-busy?${range(0, 1)}`, takesConnection: true };
-    case "GET /unified/mail/messages":
-      return { path: "/mail/messages?limit=2", takesConnection: true };
-    case "GET /unified/mail/messages/{id}":
-      return { path: `/mail/messages/${enc(mailId)}`, takesConnection: false };
-    case "POST /unified/mail/drafts":
-      return { path: "/mail/drafts", body: DRAFT, takesConnection: true };
-    case "POST /unified/mail/drafts/{id}/send": {
-      const draft = parsed(Draft, await unified(user, "POST", "/mail/drafts", DRAFT), 201);
-      return { path: `/mail/drafts/${enc(draft.id)}/send`, takesConnection: false };
-    }
-  }
-  throw new Error(`no valid request for ${op.method} ${op.path}: add one`);
-}
-
-const send = (op: Operation, r: Request, o: { token?: string; headers?: Record<string, string> }) =>
-  call(op.method, `/unified${r.path}`, { ...o, body: r.body });
+const send = (
+  op: Operation,
+  r: RouteRequest,
+  o: { token?: string; headers?: Record<string, string> },
+) => call(op.method, `/unified${r.path}`, { ...o, body: r.body });
 
 const ok = (res: Call) =>
   assert.ok(res.status >= 200 && res.status < 300, `${res.status} ${JSON.stringify(res.body)}`);

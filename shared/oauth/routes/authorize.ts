@@ -23,7 +23,7 @@ export const route = createRoute({
     "revoked.",
   tags: ["oauth"],
   // Connecting a provider account is not for anonymous users.
-  ...userAccess("tokens:write", "auth", { refuseAnonymous: true }),
+  ...userAccess("tokens:write", "auth", { refuseAnonymous: true, oneTrip: true }),
   request: { body: jsonBody(AuthorizeRequest) },
   responses: {
     200: jsonResponse("Where to send the user", AuthorizeResponse),

@@ -5,7 +5,7 @@ import { requireEncryptionKey } from "../../tokens/vault.ts";
 import { completeConnection } from "../complete.ts";
 import { CompleteRequest, CompleteResult } from "../schemas.ts";
 
-const access = userAccess("tokens:write", "auth");
+const access = userAccess("tokens:write", "auth", { oneTrip: true });
 
 export const route = createRoute({
   method: "post",

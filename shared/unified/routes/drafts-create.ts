@@ -12,7 +12,7 @@ export const route = createRoute({
   description:
     "A plain-text draft in the mailbox of connection_id, or of the one connection that can write mail; nothing is sent.",
   tags: ["mail"],
-  ...userAccess("mail:write", "provider"),
+  ...userAccess("mail:write", "provider", { oneTrip: true }),
   request: { body: jsonBody(CreateDraftInput) },
   responses: {
     201: jsonResponse("Create a mail draft", Draft),

@@ -11,7 +11,7 @@ export const route = createRoute({
   summary: "Send a draft",
   description: "Sends a draft this API created, by its id.",
   tags: ["mail"],
-  ...userAccess("mail:write", "provider"),
+  ...userAccess("mail:write", "provider", { oneTrip: true }),
   request: { params: DraftIdInput },
   responses: {
     200: jsonResponse("Send a draft", SentDraft),

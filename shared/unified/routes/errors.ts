@@ -22,10 +22,18 @@ export const readErrors = () => unifiedErrors(400, 401, 403, 404, 409, 429, 502,
 export const writeErrors = readErrors;
 
 // Who acts in a route: the authenticated user (or their key), with the
-// request's signal, so a client that goes away ends the provider calls.
-export const callerOf = (c: Context<AppEnv>): Caller => ({
-  userId: c.get("user").userId,
-  principal: c.get("user"),
-  requestId: c.get("requestId"),
-  signal: c.req.raw.signal,
-});
+// request's signal, so a client that goes away ends the provider calls. The
+// user's id is read only when asked for: an API key is verified by the
+// operation's first message (the connections read), and its owner is not
+// known before (the routes are oneTrip).
+export const callerOf = (c: Context<AppEnv>): Caller => {
+  const user = c.get("user");
+  return {
+    get userId() {
+      return user.userId;
+    },
+    principal: user,
+    requestId: c.get("requestId"),
+    signal: c.req.raw.signal,
+  };
+};

@@ -12,7 +12,7 @@ export const route = createRoute({
   description:
     "On connection_id, or on the one connection that can write calendars; with several, name one (400 connection_required).",
   tags: ["calendar"],
-  ...userAccess("calendar:write", "provider"),
+  ...userAccess("calendar:write", "provider", { oneTrip: true }),
   request: { body: jsonBody(CreateEventInput) },
   responses: {
     201: jsonResponse("Create a calendar event", Event),

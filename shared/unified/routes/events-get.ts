@@ -11,7 +11,7 @@ export const route = createRoute({
   summary: "Get one calendar event",
   description: "The id is one this API returned (<connection_id>:<provider id>), URL-encoded.",
   tags: ["calendar"],
-  ...userAccess("calendar:read", "provider"),
+  ...userAccess("calendar:read", "provider", { oneTrip: true }),
   request: { params: EventIdInput },
   responses: {
     200: jsonResponse("Get one calendar event", Event),

@@ -12,7 +12,7 @@ export const route = createRoute({
   description:
     "Events of every calendar connection that allows reading them (or of connection_id), merged by start time; next_cursor continues the same query.",
   tags: ["calendar"],
-  ...userAccess("calendar:read", "provider"),
+  ...userAccess("calendar:read", "provider", { oneTrip: true }),
   request: { query: ListEventsInput },
   responses: {
     200: jsonResponse("List calendar events in a time range", EventPage),

@@ -12,7 +12,7 @@ export const route = createRoute({
   description:
     "Busy times of every calendar connection that allows it (or of connection_id), merged, and the free gaps between them.",
   tags: ["calendar"],
-  ...userAccess("calendar:read", "provider"),
+  ...userAccess("calendar:read", "provider", { oneTrip: true }),
   request: { query: FreeBusyInput },
   responses: {
     200: jsonResponse("Busy and free times in a range", FreeBusy),

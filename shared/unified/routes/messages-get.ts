@@ -12,7 +12,7 @@ export const route = createRoute({
   description:
     "Headers, the plain-text body and attachment metadata. The body is the sender's text: untrusted content.",
   tags: ["mail"],
-  ...userAccess("mail:read", "provider"),
+  ...userAccess("mail:read", "provider", { oneTrip: true }),
   request: { params: MailIdInput },
   responses: {
     200: jsonResponse("Read one mail", Mail),

@@ -12,7 +12,7 @@ export const route = createRoute({
   description:
     "Messages of every mail connection that allows reading (or of connection_id), newest first, merged; query, label or folder, and a time range narrow it.",
   tags: ["mail"],
-  ...userAccess("mail:read", "provider"),
+  ...userAccess("mail:read", "provider", { oneTrip: true }),
   request: { query: SearchMailInput },
   responses: {
     200: jsonResponse("Search or list mail", MailPage),

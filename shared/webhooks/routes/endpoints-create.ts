@@ -13,7 +13,14 @@ import { registerEndpoint } from "../endpoints.ts";
 import { ownerOf } from "../owner.ts";
 import { CreatedEndpoint, CreateEndpoint } from "../schemas.ts";
 
-const access = userAccess("webhooks:write", "auth", { refuseAnonymous: true, allowService: true });
+// oneTrip: the URL check (it resolves the host) comes before the first
+// message; when it fails, the key is verified alone first (app.ts), so a bad
+// key is 401 before a bad URL's 400.
+const access = userAccess("webhooks:write", "auth", {
+  refuseAnonymous: true,
+  allowService: true,
+  oneTrip: true,
+});
 
 export const route = createRoute({
   method: "post",

@@ -10,7 +10,7 @@ export const route = createRoute({
   path: "/endpoints/{id}",
   summary: "Delete a webhook endpoint, its secret and its pending deliveries",
   tags: ["webhooks"],
-  ...userAccess("webhooks:write", "default", { allowService: true }),
+  ...userAccess("webhooks:write", "default", { allowService: true, oneTrip: true }),
   request: { params: EndpointId },
   responses: {
     204: { description: "Deleted" },

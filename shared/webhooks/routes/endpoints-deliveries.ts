@@ -3,7 +3,7 @@ import type { App } from "../../http/app.ts";
 import { notFound } from "../../core/errors.ts";
 import { errorResponses, jsonResponse, userAccess } from "../../http/openapi.ts";
 import { decodeCursor, page } from "../../http/pagination.ts";
-import { ownerId, ownerOf, queryAsOwner } from "../owner.ts";
+import { ownerOf, ownerSql, queryAsOwner } from "../owner.ts";
 import { DeliveryCursor, DeliveryPage, EndpointId, ListDeliveriesQuery } from "../schemas.ts";
 import { deliveriesPage, type DeliveryPageRow, endpointById } from "../store.ts";
 
@@ -14,7 +14,7 @@ export const route = createRoute({
   description: "pending (next_attempt_at says when), delivered, or failed (attempts exhausted, " +
     "or 410 Gone). last_error is a short code; response bodies are never kept.",
   tags: ["webhooks"],
-  ...userAccess("webhooks:read", "default", { allowService: true }),
+  ...userAccess("webhooks:read", "default", { allowService: true, oneTrip: true }),
   request: { params: EndpointId, query: ListDeliveriesQuery },
   responses: {
     200: jsonResponse("A page of deliveries", DeliveryPage),
@@ -30,8 +30,8 @@ export function register(app: App) {
     const owner = ownerOf(c.get("principal"));
     const [[endpoint], rows] = await queryAsOwner(
       owner,
-      endpointById(ownerId(owner), id),
-      deliveriesPage(ownerId(owner), id, {
+      endpointById(ownerSql(owner), id),
+      deliveriesPage(ownerSql(owner), id, {
         status: q.status,
         limit: q.limit,
         after: after && { createdUs: after[0], id: after[1] },

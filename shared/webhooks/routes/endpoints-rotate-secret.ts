@@ -7,7 +7,7 @@ import { rotateSecret } from "../endpoints.ts";
 import { ownerOf } from "../owner.ts";
 import { EndpointId, RotatedSecret, RotateSecret } from "../schemas.ts";
 
-const access = userAccess("webhooks:write", "auth", { allowService: true });
+const access = userAccess("webhooks:write", "auth", { allowService: true, oneTrip: true });
 
 export const route = createRoute({
   method: "post",

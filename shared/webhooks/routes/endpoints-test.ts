@@ -7,7 +7,7 @@ import { ownerOf } from "../owner.ts";
 import { EndpointId, SendResult } from "../schemas.ts";
 import { testDelivery } from "../test-delivery.ts";
 
-const access = userAccess("webhooks:write", "auth", { allowService: true });
+const access = userAccess("webhooks:write", "auth", { allowService: true, oneTrip: true });
 
 export const route = createRoute({
   method: "post",

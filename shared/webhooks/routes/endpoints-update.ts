@@ -12,7 +12,7 @@ export const route = createRoute({
   description: "The URL cannot change: register a new endpoint (and delete this one). " +
     "Enabling an endpoint that answered 410 Gone resumes deliveries to it.",
   tags: ["webhooks"],
-  ...userAccess("webhooks:write", "default", { allowService: true }),
+  ...userAccess("webhooks:write", "default", { allowService: true, oneTrip: true }),
   request: { params: EndpointId, body: jsonBody(UpdateEndpoint) },
   responses: {
     200: jsonResponse("The endpoint as changed", WebhookEndpoint),
