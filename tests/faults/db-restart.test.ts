@@ -21,6 +21,20 @@ const dbUrl = `postgresql://postgres:postgres@127.0.0.1:${dbPort}/postgres`;
 const platformUrl = `postgresql://supabase_admin@127.0.0.1:${dbPort}/postgres`;
 const apiUrl = `http://127.0.0.1:${apiPort}`;
 const WORKERS = 16;
+const gatewayLog = `${dir}-gateway.log`;
+
+// An assertion that fails with the gateway's error lines added: a 500 in the
+// envelope says only "internal"; the log says what was thrown.
+async function gatewayErrors(check: () => void): Promise<void> {
+  try {
+    check();
+  } catch (err) {
+    const text = await Deno.readTextFile(gatewayLog).catch(() => "");
+    const errors = text.split("\n").filter((l) => l.includes('"level":"error"')).slice(0, 5);
+    if (err instanceof Error) err.message += `\ngateway errors:\n${errors.join("\n")}`;
+    throw err;
+  }
+}
 
 async function bash(script: string) {
   const out = await new Deno.Command("bash", {
@@ -113,8 +127,10 @@ test("Postgres stopping, idle or under load, is 503 envelopes, loses nothing, an
         rows.map((r) => r.row)
       );
 
-    gateway = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "scripts/gateway.ts"],
+    // Its output goes to a file (a pipe nobody reads would stall it), for the
+    // errors behind an unexpected answer (gatewayErrors).
+    gateway = new Deno.Command("bash", {
+      args: ["-c", 'exec "$0" run -A scripts/gateway.ts >"$1" 2>&1', Deno.execPath(), gatewayLog],
       // The pg_net worker keeps a connection of its own open: it must survive too.
       env: {
         GATEWAY_PORT: String(apiPort),
@@ -138,7 +154,7 @@ test("Postgres stopping, idle or under load, is 503 envelopes, loses nothing, an
     // Idle: the pool's connections die with nothing in flight.
     await bash(`pg_stop '${dir}/pg'`);
     const down = await request(token, "GET");
-    assertEnvelopes([down], "idle stop");
+    await gatewayErrors(() => assertEnvelopes([down], "idle stop"));
     assert.equal(down.status, 503);
     await bash(`pg_start '${dir}/pg' ${dbPort}`);
     await until(async () => (await request(token, "GET")).status === 200, "recovery");
@@ -163,7 +179,7 @@ test("Postgres stopping, idle or under load, is 503 envelopes, loses nothing, an
     await Promise.all(load);
 
     const all = outcomes.flat();
-    assertEnvelopes(all, "stop under load");
+    await gatewayErrors(() => assertEnvelopes(all, "stop under load"));
     assert.ok(all.some((o) => o.status === 503), "the load never met the outage");
     for (const [w, o] of outcomes.entries()) {
       const tail = o.slice(-3).map((x) => x.status);
@@ -199,5 +215,6 @@ test("Postgres stopping, idle or under load, is 503 envelopes, loses nothing, an
     await gateway?.status;
     await bash(`pg_stop '${dir}/pg'`).catch(() => {});
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.remove(gatewayLog).catch(() => {});
   }
 });
