@@ -6,6 +6,7 @@
 // but the requests under test talks to Postgres. Counts, never timings.
 import assert from "node:assert/strict";
 import { newSession, send } from "../chat/support.ts";
+import { heldAction } from "../chat/tools-support.ts";
 import { connect, park } from "../oauth/flow.ts";
 import { startGateway } from "../helpers/gateway.ts";
 import { API_URL, createApiKey, createUser, test } from "../helpers/stack.ts";
@@ -220,6 +221,28 @@ test("POST /oauth/complete: an API key adds no round trip, its verification in t
   assert.equal(first[0], "begin", JSON.stringify(keyed));
   assert.match(first[1], /verify_api_key/, JSON.stringify(keyed));
   assert.ok(keyed.slice(1).every((t) => !/verify_api_key/.test(t.sql.join(" "))));
+});
+
+test("chat actions (read, reject): an API key adds no round trip, its verification in the first message", async () => {
+  const user = await createUser("round-trips-actions");
+  const session = await newSession(user);
+  const key = await createApiKey(user, ["sessions:read", "chat:write"]);
+  // A fresh held action per request: a rejected one stays rejected.
+  const held = async () => (await heldAction(user, session.id)).actionId;
+  const requests: [string, () => Promise<string>][] = [
+    ["GET", async () => `/chat/actions/${await held()}`],
+    ["POST", async () => `/chat/actions/${await held()}/reject`],
+  ];
+  const work = (turns: Turn[]) => turns.filter((t) => !/rate_limit_take/.test(t.sql.join(" ")));
+  for (const [method, path] of requests) {
+    const jwt = work(await turnsOf(method, path, { Authorization: `Bearer ${user.token}` }));
+    const keyed = work(await turnsOf(method, path, { "X-API-Key": key.key }));
+    const label = `${method} /chat/actions: ${JSON.stringify(keyed)}`;
+    assert.equal(keyed.length, jwt.length, label);
+    assert.match(keyed[0].sql.join(" "), /verify_api_key/, label);
+    assert.ok(keyed.slice(1).every((t) => !/verify_api_key/.test(t.sql.join(" "))), label);
+    assert.ok(jwt.every((t) => !/verify_api_key/.test(t.sql.join(" "))), label);
+  }
 });
 
 test("stop the gateway and the relay", async () => {

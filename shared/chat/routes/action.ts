@@ -12,7 +12,7 @@ export const route = createRoute({
   description: "What the agent asked for, its status (pending until the user decides; running, " +
     "completed, failed, rejected or expired after) and, once done, its result.",
   tags: ["chat"],
-  ...userAccess("sessions:read"),
+  ...userAccess("sessions:read", "default", { oneTrip: true }),
   request: { params: ActionParam },
   responses: {
     200: jsonResponse("The action and its tool message", ActionDecision),

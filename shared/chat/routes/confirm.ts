@@ -15,7 +15,7 @@ export const route = createRoute({
     "result on the action and its tool message. Confirming again answers the stored outcome; " +
     "a rejected action is 409, an expired one 410.",
   tags: ["chat"],
-  ...userAccess("chat:write"),
+  ...userAccess("chat:write", "default", { oneTrip: true }),
   request: { params: ActionParam },
   responses: {
     200: jsonResponse("The action with its outcome, and its tool message", ActionDecision),

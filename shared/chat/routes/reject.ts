@@ -12,7 +12,7 @@ export const route = createRoute({
   description: "Marks a pending action rejected and its tool message failed (rejected_by_user). " +
     "Rejecting again answers the same; an action already confirmed is 409.",
   tags: ["chat"],
-  ...userAccess("chat:write"),
+  ...userAccess("chat:write", "default", { oneTrip: true }),
   request: { params: ActionParam },
   responses: {
     200: jsonResponse("The rejected action and its tool message", ActionDecision),
