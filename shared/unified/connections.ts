@@ -6,9 +6,11 @@ import { queryAsUser } from "../db/client.ts";
 import { AppError, notFound } from "../core/errors.ts";
 import { connectionExhausted, needsReauth } from "../tokens/refresh.ts";
 import { type TokenRow, tokensPage } from "../tokens/store.ts";
+import type { SqlText } from "../db/literal.ts";
 import {
   allows,
   isUnifiedProvider,
+  OPERATION_NAMES,
   type OperationName,
   SCOPE_TABLE,
   type UnifiedProvider,
@@ -27,11 +29,17 @@ export type Connection = {
 // More than anyone connects; the list is read whole, in one statement.
 const MAX_CONNECTIONS = 100;
 
+// The statement that reads them: connectionsOf sends it alone, the chat turn
+// inside its first round trip (shared/chat/tools/unified.ts).
+export const connectionsRead = (): SqlText =>
+  tokensPage({ includeRevoked: false, limit: MAX_CONNECTIONS });
+
 export async function connectionsOf(user: UserPrincipal): Promise<Connection[]> {
-  const [rows] = await queryAsUser(
-    user,
-    tokensPage({ includeRevoked: false, limit: MAX_CONNECTIONS }),
-  ) as unknown as [TokenRow[]];
+  const [rows] = await queryAsUser(user, connectionsRead()) as unknown as [TokenRow[]];
+  return toConnections(rows);
+}
+
+export function toConnections(rows: TokenRow[]): Connection[] {
   return rows.filter((r) => isUnifiedProvider(r.provider)).map((r) => ({
     id: r.id,
     provider: r.provider as UnifiedProvider,
@@ -84,6 +92,12 @@ const AREA: Record<OperationName, string> = {
 // ones wait for the user; named by id they answer what the vault says.
 const LIVE: ReadonlySet<Connection["status"]> = new Set(["active", "refresh_failing"]);
 export const isLive = (c: Connection) => LIVE.has(c.status);
+
+// The operations some live connection's grant allows: what the agent is offered.
+export function allowedBy(all: Connection[]): OperationName[] {
+  const live = all.filter(isLive);
+  return OPERATION_NAMES.filter((op) => live.some((c) => allows(c.provider, op, c.scopes)));
+}
 
 // Reads without connection_id: every live connection whose grant allows the
 // operation. None allows it but some could (its scope is missing): 403 naming

@@ -8,9 +8,9 @@ import type { UserPrincipal } from "../auth/principal.ts";
 import { AppError } from "../core/errors.ts";
 import { OUTBOUND_BUDGET_MS } from "../platform.ts";
 import {
+  allowedBy,
   type Connection,
   connectionsOf,
-  isLive,
   readable,
   theConnection,
   writable,
@@ -37,7 +37,7 @@ import {
   SearchMailInput,
   SentDraft,
 } from "./schemas.ts";
-import { allows, OPERATION_NAMES, type OperationName, type UnifiedProvider } from "./scopes.ts";
+import type { OperationName, UnifiedProvider } from "./scopes.ts";
 import { utc } from "./text.ts";
 
 export type { OperationName } from "./scopes.ts";
@@ -327,6 +327,5 @@ export const operations = {
 // The operations the user's active connections allow (by their granted
 // scopes), for offering only those tools to the agent. One database round trip.
 export async function allowedOperations(caller: Caller): Promise<OperationName[]> {
-  const all = (await connectionsOf(principalOf(caller))).filter(isLive);
-  return OPERATION_NAMES.filter((op) => all.some((c) => allows(c.provider, op, c.scopes)));
+  return allowedBy(await connectionsOf(principalOf(caller)));
 }

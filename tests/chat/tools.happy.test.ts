@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { Exchange } from "../../shared/chat/schemas.ts";
 import { TOOL_INSTRUCTIONS, UNTRUSTED_OPEN } from "../../shared/chat/tools/results.ts";
 import { parsed } from "../helpers/assert.ts";
-import { call, test } from "../helpers/stack.ts";
+import { call, sql, test } from "../helpers/stack.ts";
 import { agentSeen, messagesOf, newSession, newTag, send, sessionRow } from "./support.ts";
 import {
   MAIL,
@@ -150,6 +150,27 @@ test("only allowed tools: a mail-only connection offers the mail tools", async (
     await send(user, s.id, { content: `hello [[tag=${tag}]]` });
     assert.deepEqual((await agentSeen(tag))!.tools, MAIL_TOOLS, provider);
   }
+});
+
+test("only allowed tools: the unified API's rule, so a failing connection still offers its tools", async () => {
+  // refresh_failing still serves its token (the unified routes use it);
+  // needs_reauth waits for the user, and offers nothing.
+  const { user, accounts: [mail] } = await userWith("tools-health", ["google", ["gmail"]]);
+  const s = await newSession(user);
+  const offered = async (status: string) => {
+    await sql.begin(async (tx) => {
+      await tx`select set_config('role', 'service_role', true)`;
+      await tx`update public.service_tokens
+                  set status = ${status}, refresh_failures = 1,
+                      failing_since = case when ${status} = 'refresh_failing' then now() end
+                where id = ${mail.id}`;
+    });
+    const tag = newTag();
+    await send(user, s.id, { content: `hello [[tag=${tag}]]` });
+    return (await agentSeen(tag))!.tools;
+  };
+  assert.deepEqual(await offered("refresh_failing"), MAIL_TOOLS);
+  assert.equal(await offered("needs_reauth"), null);
 });
 
 test("only allowed tools: read-only grants offer no writing tool", async () => {
